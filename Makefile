@@ -1,0 +1,96 @@
+# portredir — redirect privileged ports to unprivileged services with nftables.
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo "$(PREFIX)/lib/systemd/system")
+VERSION := 0.1.0
+
+BUILD := build
+SANITIZE ?= 0
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wformat=2 -Wshadow -Wpointer-arith -Wundef
+CFLAGS += -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnftnl libmnl)
+LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl)
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
+
+SOURCES := $(sort $(wildcard src/*.c))
+OBJECTS := $(SOURCES:%.c=$(BUILD)/%.o)
+LIBRARY_OBJECTS := $(filter-out $(BUILD)/src/main.o,$(OBJECTS))
+UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
+
+all: $(BUILD)/portredir
+
+# Objects depend on the flags they were built with, so that switching
+# SANITIZE=1 on or off rebuilds everything instead of mixing the two.
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	$(quiet) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libportredir.a: $(LIBRARY_OBJECTS)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/portredir: $(BUILD)/src/main.o $(BUILD)/libportredir.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
+	@mkdir -p $(@D)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+tests: $(BUILD)/portredir $(UNIT_TESTS)
+
+check: tests
+	@tests/run.sh $(UNIT_TESTS)
+
+bench: $(BUILD)/portredir
+	@tests/bench/run.sh
+
+demo: $(BUILD)/portredir
+	@tests/demo.sh
+
+deps:
+	@tests/install-deps.sh
+
+install: $(BUILD)/portredir
+	install -D -m 0755 $(BUILD)/portredir $(DESTDIR)$(SBINDIR)/portredir
+	install -D -m 0644 man/portredir.8 $(DESTDIR)$(MANDIR)/man8/portredir.8
+	install -D -m 0644 man/portredir.conf.5 $(DESTDIR)$(MANDIR)/man5/portredir.conf.5
+	@mkdir -p $(DESTDIR)$(SYSCONFDIR)/portredir
+	@[ -e $(DESTDIR)$(SYSCONFDIR)/portredir/rules.conf ] || install -m 0644 rules/rules.conf $(DESTDIR)$(SYSCONFDIR)/portredir/rules.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portredir $(DESTDIR)$(MANDIR)/man8/portredir.8 \
+	      $(DESTDIR)$(MANDIR)/man5/portredir.conf.5
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJECTS:.o=.d) $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+
+.PHONY: all tests check bench demo deps install uninstall clean FORCE

@@ -1,0 +1,271 @@
+/* Plumbing shared by the commands: loading the mapping, and the printers
+ * for diagnostics, the normalized mapping and JSON. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "command.h"
+#include "config.h"
+#include "kernel.h"
+#include "plan.h"
+#include "sysctl.h"
+
+void print_error(const char *format, ...)
+{
+	va_list arguments;
+
+	fputs("portredir: error: ", stderr);
+	va_start(arguments, format);
+	vfprintf(stderr, format, arguments);
+	va_end(arguments);
+	fputc('\n', stderr);
+}
+
+void print_verbose(const struct options *options, const char *format, ...)
+{
+	va_list arguments;
+
+	if (!options->verbose)
+		return;
+	fputs("portredir: ", stderr);
+	va_start(arguments, format);
+	vfprintf(stderr, format, arguments);
+	va_end(arguments);
+	fputc('\n', stderr);
+}
+
+void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
+{
+	for (size_t i = 0; i < diagnostics->count; i++) {
+		const struct diagnostic *diagnostic = &diagnostics->items[i];
+		char *line;
+
+		if (quiet && diagnostic->severity == SEVERITY_WARNING)
+			continue;
+		line = diagnostic_format(diagnostic);
+		if (line)
+			fprintf(stderr, "%s\n", line);
+		else
+			fprintf(stderr, "portredir: error: %s\n", diagnostic->message);
+		free(line);
+	}
+	if (diagnostics->dropped_errors)
+		fprintf(stderr, "portredir: error: %zu more errors not shown; fix the ones above first\n",
+			diagnostics->dropped_errors);
+}
+
+void print_mapping(FILE *stream, const struct mapping *mapping)
+{
+	if (mapping->has_unprivileged_port_start)
+		fprintf(stream, "unprivileged_port_start %u\n", mapping->unprivileged_port_start);
+	for (size_t i = 0; i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+
+		fprintf(stream, "redirect %s %u to %u\n", protocol_name(redirect->protocol),
+			redirect->port, redirect->target);
+	}
+}
+
+void print_json_string(FILE *stream, const char *text)
+{
+	fputc('"', stream);
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(stream, "\\%c", *c);
+		else if (*c < 0x20)
+			fprintf(stream, "\\u%04x", *c);
+		else
+			fputc(*c, stream);
+	}
+	fputc('"', stream);
+}
+
+void print_mapping_json(FILE *stream, const struct mapping *mapping)
+{
+	fputs("{\"unprivileged_port_start\":", stream);
+	if (mapping->has_unprivileged_port_start)
+		fprintf(stream, "%u", mapping->unprivileged_port_start);
+	else
+		fputs("null", stream);
+	fputs(",\"redirects\":[", stream);
+	for (size_t i = 0; i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+
+		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", i ? "," : "",
+			protocol_name(redirect->protocol), redirect->port, redirect->target);
+	}
+	fputs("]}", stream);
+}
+
+/* Validation needs the namespace's sysctls even when the mapping declares
+ * its own unprivileged_port_start (the kernel bounds it by the local port
+ * range). Without /proc (a chroot, an image being built) the kernel
+ * defaults are the best guess, and saying so keeps the result honest. */
+static void read_kernel_ports(const struct options *options, struct config_kernel *kernel)
+{
+	unsigned int last;
+	int r;
+
+	r = sysctl_read_unprivileged_port_start(NULL, &kernel->unprivileged_port_start);
+	if (r < 0) {
+		kernel->unprivileged_port_start = SYSCTL_DEFAULT_UNPRIVILEGED_PORT_START;
+		if (!options->quiet)
+			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u\n",
+				strerror(-r), kernel->unprivileged_port_start);
+	}
+	r = sysctl_read_local_port_range(NULL, &kernel->local_port_first, &last);
+	if (r < 0) {
+		kernel->local_port_first = SYSCTL_DEFAULT_LOCAL_PORT_FIRST;
+		if (!options->quiet)
+			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u\n",
+				strerror(-r), kernel->local_port_first);
+	}
+	print_verbose(options, "net.ipv4.ip_unprivileged_port_start is %u, ip_local_port_range starts at %u",
+		      kernel->unprivileged_port_start, kernel->local_port_first);
+}
+
+int command_load_mapping(const struct options *options, struct mapping **ret_mapping)
+{
+	struct diagnostics diagnostics;
+	struct config_kernel kernel;
+	struct mapping *mapping;
+	int r;
+
+	diagnostics_init(&diagnostics);
+	mapping = mapping_new();
+	if (!mapping) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = config_parse_path(options->path, mapping, &diagnostics);
+	if (r < 0)
+		goto out;
+	/* Kernel-dependent rules only make sense on a mapping that parsed. */
+	if (!diagnostics.error_count) {
+		read_kernel_ports(options, &kernel);
+		r = config_validate(mapping, &kernel, &diagnostics);
+		if (r < 0)
+			goto out;
+	}
+	print_diagnostics(&diagnostics, options->quiet);
+	if (diagnostics.error_count) {
+		fprintf(stderr, "portredir: error: %s: %zu error%s; nothing was changed\n", options->path,
+			diagnostics.error_count, diagnostics.error_count == 1 ? "" : "s");
+		r = -EINVAL;
+		goto out;
+	}
+	print_verbose(options, "read %s: %zu redirect%s", options->path, mapping->redirect_count,
+		      mapping->redirect_count == 1 ? "" : "s");
+	*ret_mapping = mapping;
+	mapping = NULL;
+out:
+	if (r == -ENOMEM)
+		print_error("out of memory while reading %s", options->path);
+	diagnostics_clear(&diagnostics);
+	mapping_free(mapping);
+	return r;
+}
+
+static void print_change_line(FILE *stream, const struct change *change)
+{
+	switch (change->kind) {
+	case CHANGE_STRUCTURE:
+		fprintf(stream, "~ %s: %s (%s)\n", change->object, change->action, change->reason);
+		break;
+	case CHANGE_REDIRECT_REMOVED:
+	case CHANGE_REDIRECT_ADDED:
+		fprintf(stream, "%c redirect %s %u to %u\n", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
+			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
+		break;
+	}
+}
+
+static void print_change_json(FILE *stream, const struct change *change)
+{
+	switch (change->kind) {
+	case CHANGE_STRUCTURE:
+		fputs("{\"op\":\"~\",\"object\":", stream);
+		print_json_string(stream, change->object);
+		fputs(",\"action\":", stream);
+		print_json_string(stream, change->action);
+		fputs(",\"reason\":", stream);
+		print_json_string(stream, change->reason);
+		fputc('}', stream);
+		break;
+	case CHANGE_REDIRECT_REMOVED:
+	case CHANGE_REDIRECT_ADDED:
+		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}",
+			change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
+			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
+		break;
+	}
+}
+
+void print_changes(const struct options *options, const struct plan *plan, bool applied)
+{
+	if (options->json) {
+		if (applied)
+			printf("{\"changed\":%s,\"changes\":[", plan_is_empty(plan) ? "false" : "true");
+		else
+			printf("{\"in_sync\":%s,\"changes\":[", plan_is_empty(plan) ? "true" : "false");
+		for (size_t i = 0; i < plan->change_count; i++) {
+			if (i)
+				fputc(',', stdout);
+			print_change_json(stdout, &plan->changes[i]);
+		}
+		fputs("]}\n", stdout);
+		return;
+	}
+	if (options->quiet)
+		return;
+	for (size_t i = 0; i < plan->change_count; i++)
+		print_change_line(stdout, &plan->changes[i]);
+}
+
+/* What an administrator can do about the usual failures. */
+static const char *kernel_error_hint(int error, const struct kernel_error *details)
+{
+	switch (error) {
+	case -EPERM:
+	case -EACCES:
+		return "run as root or with CAP_NET_ADMIN";
+	case -EPROTONOSUPPORT:
+	case -EAFNOSUPPORT:
+		return "the kernel has no nf_tables support; load it with 'modprobe nf_tables'";
+	case -ENOENT:
+	case -EOPNOTSUPP:
+		if (strstr(details->object, "chain") || strstr(details->object, "rule"))
+			return "the kernel lacks NAT support for nf_tables (modules nft_chain_nat, nft_fib_inet, nft_redir)";
+		return NULL;
+	case -EAGAIN:
+	case -ERESTART:
+		return "the ruleset kept changing while portredir worked; run it again";
+	case -EMSGSIZE:
+	case -ENOBUFS:
+		return "the batch is larger than the socket buffers allow; raise net.core.wmem_max";
+	default:
+		return NULL;
+	}
+}
+
+void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing)
+{
+	const struct kernel_error none = { "", "" };
+	const char *hint;
+
+	if (!details)
+		details = &none;
+	hint = kernel_error_hint(error, details);
+	fprintf(stderr, "portredir: error: %s", action);
+	if (details->object[0])
+		fprintf(stderr, " (%s)", details->object);
+	fprintf(stderr, ": %s", strerror(-error));
+	if (details->message[0])
+		fprintf(stderr, " (kernel: %s)", details->message);
+	if (changed_nothing)
+		fputs("; nothing was changed", stderr);
+	if (hint)
+		fprintf(stderr, "; %s", hint);
+	fputc('\n', stderr);
+}

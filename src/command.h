@@ -1,0 +1,64 @@
+/* What every command gets from main.c, and the plumbing commands share:
+ * loading the mapping and printing its diagnostics. Only command files print. */
+#ifndef COMMAND_H
+#define COMMAND_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "diagnostics.h"
+#include "mapping.h"
+
+/* main.c turns these into exit codes (0, 1, 2): commands never exit. */
+enum outcome {
+	OUTCOME_OK,
+	OUTCOME_DIFFERENCES,
+	OUTCOME_ERROR
+};
+
+struct options {
+	const char *path;
+	bool json;
+	bool quiet;
+	bool verbose;
+	bool dry_run;
+};
+
+enum outcome check_main(const struct options *options);
+enum outcome diff_main(const struct options *options);
+enum outcome apply_main(const struct options *options);
+enum outcome show_main(const struct options *options);
+enum outcome flush_main(const struct options *options);
+
+/* Reads, parses and validates the mapping named by options->path against
+ * the current network namespace's sysctls, printing every diagnostic to
+ * stderr (warnings unless quiet). Returns 0 and the mapping when it is
+ * valid, -EINVAL when it is not, another -errno on failure. */
+int command_load_mapping(const struct options *options, struct mapping **ret_mapping);
+
+void print_diagnostics(const struct diagnostics *diagnostics, bool quiet);
+void print_mapping(FILE *stream, const struct mapping *mapping);
+void print_mapping_json(FILE *stream, const struct mapping *mapping);
+void print_json_string(FILE *stream, const char *text);
+
+struct plan;
+struct kernel_error;
+
+/* Shared by apply and diff: read the kernel, plan, and either print the
+ * plan (dry run) or send it, re-planning when the ruleset moved. */
+enum outcome apply_run(const struct options *options, bool dry_run);
+
+/* The change lines of a plan on stdout, or its JSON document; key names
+ * the JSON boolean ("in_sync" for diff, "changed" for apply). */
+void print_changes(const struct options *options, const struct plan *plan, bool applied);
+
+/* One line for a failed kernel operation: what failed, the errno text,
+ * the kernel's own words, and what to do. */
+void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
+
+/* One line on stderr, "portredir: error: ...", for failures that are not
+ * tied to a place in the mapping file. */
+void print_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void print_verbose(const struct options *options, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

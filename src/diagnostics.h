@@ -1,0 +1,50 @@
+/* Errors and warnings collected while reading a mapping, printed by the
+ * commands like a compiler does: FILE:LINE:COL: error: MESSAGE. */
+#ifndef DIAGNOSTICS_H
+#define DIAGNOSTICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "mapping.h"
+
+/* Enough to see every problem of a hand-written file; a generated file that
+ * is wrong everywhere would otherwise print hundreds of thousands of lines. */
+#define DIAGNOSTICS_MAX_ERRORS 50
+
+enum severity {
+	SEVERITY_WARNING,
+	SEVERITY_ERROR
+};
+
+struct diagnostic {
+	enum severity severity;
+	struct location location;
+	char *message;
+};
+
+struct diagnostics {
+	struct diagnostic *items;
+	size_t count;
+	size_t capacity;
+	size_t error_count;
+	size_t warning_count;
+	/* Errors past DIAGNOSTICS_MAX_ERRORS are counted but not stored. */
+	size_t dropped_errors;
+};
+
+void diagnostics_init(struct diagnostics *diagnostics);
+void diagnostics_clear(struct diagnostics *diagnostics);
+
+/* Returns 0, or -ENOMEM. location may be NULL for a problem with no place. */
+int diagnostics_add(struct diagnostics *diagnostics, enum severity severity,
+		    const struct location *location, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+
+bool diagnostics_full(const struct diagnostics *diagnostics);
+
+/* Formats one diagnostic as a single line without the newline:
+ * "FILE:LINE:COL: error: MESSAGE", "FILE: error: MESSAGE" for a line of 0,
+ * "portredir: error: MESSAGE" without a file. Returns a malloc'd string. */
+char *diagnostic_format(const struct diagnostic *diagnostic);
+
+#endif

@@ -1,0 +1,71 @@
+/* The desired-state model: the redirects a mapping file declares, or the
+ * kernel's managed table holds, and the unprivileged_port_start value. */
+#ifndef MAPPING_H
+#define MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum protocol {
+	PROTOCOL_TCP,
+	PROTOCOL_UDP,
+	PROTOCOL_COUNT
+};
+
+/* Where a directive came from. file points at a string owned by the
+ * mapping's file list, so locations stay valid as long as the mapping. A
+ * line of 0 means "the whole file"; a file of NULL means "not from a file"
+ * (the kernel). */
+struct location {
+	const char *file;
+	unsigned int line;
+	unsigned int column;
+};
+
+struct redirect {
+	enum protocol protocol;
+	uint16_t port;
+	uint16_t target;
+	/* The redirect keyword, the PORT token and the TARGET token: errors
+	 * about the line, the port and the target point at each. */
+	struct location location;
+	struct location port_location;
+	struct location target_location;
+};
+
+struct mapping {
+	bool has_unprivileged_port_start;
+	unsigned int unprivileged_port_start;
+	struct location unprivileged_port_start_location;
+
+	/* A flat array: a mapping can hold all 2 x 65,535 redirects, and one
+	 * allocation serves them all. Sorted by mapping_sort(). */
+	struct redirect *redirects;
+	size_t redirect_count;
+	size_t redirect_capacity;
+
+	char **files;
+	size_t file_count;
+};
+
+const char *protocol_name(enum protocol protocol);
+int protocol_from_name(const char *name, size_t length, enum protocol *ret_protocol);
+
+struct mapping *mapping_new(void);
+void mapping_free(struct mapping *mapping);
+
+/* Returns the stored copy of path, to be used in locations. */
+const char *mapping_add_file(struct mapping *mapping, const char *path);
+int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect);
+
+/* Sorts redirects by (protocol, port), the canonical order of the normalized
+ * form, of the kernel maps and of the planner's merge. Stable, so that of two
+ * duplicates the first declared stays first. */
+void mapping_sort(struct mapping *mapping);
+int redirect_compare(const struct redirect *a, const struct redirect *b);
+
+/* Binary search in a sorted mapping. */
+const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+
+#endif

@@ -1,0 +1,52 @@
+#!/bin/bash
+# The mapping-file corpus, as TAP: every tests/malformed/NAME (a .conf file
+# or a .d directory) must make `check` exit 2 with NAME.expected as the first
+# line on stderr; every tests/valid/NAME must exit 0 and print NAME.expected,
+# and that output must itself normalize to the same text.
+set -u
+cd "$(dirname "$0")/.."
+portredir=${PORTREDIR:-build/portredir}
+count=0
+results=()
+
+report() {
+	count=$((count + 1))
+	results+=("$1 $count - $2")
+}
+
+for expected in tests/malformed/*.expected; do
+	input=${expected%.expected}
+	first=$("$portredir" -f "$input" check 2>&1 >/dev/null | head -n 1)
+	"$portredir" -f "$input" check >/dev/null 2>&1
+	status=$?
+	if [ "$status" -eq 2 ] && [ "$first" = "$(cat "$expected")" ]; then
+		report ok "malformed $(basename "$input")"
+	else
+		report "not ok" "malformed $(basename "$input"): exit $status, got: $first"
+	fi
+done
+
+for expected in tests/valid/*.expected; do
+	input=${expected%.expected}
+	output=$("$portredir" -q -f "$input" check)
+	status=$?
+	if [ "$status" -eq 0 ] && [ "$output" = "$(cat "$expected")" ]; then
+		report ok "valid $(basename "$input")"
+	else
+		report "not ok" "valid $(basename "$input"): exit $status, got: $output"
+	fi
+	normalized=$(mktemp)
+	printf '%s\n' "$output" > "$normalized"
+	again=$("$portredir" -q -f "$normalized" check)
+	if [ "$?" -eq 0 ] && [ "$again" = "$output" ]; then
+		report ok "valid $(basename "$input"): normalized form normalizes to itself"
+	else
+		report "not ok" "valid $(basename "$input"): normalized form changed: $again"
+	fi
+	rm -f "$normalized"
+done
+
+echo "1..$count"
+for line in "${results[@]}"; do
+	echo "$line"
+done
