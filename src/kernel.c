@@ -1,0 +1,424 @@
+/* The netfilter netlink socket: opening it, dumps, the ruleset generation,
+ * and sending a batch with every acknowledgement matched back to the
+ * object that caused it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/common.h>
+#include <libnftnl/gen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "kernel_internal.h"
+
+/* Acknowledgements of a batch of tens of thousands of elements, and a
+ * full dump of them, must not overflow the receive queue. */
+#define KERNEL_RECEIVE_QUEUE_SIZE (8 << 20)
+/* A batch is acknowledged at once; this only bounds a broken kernel. */
+#define KERNEL_ACK_TIMEOUT_MS 30000
+
+static void set_error(struct kernel_error *error, const char *object, const char *message)
+{
+	if (!error)
+		return;
+	snprintf(error->object, sizeof(error->object), "%s", object ? object : "");
+	snprintf(error->message, sizeof(error->message), "%s", message ? message : "");
+}
+
+/* Asks for a bigger buffer; the *FORCE variants pass wmem_max/rmem_max but
+ * need CAP_NET_ADMIN in the initial namespace, so fall back to the plain
+ * ones, which the kernel caps silently. */
+static int set_buffer_size(struct kernel *kernel, int force_option, int option, int size)
+{
+	int fd = mnl_socket_get_fd(kernel->socket);
+
+	if (setsockopt(fd, SOL_SOCKET, force_option, &size, sizeof(size)) == 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, option, &size, sizeof(size)) == 0)
+		return 0;
+	return -errno;
+}
+
+int kernel_open(struct kernel **ret_kernel, struct kernel_error *error)
+{
+	struct kernel *kernel;
+	int on = 1, r;
+
+	kernel = calloc(1, sizeof(*kernel));
+	if (!kernel)
+		return -ENOMEM;
+	kernel->receive_buffer = malloc(KERNEL_RECEIVE_BUFFER_SIZE);
+	if (!kernel->receive_buffer) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	kernel->socket = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!kernel->socket) {
+		r = -errno;
+		set_error(error, "netfilter netlink socket", NULL);
+		goto fail;
+	}
+	if (mnl_socket_bind(kernel->socket, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		set_error(error, "netfilter netlink socket", NULL);
+		goto fail;
+	}
+	kernel->port_id = mnl_socket_get_portid(kernel->socket);
+	/* Extended acks carry the kernel's reason for a refusal; capped acks
+	 * keep thousands of acknowledgements from echoing the messages back. */
+	mnl_socket_setsockopt(kernel->socket, NETLINK_EXT_ACK, &on, sizeof(on));
+	mnl_socket_setsockopt(kernel->socket, NETLINK_CAP_ACK, &on, sizeof(on));
+	set_buffer_size(kernel, SO_RCVBUFFORCE, SO_RCVBUF, KERNEL_RECEIVE_QUEUE_SIZE);
+	kernel->sequence = (uint32_t)time(NULL);
+	*ret_kernel = kernel;
+	return 0;
+fail:
+	kernel_close(kernel);
+	return r;
+}
+
+void kernel_close(struct kernel *kernel)
+{
+	if (!kernel)
+		return;
+	if (kernel->socket)
+		mnl_socket_close(kernel->socket);
+	free(kernel->receive_buffer);
+	free(kernel);
+}
+
+const struct kernel_statistics *kernel_statistics(const struct kernel *kernel)
+{
+	return &kernel->statistics;
+}
+
+uint32_t kernel_next_sequence(struct kernel *kernel)
+{
+	return ++kernel->sequence;
+}
+
+static int send_all(struct kernel *kernel, const void *buffer, size_t length)
+{
+	ssize_t sent;
+
+	do
+		sent = mnl_socket_sendto(kernel->socket, buffer, length);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return -errno;
+	kernel->statistics.messages_sent++;
+	kernel->statistics.bytes_sent += length;
+	return 0;
+}
+
+static ssize_t receive(struct kernel *kernel, int timeout_ms)
+{
+	struct pollfd descriptor = { .fd = mnl_socket_get_fd(kernel->socket), .events = POLLIN };
+	ssize_t length;
+	int r;
+
+	do
+		r = poll(&descriptor, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	do
+		length = mnl_socket_recvfrom(kernel->socket, kernel->receive_buffer, KERNEL_RECEIVE_BUFFER_SIZE);
+	while (length < 0 && errno == EINTR);
+	return length < 0 ? -errno : length;
+}
+
+struct dump_context {
+	mnl_cb_t callback;
+	void *data;
+	bool interrupted;
+};
+
+static int dump_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_context *context = data;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		context->interrupted = true;
+	return context->callback(nlh, context->data);
+}
+
+int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data)
+{
+	struct dump_context context = { .callback = callback, .data = data };
+	uint32_t sequence = request->nlmsg_seq;
+	ssize_t length;
+	int r;
+
+	r = send_all(kernel, request, request->nlmsg_len);
+	if (r < 0)
+		return r;
+	for (;;) {
+		length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+		if (length < 0)
+			return (int)length;
+		r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
+			       dump_message, &context);
+		if (r < 0)
+			return -errno;
+		if (r == MNL_CB_STOP)
+			break;
+	}
+	return context.interrupted ? -EINTR : 0;
+}
+
+static int generation_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *generation = nftnl_gen_alloc();
+	int r = MNL_CB_ERROR;
+
+	if (!generation)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(nlh, generation) == 0) {
+		*(uint32_t *)data = nftnl_gen_get_u32(generation, NFTNL_GEN_ID);
+		r = MNL_CB_OK;
+	}
+	nftnl_gen_free(generation);
+	return r;
+}
+
+int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
+{
+	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	ssize_t length;
+	uint32_t sequence = kernel_next_sequence(kernel);
+	int r;
+
+	nlh = nftnl_nlmsg_build_hdr(buffer, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, sequence);
+	r = send_all(kernel, nlh, nlh->nlmsg_len);
+	if (r < 0)
+		return r;
+	/* The answer is a single message, or an error. */
+	length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+	if (length < 0)
+		return (int)length;
+	r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
+		       generation_message, ret_generation);
+	return r < 0 ? -errno : 0;
+}
+
+struct batch_message {
+	uint32_t sequence;
+	char what[96];
+};
+
+struct batch {
+	char *buffer;
+	size_t size;
+	struct mnl_nlmsg_batch *frames;
+	struct batch_message *messages;
+	size_t message_count;
+	size_t message_capacity;
+	uint32_t begin_sequence;
+	struct kernel *kernel;
+	struct nlmsghdr *open;
+};
+
+/* The largest message the writer builds: element lists stop well below
+ * the 64 KiB an attribute nest can describe. */
+#define BATCH_MAX_MESSAGE 65536
+
+struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation)
+{
+	struct batch *batch = calloc(1, sizeof(*batch));
+	struct nlmsghdr *nlh;
+
+	if (!batch)
+		return NULL;
+	batch->kernel = kernel;
+	/* libmnl lets the last message run past the limit, so the buffer has
+	 * room for one more message than the limit says. */
+	batch->size = size_hint + 2 * BATCH_MAX_MESSAGE;
+	batch->buffer = malloc(batch->size + BATCH_MAX_MESSAGE);
+	if (!batch->buffer)
+		goto fail;
+	batch->frames = mnl_nlmsg_batch_start(batch->buffer, batch->size);
+	if (!batch->frames)
+		goto fail;
+	batch->begin_sequence = kernel_next_sequence(kernel);
+	nlh = nftnl_batch_begin(mnl_nlmsg_batch_current(batch->frames), batch->begin_sequence);
+	/* Binds the batch to the generation it was planned against: if the
+	 * ruleset changed meanwhile the kernel refuses all of it (ERESTART). */
+	if (generation)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(generation));
+	mnl_nlmsg_batch_next(batch->frames);
+	return batch;
+fail:
+	batch_free(batch);
+	return NULL;
+}
+
+void batch_free(struct batch *batch)
+{
+	if (!batch)
+		return;
+	if (batch->frames)
+		mnl_nlmsg_batch_stop(batch->frames);
+	free(batch->buffer);
+	free(batch->messages);
+	free(batch);
+}
+
+size_t batch_remaining(const struct batch *batch)
+{
+	size_t used = mnl_nlmsg_batch_size(batch->frames);
+
+	return used >= batch->size ? 0 : batch->size - used;
+}
+
+size_t batch_message_count(const struct batch *batch)
+{
+	return batch->message_count;
+}
+
+struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what)
+{
+	struct batch_message *message;
+
+	if (batch_remaining(batch) < BATCH_MAX_MESSAGE)
+		return NULL;
+	if (batch->message_count == batch->message_capacity) {
+		size_t capacity = batch->message_capacity ? batch->message_capacity * 2 : 16;
+		struct batch_message *messages = realloc(batch->messages, capacity * sizeof(*messages));
+
+		if (!messages)
+			return NULL;
+		batch->messages = messages;
+		batch->message_capacity = capacity;
+	}
+	message = &batch->messages[batch->message_count++];
+	message->sequence = kernel_next_sequence(batch->kernel);
+	snprintf(message->what, sizeof(message->what), "%s", what);
+	batch->open = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(batch->frames), type, NFPROTO_INET,
+					    flags | NLM_F_ACK, message->sequence);
+	return batch->open;
+}
+
+int batch_commit_message(struct batch *batch)
+{
+	if (!batch->open)
+		return -EINVAL;
+	batch->open = NULL;
+	/* The buffer was sized for the whole batch: running out means the
+	 * size estimate is wrong, not that the kernel limits were hit. */
+	return mnl_nlmsg_batch_next(batch->frames) ? 0 : -EMSGSIZE;
+}
+
+static const char *batch_describe(const struct batch *batch, uint32_t sequence)
+{
+	if (sequence == batch->begin_sequence)
+		return "batch";
+	for (size_t i = 0; i < batch->message_count; i++) {
+		if (batch->messages[i].sequence == sequence)
+			return batch->messages[i].what;
+	}
+	return "batch";
+}
+
+struct extended_ack {
+	const char *message;
+};
+
+static int extended_ack_attribute(const struct nlattr *attribute, void *data)
+{
+	struct extended_ack *ack = data;
+
+	if (mnl_attr_get_type(attribute) == NLMSGERR_ATTR_MSG &&
+	    mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+		ack->message = mnl_attr_get_str(attribute);
+	return MNL_CB_OK;
+}
+
+/* The kernel's own words for a refusal, when NETLINK_EXT_ACK gave any. */
+static const char *extended_ack_message(const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *error = mnl_nlmsg_get_payload(nlh);
+	struct extended_ack ack = { NULL };
+	size_t offset = sizeof(*error);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NULL;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		offset += error->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	if (mnl_nlmsg_get_payload_len(nlh) < offset)
+		return NULL;
+	mnl_attr_parse(nlh, (unsigned int)offset, extended_ack_attribute, &ack);
+	return ack.message;
+}
+
+int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error)
+{
+	size_t acknowledged = 0, length;
+	int remaining;
+	uint32_t first_failure = 0;
+	int result = 0, r;
+
+	if (!batch->message_count)
+		return 0;
+	nftnl_batch_end(mnl_nlmsg_batch_current(batch->frames), kernel_next_sequence(kernel));
+	if (!mnl_nlmsg_batch_next(batch->frames))
+		return -EMSGSIZE;
+	length = mnl_nlmsg_batch_size(batch->frames);
+	/* The whole batch must travel in one sendmsg() to be one
+	 * transaction, and the kernel refuses one larger than the socket's
+	 * send buffer. */
+	if ((int)length + 4096 > kernel->send_buffer_size) {
+		r = set_buffer_size(kernel, SO_SNDBUFFORCE, SO_SNDBUF, (int)length + 65536);
+		if (r == 0)
+			kernel->send_buffer_size = (int)length + 65536;
+	}
+	r = send_all(kernel, mnl_nlmsg_batch_head(batch->frames), length);
+	if (r < 0) {
+		set_error(error, "batch", NULL);
+		return r;
+	}
+	kernel->statistics.batch_messages += batch->message_count;
+
+	/* Every message asked for an acknowledgement; the kernel sends them
+	 * all once the batch is processed, or a single error for the BEGIN
+	 * message when it refused the batch as a whole (generation moved,
+	 * no permission). */
+	while (acknowledged < batch->message_count) {
+		ssize_t received = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+		const struct nlmsghdr *nlh;
+
+		if (received < 0) {
+			set_error(error, "batch acknowledgements", NULL);
+			return (int)received;
+		}
+		remaining = (int)received;
+		for (nlh = (const struct nlmsghdr *)kernel->receive_buffer; mnl_nlmsg_ok(nlh, remaining);
+		     nlh = mnl_nlmsg_next(nlh, &remaining)) {
+			const struct nlmsgerr *ack;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != kernel->port_id)
+				continue;
+			ack = mnl_nlmsg_get_payload(nlh);
+			if (ack->error && (!result || nlh->nlmsg_seq < first_failure)) {
+				/* Later messages often fail only because an earlier
+				 * one did: the first failure is the cause. */
+				result = ack->error;
+				first_failure = nlh->nlmsg_seq;
+				set_error(error, batch_describe(batch, nlh->nlmsg_seq), extended_ack_message(nlh));
+			}
+			if (nlh->nlmsg_seq == batch->begin_sequence)
+				return result ? result : -EPROTO;
+			acknowledged++;
+		}
+	}
+	return result;
+}

@@ -1,0 +1,52 @@
+/* The kernel layer: the only code that speaks netlink (libmnl) and builds or
+ * parses nftables objects (libnftnl). It reads the managed table into a
+ * table_state and turns a plan into one atomic batch. It never prints:
+ * failures come back as -errno plus a struct kernel_error. */
+#ifndef KERNEL_H
+#define KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "plan.h"
+#include "state.h"
+
+struct kernel;
+
+struct kernel_error {
+	/* Which step or object failed, e.g. "map tcp_redirects (elements
+	 * 80-443)"; empty when not tied to one object. */
+	char object[128];
+	/* The kernel's extended-ack text, when it gave one. */
+	char message[256];
+};
+
+/* What was sent, for -v and the benchmarks. */
+struct kernel_statistics {
+	size_t messages_sent;
+	size_t bytes_sent;
+	size_t batch_messages;
+	size_t element_messages;
+};
+
+/* How often a batch is re-planned when the ruleset changed between the
+ * read and the commit (another portredir, nft, firewalld). */
+#define KERNEL_MAX_ATTEMPTS 10
+
+int kernel_open(struct kernel **ret_kernel, struct kernel_error *error);
+void kernel_close(struct kernel *kernel);
+const struct kernel_statistics *kernel_statistics(const struct kernel *kernel);
+
+/* Reads the managed table consistently: the dumps are repeated until the
+ * ruleset generation is the same before and after them. */
+int kernel_read_table(struct kernel *kernel, struct table_state **ret_state, struct kernel_error *error);
+
+/* Sends the plan as one batch bound to state->generation. Returns -ERESTART
+ * when the ruleset changed since it was read: nothing was changed, re-read
+ * and re-plan. An empty plan sends nothing. */
+int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t generation,
+		      struct kernel_error *error);
+
+/* Deletes the managed table in one batch bound to generation. */
+int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kernel_error *error);
+
+#endif

@@ -1,0 +1,63 @@
+/* Shared by the kernel layer's files only: the socket, dumps and batches
+ * (kernel.c), and the layout's objects as libnftnl builds them
+ * (kernel_layout.c), which both the reader and the writer need. */
+#ifndef KERNEL_INTERNAL_H
+#define KERNEL_INTERNAL_H
+
+#include <stdio.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <stdbool.h>
+#include "kernel.h"
+
+/* Dump replies can be as large as the kernel's dump skb (up to 32 KiB on
+ * big-page systems); a buffer this size never truncates one. */
+#define KERNEL_RECEIVE_BUFFER_SIZE 65536
+
+struct kernel {
+	struct mnl_socket *socket;
+	uint32_t port_id;
+	uint32_t sequence;
+	int send_buffer_size;
+	char *receive_buffer;
+	struct kernel_statistics statistics;
+};
+
+/* Dumps: sends request (built with NLM_F_DUMP in kernel->receive_buffer is
+ * not allowed; use a separate buffer) and runs callback on every reply.
+ * Returns -EINTR when the kernel flagged the dump inconsistent
+ * (NLM_F_DUMP_INTR) or -ENOBUFS when replies were lost: both mean "dump
+ * again". */
+int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data);
+int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation);
+uint32_t kernel_next_sequence(struct kernel *kernel);
+
+/* A batch: BEGIN, messages that each get an acknowledgement, END. */
+struct batch;
+struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation);
+void batch_free(struct batch *batch);
+/* Returns the header of a new message for the caller to fill with
+ * libnftnl, or NULL when the batch buffer is full. what describes the object
+ * for error messages (copied). */
+struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what);
+/* Closes the message batch_add() returned, after its payload is built. */
+int batch_commit_message(struct batch *batch);
+size_t batch_remaining(const struct batch *batch);
+size_t batch_message_count(const struct batch *batch);
+int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error);
+
+/* The contract's objects. */
+struct nftnl_table *layout_table(void);
+struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
+struct nftnl_chain *layout_chain(enum chain chain);
+/* as_dumped: the rule as the kernel dumps it back (with the attributes it
+ * fills in), for comparison; otherwise exactly what nft sends. */
+struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);
+/* Each expression of the rule as libnftnl prints it, "[ name ... ]", joined;
+ * how the reader recognises a managed rule. Returns 0 or -ENOMEM/-ENOSPC. */
+int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size);
+
+#endif

@@ -1,0 +1,236 @@
+/* The contract's table, maps, chains and rules as libnftnl objects: the
+ * writer sends them, the reader compares what it dumps against them. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/udata.h>
+#include <string.h>
+#include "kernel_internal.h"
+
+/* nft's names for what it stores in a set's userdata: the byte order of
+ * key and data, so that `nft list` prints them as ports. BYTEORDER_BIG_ENDIAN
+ * is 2 in nftables' datatype.h. */
+#define NFT_BYTEORDER_BIG_ENDIAN 2
+/* The inet_service datatype's number in nftables (TYPE_INET_SERVICE). */
+#define NFT_TYPE_INET_SERVICE 13
+#define NFT_CHAIN_PRIORITY_DSTNAT (-100)
+#define RTN_LOCAL_ADDRESS 2
+
+struct nftnl_table *layout_table(void)
+{
+	struct nftnl_table *table = nftnl_table_alloc();
+
+	if (!table)
+		return NULL;
+	nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(table, NFTNL_TABLE_NAME, TABLE_NAME);
+	nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, 0);
+	return table;
+}
+
+struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
+{
+	struct nftnl_udata_buf *userdata;
+	struct nftnl_set *set;
+
+	set = nftnl_set_alloc();
+	if (!set)
+		return NULL;
+	userdata = nftnl_udata_buf_alloc(64);
+	if (!userdata) {
+		nftnl_set_free(set);
+		return NULL;
+	}
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(protocol));
+	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
+	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_TYPE_INET_SERVICE);
+	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
+	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),
+			   nftnl_udata_buf_len(userdata));
+	nftnl_udata_buf_free(userdata);
+	return set;
+}
+
+struct nftnl_chain *layout_chain(enum chain chain)
+{
+	struct nftnl_chain *object = nftnl_chain_alloc();
+
+	if (!object)
+		return NULL;
+	nftnl_chain_set_u32(object, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(object, NFTNL_CHAIN_TABLE, TABLE_NAME);
+	nftnl_chain_set_str(object, NFTNL_CHAIN_NAME, chain_name(chain));
+	nftnl_chain_set_str(object, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_u32(object, NFTNL_CHAIN_HOOKNUM,
+			    chain == CHAIN_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT);
+	nftnl_chain_set_s32(object, NFTNL_CHAIN_PRIO, NFT_CHAIN_PRIORITY_DSTNAT);
+	nftnl_chain_set_u32(object, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	return object;
+}
+
+static int add_expression(struct nftnl_rule *rule, struct nftnl_expr *expression)
+{
+	if (!expression)
+		return -ENOMEM;
+	nftnl_rule_add_expr(rule, expression);
+	return 0;
+}
+
+static struct nftnl_expr *expression_fib_daddr_type(void)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("fib");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	return expression;
+}
+
+static struct nftnl_expr *expression_compare(const void *data, uint32_t length)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("cmp");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(expression, NFTNL_EXPR_CMP_DATA, data, length);
+	return expression;
+}
+
+static struct nftnl_expr *expression_meta_l4proto(void)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("meta");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return expression;
+}
+
+/* tcp dport and udp dport: both are the 2 bytes at offset 2 of the
+ * transport header. */
+static struct nftnl_expr *expression_destination_port(void)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("payload");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_LEN, sizeof(uint16_t));
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	return expression;
+}
+
+static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set_id, bool as_dumped)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("lookup");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(expression, NFTNL_EXPR_LOOKUP_SET, map_name(protocol));
+	/* The map may be created in the same batch: the kernel finds it by
+	 * name, nft adds its transaction id too, and so do we. */
+	if (set_id)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+	/* The kernel dumps the flags even when zero. */
+	if (as_dumped)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	return expression;
+}
+
+static struct nftnl_expr *expression_redirect_to_register(bool as_dumped)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("redir");
+
+	if (!expression)
+		return NULL;
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+	/* The kernel fills in a maximum equal to the minimum, and dumps it. */
+	if (as_dumped)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_REDIR_REG_PROTO_MAX, NFT_REG_1);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_REDIR_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+	return expression;
+}
+
+/* fib daddr type local meta l4proto PROTO redirect to :PROTO dport map @MAP */
+struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped)
+{
+	const uint32_t local = RTN_LOCAL_ADDRESS;
+	const uint8_t l4proto = protocol == PROTOCOL_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	int r;
+
+	if (!rule)
+		return NULL;
+	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, TABLE_NAME);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain_name(chain));
+	r = add_expression(rule, expression_fib_daddr_type());
+	if (r >= 0)
+		r = add_expression(rule, expression_compare(&local, sizeof(local)));
+	if (r >= 0)
+		r = add_expression(rule, expression_meta_l4proto());
+	if (r >= 0)
+		r = add_expression(rule, expression_compare(&l4proto, sizeof(l4proto)));
+	if (r >= 0)
+		r = add_expression(rule, expression_destination_port());
+	if (r >= 0)
+		r = add_expression(rule, expression_lookup(protocol, set_id, as_dumped));
+	if (r >= 0)
+		r = add_expression(rule, expression_redirect_to_register(as_dumped));
+	if (r < 0) {
+		nftnl_rule_free(rule);
+		return NULL;
+	}
+	return rule;
+}
+
+int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size)
+{
+	struct nftnl_expr_iter *iterator;
+	struct nftnl_expr *expression;
+	size_t used = 0;
+	int r = 0;
+
+	iterator = nftnl_expr_iter_create(rule);
+	if (!iterator)
+		return -ENOMEM;
+	buffer[0] = '\0';
+	while ((expression = nftnl_expr_iter_next(iterator))) {
+		int length = snprintf(buffer + used, size - used, "[ %s ",
+				      nftnl_expr_get_str(expression, NFTNL_EXPR_NAME));
+
+		if (length < 0 || (size_t)length >= size - used) {
+			r = -ENOSPC;
+			break;
+		}
+		used += (size_t)length;
+		length = nftnl_expr_snprintf(buffer + used, size - used, expression, NFTNL_OUTPUT_DEFAULT, 0);
+		if (length < 0 || (size_t)length + 3 >= size - used) {
+			r = -ENOSPC;
+			break;
+		}
+		used += (size_t)length;
+		used += (size_t)snprintf(buffer + used, size - used, "]\n");
+	}
+	nftnl_expr_iter_destroy(iterator);
+	return r;
+}

@@ -1,0 +1,441 @@
+/* Reads table inet portredir back from the kernel (and nothing else of
+ * the ruleset) into a table_state: its mapping, and what differs from the
+ * contract's layout. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/common.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel_internal.h"
+
+#define RULE_TEXT_SIZE 1024
+/* Each chain holds the tcp rule, then the udp rule. */
+#define RULES_PER_CHAIN PROTOCOL_COUNT
+
+struct reader {
+	struct table_state *state;
+	char expected_rule[PROTOCOL_COUNT][RULE_TEXT_SIZE];
+	unsigned int rules_seen[CHAIN_COUNT];
+	uint32_t table_use;
+	uint32_t objects_seen;
+	enum protocol elements_protocol;
+	int error;
+};
+
+static void mark_altered(struct object_state *object, const char *reason)
+{
+	/* The first reason found is the one reported. */
+	if (object->status == OBJECT_ALTERED)
+		return;
+	object->status = OBJECT_ALTERED;
+	snprintf(object->reason, sizeof(object->reason), "%s", reason);
+}
+
+/* A chain or set in the managed table that the layout does not have. */
+static void mark_foreign(struct object_state *table, const char *kind, const char *name)
+{
+	char reason[sizeof(table->reason)];
+
+	snprintf(reason, sizeof(reason), "unexpected %s '%s' found", kind, name ? name : "");
+	mark_altered(table, reason);
+}
+
+static int find_chain(const char *name, enum chain *ret_chain)
+{
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		if (!strcmp(name, chain_name((enum chain)i))) {
+			*ret_chain = (enum chain)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int find_map(const char *name, enum protocol *ret_protocol)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (!strcmp(name, map_name((enum protocol)i))) {
+			*ret_protocol = (enum protocol)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int table_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *reader = data;
+	struct table_state *state = reader->state;
+	struct nftnl_table *table = nftnl_table_alloc();
+
+	if (!table) {
+		reader->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_table_nlmsg_parse(nlh, table) == 0) {
+		state->table_exists = true;
+		state->table.status = OBJECT_OK;
+		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
+		if (nftnl_table_get_u32(table, NFTNL_TABLE_FLAGS) != 0)
+			mark_altered(&state->table, "table flags changed");
+	}
+	nftnl_table_free(table);
+	return MNL_CB_OK;
+}
+
+static bool chain_matches_layout(const struct nftnl_chain *chain, enum chain which)
+{
+	uint32_t hook = which == CHAIN_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT;
+	const char *type;
+
+	if (!nftnl_chain_is_set(chain, NFTNL_CHAIN_HOOKNUM) ||
+	    nftnl_chain_get_u32(chain, NFTNL_CHAIN_HOOKNUM) != hook)
+		return false;
+	type = nftnl_chain_get_str(chain, NFTNL_CHAIN_TYPE);
+	if (!type || strcmp(type, "nat"))
+		return false;
+	if (nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO) != -100 ||
+	    nftnl_chain_get_u32(chain, NFTNL_CHAIN_POLICY) != NF_ACCEPT)
+		return false;
+	if (nftnl_chain_is_set(chain, NFTNL_CHAIN_DEV) || nftnl_chain_is_set(chain, NFTNL_CHAIN_DEVICES) ||
+	    nftnl_chain_is_set(chain, NFTNL_CHAIN_USERDATA))
+		return false;
+	return !(nftnl_chain_get_u32(chain, NFTNL_CHAIN_FLAGS) & ~(uint32_t)NFT_CHAIN_BASE);
+}
+
+static int chain_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *reader = data;
+	struct table_state *state = reader->state;
+	struct nftnl_chain *chain = nftnl_chain_alloc();
+	enum chain which;
+	const char *table;
+
+	if (!chain) {
+		reader->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_chain_nlmsg_parse(nlh, chain) < 0)
+		goto out;
+	table = nftnl_chain_get_str(chain, NFTNL_CHAIN_TABLE);
+	if (!table || strcmp(table, TABLE_NAME))
+		goto out;
+	reader->objects_seen++;
+	if (find_chain(nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME), &which) < 0) {
+		mark_foreign(&state->table, "chain", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
+		goto out;
+	}
+	state->chains[which].status = OBJECT_OK;
+	if (!chain_matches_layout(chain, which))
+		mark_altered(&state->chains[which], "chain changed");
+out:
+	nftnl_chain_free(chain);
+	return MNL_CB_OK;
+}
+
+static bool map_matches_layout(const struct nftnl_set *set)
+{
+	return nftnl_set_get_u32(set, NFTNL_SET_FLAGS) == NFT_SET_MAP &&
+	       nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE) == 13 &&
+	       nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN) == sizeof(uint16_t) &&
+	       nftnl_set_get_u32(set, NFTNL_SET_DATA_TYPE) == 13 &&
+	       nftnl_set_get_u32(set, NFTNL_SET_DATA_LEN) == sizeof(uint16_t) &&
+	       !nftnl_set_is_set(set, NFTNL_SET_TIMEOUT) && !nftnl_set_is_set(set, NFTNL_SET_EXPR) &&
+	       !nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS);
+}
+
+static int set_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *reader = data;
+	struct table_state *state = reader->state;
+	struct nftnl_set *set = nftnl_set_alloc();
+	enum protocol protocol;
+	const char *table;
+
+	if (!set) {
+		reader->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_set_nlmsg_parse(nlh, set) < 0)
+		goto out;
+	table = nftnl_set_get_str(set, NFTNL_SET_TABLE);
+	if (!table || strcmp(table, TABLE_NAME))
+		goto out;
+	reader->objects_seen++;
+	/* Anonymous sets belong to rules ("tcp dport { 1, 2 }"); a foreign
+	 * rule is found, and removed with its set, by the rule check. */
+	if (nftnl_set_get_u32(set, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)
+		goto out;
+	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0) {
+		mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
+		goto out;
+	}
+	state->maps[protocol].status = OBJECT_OK;
+	if (!map_matches_layout(set))
+		mark_altered(&state->maps[protocol], "map type changed");
+out:
+	nftnl_set_free(set);
+	return MNL_CB_OK;
+}
+
+static int rule_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *reader = data;
+	struct table_state *state = reader->state;
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	char text[RULE_TEXT_SIZE];
+	unsigned int position;
+	const char *table;
+	enum chain which;
+
+	if (!rule) {
+		reader->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_rule_nlmsg_parse(nlh, rule) < 0)
+		goto out;
+	table = nftnl_rule_get_str(rule, NFTNL_RULE_TABLE);
+	if (!table || strcmp(table, TABLE_NAME))
+		goto out;
+	/* Rules of foreign chains go with the table when it is recreated. */
+	if (find_chain(nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN), &which) < 0)
+		goto out;
+	position = reader->rules_seen[which]++;
+	if (position >= RULES_PER_CHAIN || nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) ||
+	    layout_rule_text(rule, text, sizeof(text)) < 0 ||
+	    strcmp(text, reader->expected_rule[position]))
+		mark_altered(&state->chains[which], "unexpected rule found");
+out:
+	nftnl_rule_free(rule);
+	return MNL_CB_OK;
+}
+
+static int element_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *reader = data;
+	struct table_state *state = reader->state;
+	struct nftnl_set_elems_iter *iterator = NULL;
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set_elem *element;
+	int r = MNL_CB_OK;
+
+	if (!set) {
+		reader->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
+		goto out;
+	iterator = nftnl_set_elems_iter_create(set);
+	if (!iterator) {
+		reader->error = -ENOMEM;
+		r = MNL_CB_ERROR;
+		goto out;
+	}
+	while ((element = nftnl_set_elems_iter_next(iterator))) {
+		struct redirect redirect = { .protocol = reader->elements_protocol };
+		const void *key, *value;
+		uint32_t key_length = 0, value_length = 0;
+		uint16_t port, target;
+
+		key = nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_length);
+		value = nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_length);
+		if (!key || !value || key_length != sizeof(port) || value_length != sizeof(target)) {
+			mark_altered(&state->maps[redirect.protocol], "unexpected element found");
+			continue;
+		}
+		memcpy(&port, key, sizeof(port));
+		memcpy(&target, value, sizeof(target));
+		redirect.port = ntohs(port);
+		redirect.target = ntohs(target);
+		if (mapping_add_redirect(state->mapping, &redirect) < 0) {
+			reader->error = -ENOMEM;
+			r = MNL_CB_ERROR;
+			break;
+		}
+	}
+out:
+	nftnl_set_elems_iter_destroy(iterator);
+	nftnl_set_free(set);
+	return r;
+}
+
+/* Builds a GET request for the managed table's objects of one kind. */
+static struct nlmsghdr *build_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
+				      const char *set_name)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buffer, type, NFPROTO_INET, flags,
+						     kernel_next_sequence(kernel));
+
+	switch (type) {
+	case NFT_MSG_GETTABLE: {
+		struct nftnl_table *table = nftnl_table_alloc();
+
+		if (!table)
+			return NULL;
+		nftnl_table_set_str(table, NFTNL_TABLE_NAME, TABLE_NAME);
+		nftnl_table_nlmsg_build_payload(nlh, table);
+		nftnl_table_free(table);
+		break;
+	}
+	case NFT_MSG_GETCHAIN: {
+		struct nftnl_chain *chain = nftnl_chain_alloc();
+
+		if (!chain)
+			return NULL;
+		nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, TABLE_NAME);
+		nftnl_chain_nlmsg_build_payload(nlh, chain);
+		nftnl_chain_free(chain);
+		break;
+	}
+	case NFT_MSG_GETRULE: {
+		struct nftnl_rule *rule = nftnl_rule_alloc();
+
+		if (!rule)
+			return NULL;
+		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, TABLE_NAME);
+		nftnl_rule_nlmsg_build_payload(nlh, rule);
+		nftnl_rule_free(rule);
+		break;
+	}
+	case NFT_MSG_GETSET:
+	case NFT_MSG_GETSETELEM: {
+		struct nftnl_set *set = nftnl_set_alloc();
+
+		if (!set)
+			return NULL;
+		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+		if (set_name) {
+			nftnl_set_set_str(set, NFTNL_SET_NAME, set_name);
+			nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		} else {
+			nftnl_set_nlmsg_build_payload(nlh, set);
+		}
+		nftnl_set_free(set);
+		break;
+	}
+	}
+	return nlh;
+}
+
+static int dump(struct kernel *kernel, struct reader *reader, uint16_t type, uint16_t flags,
+		const char *set_name, mnl_cb_t callback)
+{
+	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int r;
+
+	nlh = build_request(kernel, buffer, type, flags, set_name);
+	if (!nlh)
+		return -ENOMEM;
+	r = kernel_dump(kernel, nlh, callback, reader);
+	return reader->error ? reader->error : r;
+}
+
+/* One pass over the table's objects. Returns -EINTR when a dump was
+ * interrupted by a concurrent change. */
+static int read_once(struct kernel *kernel, struct reader *reader, struct kernel_error *error)
+{
+	struct table_state *state = reader->state;
+	int r;
+
+	snprintf(error->object, sizeof(error->object), "table " TABLE_FAMILY_NAME " " TABLE_NAME);
+	/* NLM_F_ACK ends a plain GET with an acknowledgement, as a dump ends
+	 * with NLMSG_DONE. */
+	r = dump(kernel, reader, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_message);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETCHAIN, NLM_F_DUMP, NULL, chain_message);
+	if (r < 0)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETSET, NLM_F_DUMP, NULL, set_message);
+	if (r < 0)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_message);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		if (state->chains[i].status == OBJECT_OK && reader->rules_seen[i] < RULES_PER_CHAIN)
+			mark_altered(&state->chains[i], "rule missing");
+	}
+	/* Flowtables and stateful objects (counters, quotas) have no dump
+	 * here; the table's use count reveals them. */
+	if (reader->table_use != reader->objects_seen)
+		mark_altered(&state->table, "unexpected objects found");
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (state->maps[i].status != OBJECT_OK)
+			continue;
+		reader->elements_protocol = (enum protocol)i;
+		snprintf(error->object, sizeof(error->object), "map %s", map_name((enum protocol)i));
+		r = dump(kernel, reader, NFT_MSG_GETSETELEM, NLM_F_DUMP, map_name((enum protocol)i),
+			 element_message);
+		if (r < 0)
+			return r;
+	}
+	error->object[0] = '\0';
+	mapping_sort(state->mapping);
+	return 0;
+}
+
+static int prepare_expected_rules(struct reader *reader)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		struct nftnl_rule *rule = layout_rule(CHAIN_PREROUTING, (enum protocol)i, 0, true);
+		int r;
+
+		if (!rule)
+			return -ENOMEM;
+		r = layout_rule_text(rule, reader->expected_rule[i], sizeof(reader->expected_rule[i]));
+		nftnl_rule_free(rule);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int kernel_read_table(struct kernel *kernel, struct table_state **ret_state, struct kernel_error *error)
+{
+	struct reader reader;
+	uint32_t before, after;
+	int r = -EAGAIN;
+
+	memset(&reader, 0, sizeof(reader));
+	r = prepare_expected_rules(&reader);
+	if (r < 0)
+		return r;
+	for (int attempt = 0; attempt < KERNEL_MAX_ATTEMPTS; attempt++) {
+		struct table_state *state = table_state_new();
+
+		if (!state)
+			return -ENOMEM;
+		memset(reader.rules_seen, 0, sizeof(reader.rules_seen));
+		reader.state = state;
+		reader.table_use = reader.objects_seen = 0;
+		reader.error = 0;
+		snprintf(error->object, sizeof(error->object), "ruleset generation");
+		r = kernel_get_generation(kernel, &before);
+		if (r >= 0)
+			r = read_once(kernel, &reader, error);
+		if (r >= 0) {
+			snprintf(error->object, sizeof(error->object), "ruleset generation");
+			r = kernel_get_generation(kernel, &after);
+		}
+		if (r >= 0 && before == after) {
+			error->object[0] = '\0';
+			state->generation = before;
+			*ret_state = state;
+			return 0;
+		}
+		table_state_free(state);
+		/* A dump interrupted or overrun, or a ruleset that changed
+		 * between the dumps: read again. Anything else is final. */
+		if (r < 0 && r != -EINTR && r != -ENOBUFS)
+			return r;
+		r = -EAGAIN;
+	}
+	return r;
+}

@@ -1,0 +1,195 @@
+/* The planner. Like wireguard-tools' sync_conf, it merges the desired and
+ * current redirects, both sorted on (protocol, port), in one pass. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "plan.h"
+
+
+static int append(void **items, size_t *count, size_t *capacity, size_t size, const void *item)
+{
+	if (*count == *capacity) {
+		size_t new_capacity = *capacity ? *capacity * 2 : 8;
+		void *grown = realloc(*items, new_capacity * size);
+
+		if (!grown)
+			return -ENOMEM;
+		*items = grown;
+		*capacity = new_capacity;
+	}
+	memcpy((char *)*items + *count * size, item, size);
+	(*count)++;
+	return 0;
+}
+
+struct plan_builder {
+	struct plan *plan;
+	size_t change_capacity;
+	size_t deletion_capacity;
+	size_t addition_capacity;
+};
+
+static int add_change(struct plan_builder *builder, const struct change *change)
+{
+	struct plan *plan = builder->plan;
+
+	return append((void **)&plan->changes, &plan->change_count, &builder->change_capacity,
+		      sizeof(*change), change);
+}
+
+static int add_structure(struct plan_builder *builder, const char *object, const char *action,
+			 const char *reason)
+{
+	const struct change change = {
+		.kind = CHANGE_STRUCTURE,
+		.object = object,
+		.action = action,
+		.reason = reason,
+	};
+
+	return add_change(builder, &change);
+}
+
+static int add_redirect_change(struct plan_builder *builder, enum change_kind kind,
+			       const struct redirect *redirect, bool map_stays)
+{
+	struct plan *plan = builder->plan;
+	const struct change change = { .kind = kind, .redirect = *redirect };
+	int r;
+
+	r = add_change(builder, &change);
+	if (r < 0 || !map_stays)
+		return r;
+	if (kind == CHANGE_REDIRECT_REMOVED)
+		return append((void **)&plan->deletions, &plan->deletion_count,
+			      &builder->deletion_capacity, sizeof(*redirect), redirect);
+	return append((void **)&plan->additions, &plan->addition_count,
+		      &builder->addition_capacity, sizeof(*redirect), redirect);
+}
+
+static int plan_structure(struct plan_builder *builder, const struct table_state *current)
+{
+	struct plan *plan = builder->plan;
+	bool map_recreated = false;
+	int r;
+
+	if (!current->table_exists || current->table.status != OBJECT_OK) {
+		plan->delete_table = current->table_exists;
+		plan->create_table = true;
+		for (int i = 0; i < PROTOCOL_COUNT; i++)
+			plan->create_map[i] = true;
+		for (int i = 0; i < CHAIN_COUNT; i++)
+			plan->create_chain[i] = true;
+		if (!current->table_exists)
+			return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME, "created", "missing");
+		return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME, "recreated",
+				     current->table.reason);
+	}
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		const struct object_state *map = &current->maps[i];
+
+		if (map->status == OBJECT_OK)
+			continue;
+		plan->delete_map[i] = map->status == OBJECT_ALTERED;
+		plan->create_map[i] = true;
+		map_recreated |= plan->delete_map[i];
+		r = add_structure(builder, i == PROTOCOL_TCP ? "map tcp_redirects" : "map udp_redirects",
+				  map->status == OBJECT_MISSING ? "created" : "recreated",
+				  map->status == OBJECT_MISSING ? "missing" : map->reason);
+		if (r < 0)
+			return r;
+	}
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		const struct object_state *chain = &current->chains[i];
+		const char *object = i == CHAIN_PREROUTING ? "chain prerouting" : "chain output";
+
+		if (chain->status == OBJECT_MISSING) {
+			plan->create_chain[i] = true;
+			r = add_structure(builder, object, "created", "missing");
+		} else if (chain->status == OBJECT_ALTERED) {
+			plan->delete_chain[i] = plan->create_chain[i] = true;
+			r = add_structure(builder, object, "recreated", chain->reason);
+		} else if (map_recreated) {
+			/* The kernel refuses to delete a map that a rule still
+			 * uses: the rules go first, and come back after. */
+			plan->delete_chain[i] = plan->create_chain[i] = true;
+			r = add_structure(builder, object, "recreated", "its rules use a recreated map");
+		} else {
+			r = 0;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int plan_redirects(struct plan_builder *builder, const struct mapping *desired,
+			  const struct mapping *current)
+{
+	const struct plan *plan = builder->plan;
+	size_t i = 0, j = 0;
+	int r = 0;
+
+	while (r >= 0 && (i < desired->redirect_count || j < current->redirect_count)) {
+		const struct redirect *want = i < desired->redirect_count ? &desired->redirects[i] : NULL;
+		const struct redirect *have = j < current->redirect_count ? &current->redirects[j] : NULL;
+		int order = !want ? 1 : !have ? -1 : redirect_compare(want, have);
+		enum protocol protocol = order < 0 ? want->protocol : have->protocol;
+		bool map_stays = !plan->create_map[protocol];
+
+		if (order < 0) {
+			r = add_redirect_change(builder, CHANGE_REDIRECT_ADDED, want, map_stays);
+			i++;
+		} else if (order > 0) {
+			r = add_redirect_change(builder, CHANGE_REDIRECT_REMOVED, have, map_stays);
+			j++;
+		} else {
+			if (want->target != have->target) {
+				/* The kernel will not overwrite an element's data: the old
+				 * element goes, the new one comes, in the same batch. */
+				r = add_redirect_change(builder, CHANGE_REDIRECT_REMOVED, have, map_stays);
+				if (r >= 0)
+					r = add_redirect_change(builder, CHANGE_REDIRECT_ADDED, want, map_stays);
+			}
+			i++;
+			j++;
+		}
+	}
+	return r;
+}
+
+int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan)
+{
+	struct plan_builder builder = { 0 };
+	int r;
+
+	builder.plan = calloc(1, sizeof(*builder.plan));
+	if (!builder.plan)
+		return -ENOMEM;
+	builder.plan->desired = desired;
+	r = plan_structure(&builder, current);
+	if (r >= 0)
+		r = plan_redirects(&builder, desired, current->mapping);
+	if (r < 0) {
+		plan_free(builder.plan);
+		return r;
+	}
+	*ret_plan = builder.plan;
+	return 0;
+}
+
+bool plan_is_empty(const struct plan *plan)
+{
+	return plan->change_count == 0;
+}
+
+void plan_free(struct plan *plan)
+{
+	if (!plan)
+		return;
+	free(plan->changes);
+	free(plan->deletions);
+	free(plan->additions);
+	free(plan);
+}

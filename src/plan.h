@@ -1,0 +1,61 @@
+/* The planner: a pure function from (desired mapping, kernel state) to the
+ * ordered operations that make the kernel match, and the change lines they
+ * mean to the user. No kernel, no printing. */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "mapping.h"
+#include "state.h"
+
+enum change_kind {
+	/* A structural repair of the managed table. */
+	CHANGE_STRUCTURE,
+	CHANGE_REDIRECT_REMOVED,
+	CHANGE_REDIRECT_ADDED,
+};
+
+struct change {
+	enum change_kind kind;
+	/* For CHANGE_STRUCTURE: "table inet portredir", "map tcp_redirects",
+	 * "chain output"; the action ("created", "recreated") and reason. */
+	const char *object;
+	const char *action;
+	const char *reason;
+	/* For redirect changes. */
+	struct redirect redirect;
+};
+
+struct plan {
+	/* Structure: what to delete and create, in the order the kernel
+	 * needs: table, chains (their rules reference the maps), maps; then
+	 * create table, maps, chains. */
+	bool delete_table;
+	bool create_table;
+	bool delete_chain[CHAIN_COUNT];
+	bool create_chain[CHAIN_COUNT];
+	bool delete_map[PROTOCOL_COUNT];
+	bool create_map[PROTOCOL_COUNT];
+
+	/* Element operations on maps that stay. A map that is created gets
+	 * every desired redirect of its protocol instead. Both sorted. */
+	struct redirect *deletions;
+	size_t deletion_count;
+	struct redirect *additions;
+	size_t addition_count;
+
+	/* What the user is told, in print order. */
+	struct change *changes;
+	size_t change_count;
+
+	/* Borrowed from the caller, for the redirects of created maps. */
+	const struct mapping *desired;
+};
+
+/* Returns 0 and a plan (possibly empty), or -ENOMEM. */
+int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan);
+bool plan_is_empty(const struct plan *plan);
+void plan_free(struct plan *plan);
+
+#endif

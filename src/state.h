@@ -1,0 +1,53 @@
+/* What the kernel's managed table holds, as the kernel reader found it: the
+ * mapping its maps encode, and which of its objects are missing or differ
+ * from the contract's layout. Free of libnftnl, so the planner is pure. */
+#ifndef STATE_H
+#define STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "mapping.h"
+
+#define TABLE_FAMILY_NAME "inet"
+#define TABLE_NAME "portredir"
+
+enum chain {
+	CHAIN_PREROUTING,
+	CHAIN_OUTPUT,
+	CHAIN_COUNT
+};
+
+enum object_status {
+	OBJECT_MISSING,
+	OBJECT_OK,
+	/* Present but not as the layout says: recreated by apply. */
+	OBJECT_ALTERED
+};
+
+struct object_state {
+	enum object_status status;
+	/* Why it is altered, for the "~" change line. */
+	char reason[64];
+};
+
+struct table_state {
+	bool table_exists;
+	/* Set when something is in the table that only recreating the whole
+	 * table can clear (a foreign chain, set or stateful object), or the
+	 * table itself differs (flags). */
+	struct object_state table;
+	struct object_state maps[PROTOCOL_COUNT];
+	struct object_state chains[CHAIN_COUNT];
+	/* The elements of the maps that are OBJECT_OK, as redirects. */
+	struct mapping *mapping;
+	/* The generation the dumps were taken at; the batch is bound to it. */
+	uint32_t generation;
+};
+
+const char *chain_name(enum chain chain);
+const char *map_name(enum protocol protocol);
+
+struct table_state *table_state_new(void);
+void table_state_free(struct table_state *state);
+
+#endif
