@@ -16,8 +16,8 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototy
 	  -Wformat=2 -Wshadow -Wpointer-arith -Wundef
 CFLAGS += -MMD -MP
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc
-CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnftnl libmnl)
-LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl)
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnftnl libmnl 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -61,7 +61,7 @@ $(BUILD)/portredir: $(BUILD)/src/main.o $(BUILD)/libportredir.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
 	@mkdir -p $(@D)
 	$(quiet) LD $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 tests: $(BUILD)/portredir $(UNIT_TESTS)
 
@@ -71,7 +71,12 @@ check: tests
 bench: $(BUILD)/portredir
 	@tests/bench/run.sh
 
-demo: $(BUILD)/portredir
+# The first command of the README: dependencies, build, and a demonstration
+# in throwaway network namespaces. make is run again after the install so
+# that pkg-config sees the libraries just installed.
+demo:
+	@tests/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
 deps:

@@ -5,6 +5,45 @@
 #include "command.h"
 #include "kernel.h"
 #include "plan.h"
+#include "sysctl.h"
+
+/* The sysctl is part of the state compared with the mapping; it is only
+ * needed, and its absence only an error, when the mapping declares it. */
+static int read_port_start(const struct mapping *desired, struct table_state *state)
+{
+	int r = sysctl_read_unprivileged_port_start(NULL, &state->port_start);
+
+	state->has_port_start = r >= 0;
+	if (r < 0 && desired->has_unprivileged_port_start) {
+		print_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
+			    strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* After the batch: the rules are in place whatever happens here, and the
+ * message says so. The sysctl comes second because a redirect to a port
+ * that is not yet bindable is harmless, while lowering the sysctl first
+ * would let any user take ports the rules are about to claim. */
+static int write_port_start(const struct options *options, const struct plan *plan)
+{
+	int r;
+
+	if (!plan->write_port_start)
+		return 0;
+	r = sysctl_write_unprivileged_port_start(NULL, plan->port_start);
+	if (r < 0) {
+		print_error("cannot set net.ipv4.ip_unprivileged_port_start to %u: %s; %s",
+			    plan->port_start, strerror(-r),
+			    plan_changes_kernel_tables(plan) ?
+			    "the redirect rules were applied, the sysctl was not (is /proc/sys read-only?)" :
+			    "nothing was changed (is /proc/sys read-only?)");
+		return r;
+	}
+	print_verbose(options, "set net.ipv4.ip_unprivileged_port_start to %u", plan->port_start);
+	return 0;
+}
 
 enum outcome apply_run(const struct options *options, bool dry_run)
 {
@@ -24,11 +63,13 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		goto out;
 	}
 	for (int attempt = 1;; attempt++) {
-		r = kernel_read_table(kernel, &state, &error);
+		r = kernel_read_table(kernel, true, &state, &error);
 		if (r < 0) {
 			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
 			goto out;
 		}
+		if (read_port_start(desired, state) < 0)
+			goto out;
 		print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s",
 			      state->generation, state->mapping->redirect_count,
 			      state->mapping->redirect_count == 1 ? "" : "s");
@@ -68,6 +109,11 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		      kernel_statistics(kernel)->batch_messages,
 		      kernel_statistics(kernel)->batch_messages == 1 ? "" : "s",
 		      kernel_statistics(kernel)->messages_sent, kernel_statistics(kernel)->bytes_sent);
+	if (write_port_start(options, plan) < 0) {
+		/* What was applied is still worth telling. */
+		print_changes(options, plan, true);
+		goto out;
+	}
 	print_changes(options, plan, true);
 	outcome = OUTCOME_OK;
 out:

@@ -178,6 +178,11 @@ static void print_change_line(FILE *stream, const struct change *change)
 		fprintf(stream, "%c redirect %s %u to %u\n", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
 			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
 		break;
+	case CHANGE_PORT_START_REMOVED:
+	case CHANGE_PORT_START_ADDED:
+		fprintf(stream, "%c unprivileged_port_start %u\n",
+			change->kind == CHANGE_PORT_START_ADDED ? '+' : '-', change->port_start);
+		break;
 	}
 }
 
@@ -198,6 +203,11 @@ static void print_change_json(FILE *stream, const struct change *change)
 		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}",
 			change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
 			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
+		break;
+	case CHANGE_PORT_START_REMOVED:
+	case CHANGE_PORT_START_ADDED:
+		fprintf(stream, "{\"op\":\"%c\",\"unprivileged_port_start\":%u}",
+			change->kind == CHANGE_PORT_START_ADDED ? '+' : '-', change->port_start);
 		break;
 	}
 }

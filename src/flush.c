@@ -1,11 +1,41 @@
-/* portredir flush: delete the managed table, and only it. Idempotent. */
+/* portredir flush: delete the managed table, and only it, and put the
+ * sysctl back where it was before portredir first changed it. Idempotent. */
 #include <errno.h>
+#include <string.h>
 #include "command.h"
 #include "kernel.h"
+#include "sysctl.h"
+
+/* Before the table goes: the original value lives in its userdata, so a
+ * failure here leaves everything in place for another try. */
+static int restore_port_start(const struct options *options, const struct table_state *state)
+{
+	unsigned int now;
+	int r, written;
+
+	if (!state->has_original_port_start)
+		return 0;
+	r = sysctl_read_unprivileged_port_start(NULL, &now);
+	if (r >= 0 && now == state->original_port_start)
+		return 0;
+	written = sysctl_write_unprivileged_port_start(NULL, state->original_port_start);
+	if (written < 0) {
+		print_error("cannot restore net.ipv4.ip_unprivileged_port_start to %u: %s; nothing was changed",
+			    state->original_port_start, strerror(-written));
+		return written;
+	}
+	if (!options->quiet && !options->json) {
+		if (r >= 0)
+			printf("- unprivileged_port_start %u\n", now);
+		printf("+ unprivileged_port_start %u\n", state->original_port_start);
+	}
+	return 0;
+}
 
 enum outcome flush_main(const struct options *options)
 {
 	struct kernel_error error = { "", "" };
+	struct table_state *state = NULL;
 	struct kernel *kernel = NULL;
 	enum outcome outcome = OUTCOME_ERROR;
 	int r;
@@ -15,10 +45,21 @@ enum outcome flush_main(const struct options *options)
 		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
 		goto out;
 	}
+	r = kernel_read_table(kernel, false, &state, &error);
+	if (r < 0) {
+		print_kernel_error("cannot read the nftables ruleset", r, &error, true);
+		goto out;
+	}
+	if (!state->table_exists) {
+		print_verbose(options, "table inet portredir does not exist; nothing to do");
+		outcome = OUTCOME_OK;
+		goto out;
+	}
+	if (restore_port_start(options, state) < 0)
+		goto out;
 	/* Not bound to a generation: deleting is right whatever else changed. */
 	r = kernel_delete_table(kernel, 0, &error);
 	if (r == -ENOENT) {
-		print_verbose(options, "table inet portredir does not exist; nothing to do");
 		outcome = OUTCOME_OK;
 		goto out;
 	}
@@ -30,6 +71,7 @@ enum outcome flush_main(const struct options *options)
 		printf("- table inet portredir\n");
 	outcome = OUTCOME_OK;
 out:
+	table_state_free(state);
 	kernel_close(kernel);
 	return outcome;
 }

@@ -5,6 +5,7 @@
 #ifndef KERNEL_H
 #define KERNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "plan.h"
@@ -37,8 +38,10 @@ void kernel_close(struct kernel *kernel);
 const struct kernel_statistics *kernel_statistics(const struct kernel *kernel);
 
 /* Reads the managed table consistently: the dumps are repeated until the
- * ruleset generation is the same before and after them. */
-int kernel_read_table(struct kernel *kernel, struct table_state **ret_state, struct kernel_error *error);
+ * ruleset generation is the same before and after them. Without elements,
+ * only the table itself is read (existence, userdata, generation). */
+int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_state **ret_state,
+		      struct kernel_error *error);
 
 /* Sends the plan as one batch bound to state->generation. Returns -ERESTART
  * when the ruleset changed since it was read: nothing was changed, re-read

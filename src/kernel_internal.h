@@ -50,7 +50,13 @@ size_t batch_message_count(const struct batch *batch);
 int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error);
 
 /* The contract's objects. */
-struct nftnl_table *layout_table(void);
+
+/* A userdata type of the table that nft neither writes nor prints (it only
+ * knows type 0, the comment): the sysctl's value before portredir first
+ * changed it. */
+#define LAYOUT_UDATA_ORIGINAL_PORT_START 0xf0
+struct nftnl_table *layout_table(const unsigned int *original_port_start);
+int layout_table_original_port_start(const struct nftnl_table *table, unsigned int *ret_value);
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
 struct nftnl_chain *layout_chain(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it

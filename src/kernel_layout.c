@@ -20,8 +20,9 @@
 #define NFT_CHAIN_PRIORITY_DSTNAT (-100)
 #define RTN_LOCAL_ADDRESS 2
 
-struct nftnl_table *layout_table(void)
+struct nftnl_table *layout_table(const unsigned int *original_port_start)
 {
+	struct nftnl_udata_buf *userdata;
 	struct nftnl_table *table = nftnl_table_alloc();
 
 	if (!table)
@@ -29,7 +30,39 @@ struct nftnl_table *layout_table(void)
 	nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(table, NFTNL_TABLE_NAME, TABLE_NAME);
 	nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, 0);
+	if (!original_port_start)
+		return table;
+	userdata = nftnl_udata_buf_alloc(64);
+	if (!userdata) {
+		nftnl_table_free(table);
+		return NULL;
+	}
+	nftnl_udata_put_u32(userdata, LAYOUT_UDATA_ORIGINAL_PORT_START, *original_port_start);
+	nftnl_table_set_data(table, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(userdata),
+			     nftnl_udata_buf_len(userdata));
+	nftnl_udata_buf_free(userdata);
 	return table;
+}
+
+static int table_userdata_attribute(const struct nftnl_udata *attribute, void *data)
+{
+	if (nftnl_udata_type(attribute) == LAYOUT_UDATA_ORIGINAL_PORT_START &&
+	    nftnl_udata_len(attribute) == sizeof(uint32_t))
+		*(const struct nftnl_udata **)data = attribute;
+	return 0;
+}
+
+int layout_table_original_port_start(const struct nftnl_table *table, unsigned int *ret_value)
+{
+	const struct nftnl_udata *found = NULL;
+	const void *userdata;
+	uint32_t length = 0;
+
+	userdata = nftnl_table_get_data(table, NFTNL_TABLE_USERDATA, &length);
+	if (!userdata || nftnl_udata_parse(userdata, length, table_userdata_attribute, &found) < 0 || !found)
+		return -ENOENT;
+	*ret_value = nftnl_udata_get_u32(found);
+	return 0;
 }
 
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)

@@ -79,6 +79,8 @@ static int table_message(const struct nlmsghdr *nlh, void *data)
 		state->table_exists = true;
 		state->table.status = OBJECT_OK;
 		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
+		state->has_original_port_start =
+			layout_table_original_port_start(table, &state->original_port_start) == 0;
 		if (nftnl_table_get_u32(table, NFTNL_TABLE_FLAGS) != 0)
 			mark_altered(&state->table, "table flags changed");
 	}
@@ -336,7 +338,8 @@ static int dump(struct kernel *kernel, struct reader *reader, uint16_t type, uin
 
 /* One pass over the table's objects. Returns -EINTR when a dump was
  * interrupted by a concurrent change. */
-static int read_once(struct kernel *kernel, struct reader *reader, struct kernel_error *error)
+static int read_once(struct kernel *kernel, struct reader *reader, bool with_elements,
+		     struct kernel_error *error)
 {
 	struct table_state *state = reader->state;
 	int r;
@@ -347,7 +350,7 @@ static int read_once(struct kernel *kernel, struct reader *reader, struct kernel
 	r = dump(kernel, reader, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_message);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
+	if (r < 0 || !with_elements)
 		return r;
 	r = dump(kernel, reader, NFT_MSG_GETCHAIN, NLM_F_DUMP, NULL, chain_message);
 	if (r < 0)
@@ -397,7 +400,8 @@ static int prepare_expected_rules(struct reader *reader)
 	return 0;
 }
 
-int kernel_read_table(struct kernel *kernel, struct table_state **ret_state, struct kernel_error *error)
+int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_state **ret_state,
+		      struct kernel_error *error)
 {
 	struct reader reader;
 	uint32_t before, after;
@@ -419,7 +423,7 @@ int kernel_read_table(struct kernel *kernel, struct table_state **ret_state, str
 		snprintf(error->object, sizeof(error->object), "ruleset generation");
 		r = kernel_get_generation(kernel, &before);
 		if (r >= 0)
-			r = read_once(kernel, &reader, error);
+			r = read_once(kernel, &reader, with_elements, error);
 		if (r >= 0) {
 			snprintf(error->object, sizeof(error->object), "ruleset generation");
 			r = kernel_get_generation(kernel, &after);

@@ -17,9 +17,10 @@
  * elements in the same batch can name them before they exist. */
 #define SET_ID(protocol) ((uint32_t)(protocol) + 1)
 
-static int add_table(struct batch *batch, uint16_t type, uint16_t flags)
+static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
+		     const unsigned int *original_port_start)
 {
-	struct nftnl_table *table = layout_table();
+	struct nftnl_table *table = layout_table(original_port_start);
 	struct nlmsghdr *nlh;
 
 	if (!table)
@@ -178,7 +179,7 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	int r = 0;
 
 	if (plan->delete_table)
-		r = add_table(batch, NFT_MSG_DELTABLE, 0);
+		r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL);
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
 		if (plan->delete_chain[i] && !plan->delete_table)
 			r = add_chain(batch, (enum chain)i, NFT_MSG_DELCHAIN, 0);
@@ -193,7 +194,8 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, first, count);
 	}
 	if (r >= 0 && plan->create_table)
-		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
+			      plan->record_original_port_start ? &plan->original_port_start : NULL);
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (!plan->create_map[i])
 			continue;
@@ -224,7 +226,7 @@ int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t g
 	struct batch *batch;
 	int r;
 
-	if (plan_is_empty(plan))
+	if (!plan_changes_kernel_tables(plan))
 		return 0;
 	batch = batch_new(kernel, estimate_size(plan), generation);
 	if (!batch)
@@ -244,7 +246,7 @@ int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kerne
 	batch = batch_new(kernel, 0, generation);
 	if (!batch)
 		return -ENOMEM;
-	r = add_table(batch, NFT_MSG_DELTABLE, 0);
+	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);
 	batch_free(batch);

@@ -67,24 +67,39 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 		      &builder->addition_capacity, sizeof(*redirect), redirect);
 }
 
-static int plan_structure(struct plan_builder *builder, const struct table_state *current)
+/* Everything is created anew: the table was missing, or only recreating it
+ * can clear what is wrong with it. */
+static int plan_whole_table(struct plan_builder *builder, const struct table_state *current,
+			    const char *reason)
+{
+	struct plan *plan = builder->plan;
+
+	plan->delete_table = current->table_exists;
+	plan->create_table = true;
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		plan->create_map[i] = true;
+	for (int i = 0; i < CHAIN_COUNT; i++)
+		plan->create_chain[i] = true;
+	return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME,
+			     current->table_exists ? "recreated" : "created", reason);
+}
+
+static int plan_structure(struct plan_builder *builder, const struct table_state *current,
+			  bool record_needed)
 {
 	struct plan *plan = builder->plan;
 	bool map_recreated = false;
 	int r;
 
-	if (!current->table_exists || current->table.status != OBJECT_OK) {
-		plan->delete_table = current->table_exists;
-		plan->create_table = true;
-		for (int i = 0; i < PROTOCOL_COUNT; i++)
-			plan->create_map[i] = true;
-		for (int i = 0; i < CHAIN_COUNT; i++)
-			plan->create_chain[i] = true;
-		if (!current->table_exists)
-			return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME, "created", "missing");
-		return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME, "recreated",
-				     current->table.reason);
-	}
+	if (!current->table_exists)
+		return plan_whole_table(builder, current, "missing");
+	if (current->table.status != OBJECT_OK)
+		return plan_whole_table(builder, current, current->table.reason);
+	/* The kernel cannot change a table's userdata in place: to remember
+	 * the sysctl's original value, the table is recreated, in the same
+	 * atomic batch. This happens once. */
+	if (record_needed)
+		return plan_whole_table(builder, current, "to record the original unprivileged_port_start");
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct object_state *map = &current->maps[i];
@@ -159,18 +174,59 @@ static int plan_redirects(struct plan_builder *builder, const struct mapping *de
 	return r;
 }
 
+static int add_port_start_change(struct plan_builder *builder, enum change_kind kind, unsigned int value)
+{
+	const struct change change = { .kind = kind, .port_start = value };
+
+	return add_change(builder, &change);
+}
+
+/* The sysctl is only ever written when the mapping declares a value. */
+static int plan_port_start(struct plan_builder *builder, const struct mapping *desired,
+			   const struct table_state *current)
+{
+	struct plan *plan = builder->plan;
+	int r;
+
+	if (!desired->has_unprivileged_port_start || !current->has_port_start ||
+	    current->port_start == desired->unprivileged_port_start)
+		return 0;
+	plan->write_port_start = true;
+	plan->port_start = desired->unprivileged_port_start;
+	r = add_port_start_change(builder, CHANGE_PORT_START_REMOVED, current->port_start);
+	if (r >= 0)
+		r = add_port_start_change(builder, CHANGE_PORT_START_ADDED, desired->unprivileged_port_start);
+	return r;
+}
+
 int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan)
 {
 	struct plan_builder builder = { 0 };
+	struct plan *plan;
+	bool record_needed;
 	int r;
 
-	builder.plan = calloc(1, sizeof(*builder.plan));
-	if (!builder.plan)
+	plan = builder.plan = calloc(1, sizeof(*builder.plan));
+	if (!plan)
 		return -ENOMEM;
-	builder.plan->desired = desired;
-	r = plan_structure(&builder, current);
+	plan->desired = desired;
+	/* The first change of the sysctl records what it was, so that flush
+	 * can put it back; a record that exists is kept, never replaced. */
+	record_needed = desired->has_unprivileged_port_start && current->has_port_start &&
+			current->port_start != desired->unprivileged_port_start &&
+			!current->has_original_port_start;
+	if (current->has_original_port_start) {
+		plan->record_original_port_start = true;
+		plan->original_port_start = current->original_port_start;
+	} else if (record_needed) {
+		plan->record_original_port_start = true;
+		plan->original_port_start = current->port_start;
+	}
+	r = plan_structure(&builder, current, record_needed);
 	if (r >= 0)
 		r = plan_redirects(&builder, desired, current->mapping);
+	if (r >= 0)
+		r = plan_port_start(&builder, desired, current);
 	if (r < 0) {
 		plan_free(builder.plan);
 		return r;
@@ -182,6 +238,21 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 bool plan_is_empty(const struct plan *plan)
 {
 	return plan->change_count == 0;
+}
+
+bool plan_changes_kernel_tables(const struct plan *plan)
+{
+	if (plan->create_table || plan->delete_table || plan->deletion_count || plan->addition_count)
+		return true;
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (plan->create_map[i])
+			return true;
+	}
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		if (plan->create_chain[i])
+			return true;
+	}
+	return false;
 }
 
 void plan_free(struct plan *plan)

@@ -14,6 +14,8 @@ enum change_kind {
 	CHANGE_STRUCTURE,
 	CHANGE_REDIRECT_REMOVED,
 	CHANGE_REDIRECT_ADDED,
+	CHANGE_PORT_START_REMOVED,
+	CHANGE_PORT_START_ADDED,
 };
 
 struct change {
@@ -25,6 +27,8 @@ struct change {
 	const char *reason;
 	/* For redirect changes. */
 	struct redirect redirect;
+	/* For unprivileged_port_start changes. */
+	unsigned int port_start;
 };
 
 struct plan {
@@ -45,6 +49,15 @@ struct plan {
 	struct redirect *additions;
 	size_t addition_count;
 
+	/* The userdata of a created table: the sysctl's value before
+	 * portredir first changed it, carried over or recorded now. */
+	bool record_original_port_start;
+	unsigned int original_port_start;
+
+	/* Written after the batch succeeded. */
+	bool write_port_start;
+	unsigned int port_start;
+
 	/* What the user is told, in print order. */
 	struct change *changes;
 	size_t change_count;
@@ -56,6 +69,8 @@ struct plan {
 /* Returns 0 and a plan (possibly empty), or -ENOMEM. */
 int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan);
 bool plan_is_empty(const struct plan *plan);
+/* Whether the plan needs a batch (it may only change the sysctl). */
+bool plan_changes_kernel_tables(const struct plan *plan);
 void plan_free(struct plan *plan);
 
 #endif

@@ -1,7 +1,9 @@
 /* portredir show: the kernel's current state as a mapping file, so that
  * `show > f; apply -f f` changes nothing. */
 #include "command.h"
+#include <string.h>
 #include "kernel.h"
+#include "sysctl.h"
 
 enum outcome show_main(const struct options *options)
 {
@@ -16,11 +18,20 @@ enum outcome show_main(const struct options *options)
 		print_kernel_error("cannot open a netfilter netlink socket", r, &error, false);
 		goto out;
 	}
-	r = kernel_read_table(kernel, &state, &error);
+	r = kernel_read_table(kernel, true, &state, &error);
 	if (r < 0) {
 		print_kernel_error("cannot read the nftables ruleset", r, &error, false);
 		goto out;
 	}
+	/* The sysctl is part of the state: printed as a directive, applying
+	 * the output keeps it where it is. */
+	r = sysctl_read_unprivileged_port_start(NULL, &state->mapping->unprivileged_port_start);
+	if (r < 0) {
+		print_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
+			    strerror(-r));
+		goto out;
+	}
+	state->mapping->has_unprivileged_port_start = true;
 	if (!state->table_exists)
 		print_verbose(options, "table inet portredir does not exist: no redirects");
 	if (options->json) {

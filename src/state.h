@@ -42,6 +42,16 @@ struct table_state {
 	struct mapping *mapping;
 	/* The generation the dumps were taken at; the batch is bound to it. */
 	uint32_t generation;
+
+	/* Kept in the table's userdata: the value net.ipv4.
+	 * ip_unprivileged_port_start had before portredir first changed it,
+	 * present only if portredir changed it. */
+	bool has_original_port_start;
+	unsigned int original_port_start;
+
+	/* The sysctl now, filled in by the caller (it is not in the table). */
+	bool has_port_start;
+	unsigned int port_start;
 };
 
 const char *chain_name(enum chain chain);
