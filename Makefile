@@ -65,7 +65,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
 
 tests: $(BUILD)/portredir $(UNIT_TESTS)
 
-check: tests
+# The second command of the README. Missing dependencies are installed
+# first, and make runs again so that pkg-config sees them.
+check:
+	@tests/install-deps.sh
+	@$(MAKE) --no-print-directory tests
 	@tests/run.sh $(UNIT_TESTS)
 
 bench: $(BUILD)/portredir
