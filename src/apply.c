@@ -105,10 +105,6 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		print_kernel_error("the kernel refused the change", r, &error, true);
 		goto out;
 	}
-	print_verbose(options, "sent %zu message%s in one batch (%zu netlink messages, %zu bytes in all)",
-		      kernel_statistics(kernel)->batch_messages,
-		      kernel_statistics(kernel)->batch_messages == 1 ? "" : "s",
-		      kernel_statistics(kernel)->messages_sent, kernel_statistics(kernel)->bytes_sent);
 	if (write_port_start(options, plan) < 0) {
 		/* What was applied is still worth telling. */
 		print_changes(options, plan, true);
@@ -117,6 +113,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	print_changes(options, plan, true);
 	outcome = OUTCOME_OK;
 out:
+	print_kernel_statistics(options, kernel);
 	plan_free(plan);
 	table_state_free(state);
 	kernel_close(kernel);

@@ -53,6 +53,8 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 	if (diagnostics->dropped_errors)
 		fprintf(stderr, "portredir: error: %zu more errors not shown; fix the ones above first\n",
 			diagnostics->dropped_errors);
+	if (diagnostics->dropped_warnings && !quiet)
+		fprintf(stderr, "portredir: warning: %zu more warnings not shown\n", diagnostics->dropped_warnings);
 }
 
 void print_mapping(FILE *stream, const struct mapping *mapping)
@@ -278,4 +280,16 @@ void print_kernel_error(const char *action, int error, const struct kernel_error
 	if (hint)
 		fprintf(stderr, "; %s", hint);
 	fputc('\n', stderr);
+}
+
+void print_kernel_statistics(const struct options *options, const struct kernel *kernel)
+{
+	const struct kernel_statistics *statistics;
+
+	if (!kernel)
+		return;
+	statistics = kernel_statistics(kernel);
+	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements",
+		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
+		      statistics->element_messages);
 }

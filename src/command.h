@@ -55,6 +55,10 @@ void print_changes(const struct options *options, const struct plan *plan, bool 
  * the kernel's own words, and what to do. */
 void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
 
+struct kernel;
+/* With -v: what was sent to the kernel, in netlink messages and bytes. */
+void print_kernel_statistics(const struct options *options, const struct kernel *kernel);
+
 /* One line on stderr, "portredir: error: ...", for failures that are not
  * tied to a place in the mapping file. */
 void print_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

@@ -38,6 +38,11 @@ int diagnostics_add(struct diagnostics *diagnostics, enum severity severity,
 		diagnostics->dropped_errors++;
 		return 0;
 	}
+	if (severity == SEVERITY_WARNING && diagnostics->warning_count >= DIAGNOSTICS_MAX_WARNINGS) {
+		diagnostics->warning_count++;
+		diagnostics->dropped_warnings++;
+		return 0;
+	}
 	if (diagnostics->count == diagnostics->capacity) {
 		size_t capacity = diagnostics->capacity ? diagnostics->capacity * 2 : 8;
 		struct diagnostic *items = realloc(diagnostics->items, capacity * sizeof(*items));

@@ -10,6 +10,9 @@
 /* Enough to see every problem of a hand-written file; a generated file that
  * is wrong everywhere would otherwise print hundreds of thousands of lines. */
 #define DIAGNOSTICS_MAX_ERRORS 50
+/* Likewise for warnings: a mapping of all 65,535 ports warns for most of
+ * them, and saying so 64,000 times helps nobody. */
+#define DIAGNOSTICS_MAX_WARNINGS 50
 
 enum severity {
 	SEVERITY_WARNING,
@@ -28,8 +31,9 @@ struct diagnostics {
 	size_t capacity;
 	size_t error_count;
 	size_t warning_count;
-	/* Errors past DIAGNOSTICS_MAX_ERRORS are counted but not stored. */
+	/* Errors and warnings past the limits are counted but not stored. */
 	size_t dropped_errors;
+	size_t dropped_warnings;
 };
 
 void diagnostics_init(struct diagnostics *diagnostics);

@@ -71,6 +71,7 @@ enum outcome flush_main(const struct options *options)
 		printf("- table inet portredir\n");
 	outcome = OUTCOME_OK;
 out:
+	print_kernel_statistics(options, kernel);
 	table_state_free(state);
 	kernel_close(kernel);
 	return outcome;

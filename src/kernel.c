@@ -112,7 +112,6 @@ static int send_all(struct kernel *kernel, const void *buffer, size_t length)
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return -errno;
-	kernel->statistics.messages_sent++;
 	kernel->statistics.bytes_sent += length;
 	return 0;
 }
@@ -161,6 +160,7 @@ int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callba
 	r = send_all(kernel, request, request->nlmsg_len);
 	if (r < 0)
 		return r;
+	kernel->statistics.messages_sent++;
 	for (;;) {
 		length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
 		if (length < 0)
@@ -202,6 +202,7 @@ int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
 	r = send_all(kernel, nlh, nlh->nlmsg_len);
 	if (r < 0)
 		return r;
+	kernel->statistics.messages_sent++;
 	/* The answer is a single message, or an error. */
 	length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
 	if (length < 0)
@@ -387,6 +388,8 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
 		return r;
 	}
 	kernel->statistics.batch_messages += batch->message_count;
+	/* BEGIN and END frame the batch. */
+	kernel->statistics.messages_sent += batch->message_count + 2;
 
 	/* Every message asked for an acknowledgement; the kernel sends them
 	 * all once the batch is processed, or a single error for the BEGIN

@@ -23,8 +23,11 @@ struct kernel_error {
 
 /* What was sent, for -v and the benchmarks. */
 struct kernel_statistics {
+	/* Netlink messages: requests, and every message of a batch. */
 	size_t messages_sent;
 	size_t bytes_sent;
+	/* Messages inside batches (without BEGIN and END), and those of them
+	 * that carry map elements. */
 	size_t batch_messages;
 	size_t element_messages;
 };

@@ -42,6 +42,7 @@ enum outcome show_main(const struct options *options)
 	}
 	outcome = OUTCOME_OK;
 out:
+	print_kernel_statistics(options, kernel);
 	table_state_free(state);
 	kernel_close(kernel);
 	return outcome;
