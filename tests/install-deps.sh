@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what portredir needs to build and test, from Debian's packages,
-# skipping what is already there. Needs root (apt-get).
+# skipping what is already there, plus any package named as an argument.
+# Needs root (apt-get) only when something is missing.
 set -e
 packages="build-essential pkg-config libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 \
-	socat python3 valgrind util-linux procps"
+	socat python3 valgrind util-linux procps time $*"
 missing=""
 for package in $packages; do
 	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""portredir against nft, side by side, in one run.
+
+Runs in a throwaway network namespace (never the host's ruleset) and
+measures, for N mappings per protocol (tcp and udp), the median of RUNS
+runs of:
+  1. a full apply into an empty kernel, versus nft -f of the same ruleset;
+  2. diff when in sync, versus nft list table inet portredir;
+  3. apply after one mapping changed, versus an nft -f reload of the whole
+     changed ruleset and versus nft add element of that one element;
+  4. show, versus nft list table inet portredir;
+with peak RSS, user and system CPU of both, and the netlink messages and
+bytes portredir sent. Prints a table of ratios portredir/nft, writes the
+raw figures as CSV and draws time against N as a PNG with gnuplot.
+
+Usage: bench.py [--sizes 2,1000,10000,65535] [--runs 5] [--out build/bench]
+"""
+
+import argparse
+import csv
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PORTREDIR = os.environ.get("PORTREDIR", os.path.join(ROOT, "build", "portredir"))
+NAMESPACE = "portredir-bench-%d" % os.getpid()
+
+LAYOUT = """table inet portredir {{
+	map tcp_redirects {{ type inet_service : inet_service;{tcp} }}
+	map udp_redirects {{ type inet_service : inet_service;{udp} }}
+	chain prerouting {{
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
+		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+	}}
+	chain output {{
+		type nat hook output priority -100; policy accept;
+		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
+		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+	}}
+}}
+"""
+
+
+def mappings(count):
+    """count redirects per protocol: ports 1..count, each to a target at or
+    above 1024 that differs from its port."""
+    result = []
+    for port in range(1, count + 1):
+        target = (port + 1000) % 64511 + 1024
+        if target == port:
+            target += 1
+        result.append((port, target))
+    return result
+
+
+def mapping_file(pairs, changed=False):
+    lines = []
+    for protocol in ("tcp", "udp"):
+        for index, (port, target) in enumerate(pairs):
+            if changed and protocol == "tcp" and index == 0:
+                target = changed_target(port, target)
+            lines.append("redirect %s %d to %d" % (protocol, port, target))
+    return "\n".join(lines) + "\n"
+
+
+def changed_target(port, target):
+    new = target + 1 if target < 65535 else 1024
+    return new + 1 if new == port else new
+
+
+def nft_file(pairs, changed=False, reload=False):
+    def elements(protocol):
+        items = []
+        for index, (port, target) in enumerate(pairs):
+            if changed and protocol == "tcp" and index == 0:
+                target = changed_target(port, target)
+            items.append("%d : %d" % (port, target))
+        return " elements = { %s };" % ", ".join(items) if items else ""
+    text = LAYOUT.format(tcp=elements("tcp"), udp=elements("udp"))
+    if reload:
+        # What a declarative nft user runs: replace the whole table at once.
+        text = "table inet portredir\ndelete table inet portredir\n" + text
+    return text
+
+
+def measured(command):
+    """Runs command in the namespace and returns its figures. GNU time
+    reports the peak RSS: its child is small when it execs, so the figure is
+    the command's own (a fork of this Python process would report Python's)."""
+    full = ["/usr/bin/time", "-o", TIME_FILE, "-f", "%M", "ip", "netns", "exec", NAMESPACE] + command
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    with open(OUT_FILE, "w") as out, open(ERR_FILE, "w") as err:
+        code = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err).returncode
+    elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(ERR_FILE) as handle:
+        stderr = handle.read()
+    if code not in (0, 1):
+        raise SystemExit("bench: %s failed with %d: %s" % (" ".join(command), code, stderr.strip()))
+    with open(TIME_FILE) as handle:
+        rss = int(handle.read().split()[-1])
+    # CPU from the kernel's accounting of every reaped descendant (time and
+    # ip add a negligible, equal share to both tools); the wall clock here,
+    # as GNU time only resolves 10 ms.
+    figures = {"seconds": elapsed, "user": after.ru_utime - before.ru_utime,
+               "system": after.ru_stime - before.ru_stime, "rss_kib": rss,
+               "messages": "", "bytes": "", "element_messages": ""}
+    match = re.search(r"netlink: sent (\d+) messages, (\d+) bytes; (\d+) in a batch, (\d+) of them", stderr)
+    if match:
+        figures["messages"] = int(match.group(1))
+        figures["bytes"] = int(match.group(2))
+        figures["element_messages"] = int(match.group(4))
+    return figures
+
+
+def median_of(runs, prepare, command):
+    samples = []
+    for _ in range(runs):
+        prepare()
+        samples.append(measured(command))
+    result = {}
+    for key in samples[0]:
+        values = [sample[key] for sample in samples if sample[key] != ""]
+        result[key] = statistics.median(values) if values else ""
+    return result
+
+
+def netns(*command):
+    subprocess.run(["ip", "netns", "exec", NAMESPACE] + list(command), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def rule_count():
+    listing = subprocess.run(["ip", "netns", "exec", NAMESPACE, "nft", "-a", "list", "table", "inet",
+                              "portredir"], check=True, capture_output=True, text=True).stdout
+    return sum(1 for line in listing.splitlines() if "redirect to" in line)
+
+
+def main():
+    global OUT_FILE, ERR_FILE, TIME_FILE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2,1000,10000,65535")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    arguments = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: needs root to create a network namespace (try: sudo make bench)")
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    os.makedirs(arguments.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="portredir-bench.")
+    OUT_FILE = os.path.join(work, "stdout")
+    ERR_FILE = os.path.join(work, "stderr")
+    TIME_FILE = os.path.join(work, "time")
+    subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
+    rows = []
+    try:
+        for size in sizes:
+            rows += bench_size(size, arguments.runs, work)
+    finally:
+        subprocess.run(["ip", "netns", "del", NAMESPACE])
+        shutil.rmtree(work, ignore_errors=True)
+    report(rows, arguments.out)
+
+
+def bench_size(size, runs, work):
+    pairs = mappings(size)
+    files = {}
+    for name, text in (("mapping.conf", mapping_file(pairs)),
+                       ("changed.conf", mapping_file(pairs, changed=True)),
+                       ("ruleset.nft", nft_file(pairs)),
+                       ("reload.nft", nft_file(pairs, changed=True, reload=True))):
+        files[name] = os.path.join(work, "%d-%s" % (size, name))
+        with open(files[name], "w") as handle:
+            handle.write(text)
+    port, target = pairs[0]
+    new_target = changed_target(port, target)
+    rows = []
+
+    def empty():
+        netns("nft", "flush", "ruleset")
+
+    def in_sync():
+        netns(PORTREDIR, "-q", "-f", files["mapping.conf"], "apply")
+
+    def one_changed_nft():
+        netns(PORTREDIR, "-q", "-f", files["mapping.conf"], "apply")
+        netns("nft", "delete", "element", "inet", "portredir", "tcp_redirects", "{ %d }" % port)
+
+    def nothing():
+        pass
+
+    portredir = [PORTREDIR, "-q", "-v", "-f"]
+    print("N=%d per protocol (%d map elements), median of %d runs" % (size, 2 * size, runs), flush=True)
+    full_apply = median_of(runs, empty, portredir + [files["mapping.conf"], "apply"])
+    nft_full = median_of(runs, empty, ["nft", "-f", files["ruleset.nft"]])
+    rows.append(row(size, "full apply", full_apply, "nft -f", nft_full))
+
+    in_sync()
+    rules = rule_count()
+    diff = median_of(runs, nothing, portredir + [files["mapping.conf"], "diff"])
+    nft_list = median_of(runs, nothing, ["nft", "list", "table", "inet", "portredir"])
+    rows.append(row(size, "diff in sync", diff, "nft list table", nft_list))
+
+    change = median_of(runs, in_sync, portredir + [files["changed.conf"], "apply"])
+    nft_reload = median_of(runs, in_sync, ["nft", "-f", files["reload.nft"]])
+    nft_element = median_of(runs, one_changed_nft,
+                            ["nft", "add", "element", "inet", "portredir", "tcp_redirects",
+                             "{ %d : %d }" % (port, new_target)])
+    rows.append(row(size, "one mapping changed", change, "nft -f reload", nft_reload))
+    rows.append(row(size, "one mapping changed", change, "nft add element", nft_element))
+
+    in_sync()
+    show = median_of(runs, nothing, portredir + [files["mapping.conf"], "show"])
+    rows.append(row(size, "show", show, "nft list table", nft_list))
+    for item in rows:
+        item["rules"] = rules
+        item["diff_seconds"] = diff["seconds"]
+    empty()
+    return rows
+
+
+def row(size, task, ours, tool, theirs):
+    return {"n": size, "task": task, "tool": tool, "ours": ours, "theirs": theirs}
+
+
+def ratio(a, b):
+    return a / b if b else float("inf")
+
+
+def report(rows, out):
+    columns = ["n", "task", "versus", "portredir_s", "nft_s", "ratio_time", "portredir_user_s",
+               "portredir_sys_s", "nft_user_s", "nft_sys_s", "portredir_rss_kib", "nft_rss_kib",
+               "ratio_rss", "netlink_messages", "netlink_bytes", "element_messages", "rules"]
+    csv_path = os.path.join(out, "bench.csv")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for item in rows:
+            ours, theirs = item["ours"], item["theirs"]
+            writer.writerow([item["n"], item["task"], item["tool"], "%.4f" % ours["seconds"],
+                             "%.4f" % theirs["seconds"], "%.3f" % ratio(ours["seconds"], theirs["seconds"]),
+                             "%.4f" % ours["user"], "%.4f" % ours["system"], "%.4f" % theirs["user"],
+                             "%.4f" % theirs["system"], int(ours["rss_kib"]), int(theirs["rss_kib"]),
+                             "%.3f" % ratio(ours["rss_kib"], theirs["rss_kib"]), ours["messages"],
+                             ours["bytes"], ours["element_messages"], item["rules"]])
+    header = "%7s  %-20s %-16s %9s %9s %6s %7s %8s %8s %6s %5s %6s %8s %5s" % (
+        "N", "portredir", "versus", "ours s", "nft s", "ratio", "user%", "RSS KiB", "nft KiB",
+        "ratio", "msgs", "elem", "bytes", "rules")
+    print()
+    print(header)
+    print("-" * len(header))
+    for item in rows:
+        ours, theirs = item["ours"], item["theirs"]
+        cpu = ours["user"] + ours["system"]
+        print("%7d  %-20s %-16s %9.4f %9.4f %6.2f %6.0f%% %8d %8d %6.2f %5s %6s %8s %5d" % (
+            item["n"], item["task"], item["tool"], ours["seconds"], theirs["seconds"],
+            ratio(ours["seconds"], theirs["seconds"]), 100 * ratio(ours["user"], cpu),
+            ours["rss_kib"], theirs["rss_kib"], ratio(ours["rss_kib"], theirs["rss_kib"]),
+            ours["messages"], ours["element_messages"], ours["bytes"], item["rules"]))
+    print()
+    print("one mapping changed, relative to portredir's own in-sync diff at the same N:")
+    for item in rows:
+        if item["task"] == "one mapping changed" and item["tool"] == "nft -f reload":
+            print("  N=%-6d %.2f x diff" % (item["n"], ratio(item["ours"]["seconds"], item["diff_seconds"])))
+    print("raw figures: %s" % csv_path)
+    plot(rows, out, csv_path)
+
+
+def plot(rows, out, csv_path):
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        print("gnuplot not found: no PNG (apt-get install gnuplot-nox)")
+        return
+    data = os.path.join(out, "bench.dat")
+    tasks = [("full apply", "nft -f"), ("diff in sync", "nft list table"),
+             ("one mapping changed", "nft -f reload"), ("show", "nft list table")]
+    with open(data, "w") as handle:
+        for task, tool in tasks:
+            handle.write("# %s vs %s\n" % (task, tool))
+            for item in rows:
+                if item["task"] == task and item["tool"] == tool:
+                    handle.write("%d %.5f %.5f\n" % (item["n"], item["ours"]["seconds"],
+                                                     item["theirs"]["seconds"]))
+            handle.write("\n\n")
+    png = os.path.join(out, "bench.png")
+    script = ["set terminal png size 1200,800", "set output '%s'" % png,
+              "set logscale xy", "set xlabel 'mappings per protocol (N)'", "set ylabel 'seconds'",
+              "set key top left", "set grid", "set title 'portredir versus nft, median of runs'"]
+    plots = []
+    for index, (task, tool) in enumerate(tasks):
+        plots.append("'%s' index %d using 1:2 with linespoints title 'portredir %s'" % (data, index, task))
+        plots.append("'%s' index %d using 1:3 with linespoints dashtype 2 title '%s'" % (data, index, tool))
+    script.append("plot " + ", ".join(plots))
+    subprocess.run([gnuplot], input="\n".join(script), text=True, check=True)
+    print("plot: %s (gnuplot script in tests/bench/bench.py, data %s)" % (png, data))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
