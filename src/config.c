@@ -538,7 +538,9 @@ static int parse_text(const char *file, const char *buffer, size_t length, struc
 	 * it, as the user sees the line. */
 	if (length >= 3 && !memcmp(buffer, "\xef\xbb\xbf", 3))
 		cursor += 3;
-	while (cursor < end && !diagnostics_full(diagnostics)) {
+	/* Past the limit errors are only counted, which is cheap: going on
+	 * keeps the total in the summary true. */
+	while (cursor < end) {
 		const char *newline = memchr(cursor, '\n', (size_t)(end - cursor));
 		const char *line_end = newline ? newline : end;
 		int r;
@@ -756,7 +758,7 @@ static int parse_directory(int fd, const char *path, struct mapping *mapping, st
 		goto out;
 	}
 	qsort(names, count, sizeof(*names), string_compare);
-	for (size_t i = 0; i < count && !diagnostics_full(diagnostics); i++) {
+	for (size_t i = 0; i < count; i++) {
 		size_t size = strlen(path) + strlen(separator) + strlen(names[i]) + 1;
 		char *entry_path = malloc(size);
 

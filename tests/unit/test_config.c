@@ -838,7 +838,7 @@ static void test_errors_of_every_line_are_reported_and_good_lines_kept(void **st
 	assert_int_equal(fixture->mapping->redirect_count, 2);
 }
 
-static void test_parsing_stops_when_the_error_cap_is_reached(void **state)
+static void test_errors_past_the_cap_are_counted_not_stored(void **state)
 {
 	struct fixture *fixture = *state;
 	char *text = NULL;
@@ -853,8 +853,11 @@ static void test_parsing_stops_when_the_error_cap_is_reached(void **state)
 	parse(fixture, text);
 	free(text);
 	assert_true(diagnostics_full(&fixture->diagnostics));
-	assert_int_equal(fixture->diagnostics.error_count, DIAGNOSTICS_MAX_ERRORS);
-	assert_int_equal(fixture->mapping->redirect_count, 0);
+	assert_int_equal(fixture->diagnostics.count, DIAGNOSTICS_MAX_ERRORS);
+	assert_int_equal(fixture->diagnostics.error_count, DIAGNOSTICS_MAX_ERRORS + 10);
+	assert_int_equal(fixture->diagnostics.dropped_errors, 10);
+	/* Parsing went on: the valid line after the errors was read too. */
+	assert_int_equal(fixture->mapping->redirect_count, 1);
 }
 
 /* Duplicates. */
@@ -1400,7 +1403,7 @@ int main(void)
 		TEST(test_target_equal_to_port_is_an_error),
 		TEST(test_every_bad_token_of_a_line_is_reported),
 		TEST(test_errors_of_every_line_are_reported_and_good_lines_kept),
-		TEST(test_parsing_stops_when_the_error_cap_is_reached),
+		TEST(test_errors_past_the_cap_are_counted_not_stored),
 		TEST(test_duplicate_redirect_names_the_first_and_keeps_it),
 		TEST(test_duplicate_is_per_protocol),
 		TEST(test_duplicates_are_reported_in_file_order),
