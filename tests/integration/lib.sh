@@ -131,7 +131,8 @@ run_tests() {
 # listeners and clients, running portredir and checking its output, and the
 # kernel layout of design.md as the oracle.
 
-# The shipped default mapping: tcp 80 -> 8080, tcp 443 -> 8443, udp 443 -> 8443.
+# The shipped default mapping: tcp 80 -> 8080, tcp 443 -> 8443, udp 443 -> 8443
+# (RULES_DIR=... overrides it, e.g. to try the harness with another build).
 RULES_DIR=${RULES_DIR:-$PWD/rules}
 # An interpreter any user can run (python3 on PATH may be root's pyenv shim).
 PYTHON=/usr/bin/python3
@@ -165,7 +166,7 @@ table_text() {
 	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n'
 	[ -z "$udp" ] || printf '\t\telements = { %s }\n' "$udp"
 	printf '\t}\n\n'
-	local chain hook priority
+	local chain priority
 	for chain in prerouting output; do
 		case $chain in
 		prerouting) priority=dstnat ;;
@@ -219,12 +220,12 @@ veth_is_up() {
 		ip -n "$PEER" -o link show veth0 | grep -q 'state UP'
 }
 
-# as_user USER COMMAND...: runs COMMAND as USER (its own group, no
-# supplementary groups) with no capabilities at all.
-as_user() {
-	local user=$1
-	shift
-	setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
+# in_ns_as NS USER COMMAND...: runs COMMAND in NS as USER (its own group,
+# no supplementary groups) with no capabilities at all.
+in_ns_as() {
+	local ns=$1 user=$2
+	shift 2
+	ip netns exec "$ns" setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
 		--inh-caps=-all --bounding-set=-all "$@"
 }
 
@@ -335,6 +336,18 @@ expect_portredir() {
 	fi
 }
 
+# expect_show NS EXPECTED: `portredir show` exits 0, prints nothing on
+# stderr, and its redirect lines are EXPECTED. Its unprivileged_port_start
+# line (printed when declared) is not checked here.
+expect_show() {
+	local redirects
+	run_captured portredir_in "$1" -f "$RULES_DIR" show
+	redirects=$(grep -v '^unprivileged_port_start ' <<<"$RUN_OUT" || true)
+	expect_eq "exit status of show" 0 "$RUN_STATUS" || return 1
+	expect_eq "stderr of show" "" "$RUN_ERR" || return 1
+	expect_eq "redirect lines of show" "$2" "$redirects"
+}
+
 # expect_json WHAT EXPECTED ACTUAL: ACTUAL is exactly one JSON document
 # equal to EXPECTED (as data: key order and spacing do not matter).
 expect_json() {
@@ -360,6 +373,28 @@ expect_table() {
 	local table
 	table=$(table_of "$1") || { diag "table inet portredir is missing"; return 1; }
 	expect_eq "nft list table inet portredir" "$2" "$table"
+}
+
+# expect_table_objects NS EXPECTED_TEXT: like expect_table, but the maps
+# and chains may be listed in any order. nft lists them in the order they
+# were created, so a repair that recreates one chain or map, and only that
+# one (as design.md wants: only the difference is sent), moves it to the
+# end; the ruleset means the same.
+expect_table_objects() {
+	local table
+	table=$(table_of "$1") || { diag "table inet portredir is missing"; return 1; }
+	[ "$(sort_table_objects <<<"$table")" = "$(sort_table_objects <<<"$2")" ] ||
+		expect_eq "nft list table inet portredir (maps and chains in any order)" "$2" "$table"
+}
+
+# sort_table_objects: a table listing on stdin with its blank-line
+# separated objects sorted.
+sort_table_objects() {
+	"$PYTHON" -c '
+import sys
+lines = sys.stdin.read().rstrip("\n").split("\n")
+head, body, tail = lines[0], "\n".join(lines[1:-1]), lines[-1]
+print("\n".join([head] + sorted(body.split("\n\n")) + [tail]))'
 }
 
 # expect_no_table NS

@@ -1,0 +1,178 @@
+#!/bin/bash
+# show, flush, and the failures that must leave the kernel alone: a user
+# without CAP_NET_ADMIN and an invalid mapping file.
+. "$(dirname "$0")/lib.sh"
+
+SHIPPED_MAPPING='redirect tcp 80 to 8080
+redirect tcp 443 to 8443
+redirect udp 443 to 8443'
+
+test_show_prints_the_applied_mapping() {
+	local ns
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_show "$ns" "$SHIPPED_MAPPING"
+}
+
+# show > f; apply -f f changes nothing, even when the kernel holds mappings
+# the file does not (here added with nft), and f is in normalized form.
+test_show_output_is_a_mapping_that_changes_nothing() {
+	local ns shown=$TEST_DIR/shown.conf
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	in_ns "$ns" nft add element inet portredir udp_redirects '{ 53 : 5353 }'
+	in_ns "$ns" nft add element inet portredir tcp_redirects '{ 22 : 2222 }'
+	expect_show "$ns" 'redirect tcp 22 to 2222
+redirect tcp 80 to 8080
+redirect tcp 443 to 8443
+redirect udp 53 to 5353
+redirect udp 443 to 8443'
+	printf '%s\n' "$RUN_OUT" >"$shown"
+	chmod 0644 "$shown"
+	expect_portredir "$ns" 0 "$(cat "$shown")" -f "$shown" check
+	ruleset_save "$ns" "$TEST_DIR/before"
+	expect_portredir "$ns" 0 "" -f "$shown" apply
+	expect_portredir "$ns" 0 "" -f "$shown" diff
+	ruleset_save "$ns" "$TEST_DIR/after"
+	expect_same_file "ruleset after apply of show's output" "$TEST_DIR/before" "$TEST_DIR/after"
+}
+
+test_flush_twice_removes_only_the_table() {
+	local ns
+	netns_make ns host
+	in_ns "$ns" nft add table ip filter
+	in_ns "$ns" nft add chain ip filter input '{ type filter hook input priority 0; policy accept; }'
+	in_ns "$ns" nft add rule ip filter input tcp dport 22 accept
+	ruleset_save "$ns" "$TEST_DIR/initial"
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_table "$ns" "$EXPECTED_TABLE"
+	run_captured portredir_in "$ns" -f "$RULES_DIR" flush
+	expect_eq "exit status of the first flush" 0 "$RUN_STATUS"
+	expect_eq "stderr of the first flush" "" "$RUN_ERR"
+	expect_no_table "$ns"
+	run_captured portredir_in "$ns" -f "$RULES_DIR" flush
+	expect_eq "exit status of the second flush" 0 "$RUN_STATUS"
+	expect_eq "stderr of the second flush" "" "$RUN_ERR"
+	expect_no_table "$ns"
+	ruleset_save "$ns" "$TEST_DIR/final"
+	expect_same_file "ruleset after apply and two flushes" "$TEST_DIR/initial" "$TEST_DIR/final"
+}
+
+test_flush_without_a_table_succeeds() {
+	local ns
+	netns_make ns host
+	run_captured portredir_in "$ns" -f "$RULES_DIR" flush
+	expect_eq "exit status of flush" 0 "$RUN_STATUS"
+	expect_eq "stderr of flush" "" "$RUN_ERR"
+	expect_eq "ruleset after flush" "" "$(in_ns "$ns" nft list ruleset)"
+}
+
+test_after_flush_diff_wants_the_whole_table() {
+	local ns
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	portredir_in "$ns" -q -f "$RULES_DIR" flush
+	expect_portredir "$ns" 1 "$CREATE_ALL_LINES" -f "$RULES_DIR" diff
+	expect_portredir "$ns" 0 "$CREATE_ALL_LINES" -f "$RULES_DIR" apply
+	expect_table "$ns" "$EXPECTED_TABLE"
+}
+
+# expect_needs_cap_net_admin NS COMMAND: as a user without capabilities,
+# COMMAND exits 2, prints nothing on stdout, and the first line of stderr
+# is portredir's error naming CAP_NET_ADMIN; the ruleset does not change.
+expect_needs_cap_net_admin() {
+	local ns=$1 command=$2 first
+	ruleset_save "$ns" "$TEST_DIR/before"
+	run_captured in_ns_as "$ns" "$LISTENER_USER" "$PORTREDIR" -f "$RULES_DIR" "$command"
+	first=${RUN_ERR%%$'\n'*}
+	expect_eq "exit status of unprivileged $command" 2 "$RUN_STATUS" || return 1
+	expect_eq "stdout of unprivileged $command" "" "$RUN_OUT" || return 1
+	case $first in
+	"portredir: error: "*CAP_NET_ADMIN*) ;;
+	*)
+		diag "unprivileged $command: the first line of stderr does not name CAP_NET_ADMIN:"
+		printf '%s\n' "$RUN_ERR" | sed 's/^/#   /' >&2
+		return 1
+		;;
+	esac
+	ruleset_save "$ns" "$TEST_DIR/after"
+	expect_same_file "ruleset after unprivileged $command" "$TEST_DIR/before" "$TEST_DIR/after"
+}
+
+test_unprivileged_user_is_told_cap_net_admin_is_needed() {
+	local ns command
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	in_ns "$ns" nft insert rule inet portredir output counter
+	for command in apply diff show flush; do
+		expect_needs_cap_net_admin "$ns" "$command"
+	done
+}
+
+test_unprivileged_apply_does_not_create_the_table() {
+	local ns
+	netns_make ns host
+	expect_needs_cap_net_admin "$ns" apply
+	expect_no_table "$ns"
+}
+
+# check needs no privileges (it never opens a netlink socket).
+test_unprivileged_check_works() {
+	local ns
+	netns_make ns host
+	run_captured in_ns_as "$ns" "$LISTENER_USER" "$PORTREDIR" -f "$RULES_DIR" check
+	expect_eq "exit status of unprivileged check" 0 "$RUN_STATUS"
+	expect_eq "stdout of unprivileged check" "$SHIPPED_MAPPING" "$RUN_OUT"
+	expect_eq "stderr of unprivileged check" "" "$RUN_ERR"
+}
+
+# An invalid file: apply and diff exit 2 with the parser's diagnostics
+# (the same as check's), and nothing reaches the kernel, not even the valid
+# first line.
+test_invalid_mapping_changes_nothing() {
+	local ns bad=$TEST_DIR/bad.conf command check_err
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	write_mapping "$bad" 'redirect tcp 80 to 9090' 'redirect tcp 443 too 8443'
+	run_captured portredir_in "$ns" -f "$bad" check
+	expect_eq "exit status of check" 2 "$RUN_STATUS"
+	check_err=$RUN_ERR
+	grep -Eq "^$bad:2:[0-9]+: error: ." <<<"$check_err" || {
+		diag "check does not report $bad:2:COL: error: ...:"
+		printf '%s\n' "$check_err" | sed 's/^/#   /' >&2
+		false
+	}
+	expect_eq "last line of check's stderr" "portredir: error: $bad: 1 error; nothing was changed" \
+		"$(tail -n 1 <<<"$check_err")"
+	for command in apply diff; do
+		ruleset_save "$ns" "$TEST_DIR/before"
+		run_captured portredir_in "$ns" -f "$bad" "$command"
+		expect_eq "exit status of $command" 2 "$RUN_STATUS"
+		expect_eq "stdout of $command" "" "$RUN_OUT"
+		expect_eq "stderr of $command (as check's)" "$check_err" "$RUN_ERR"
+		ruleset_save "$ns" "$TEST_DIR/after"
+		expect_same_file "ruleset after $command of an invalid file" "$TEST_DIR/before" "$TEST_DIR/after"
+	done
+	expect_table "$ns" "$EXPECTED_TABLE"
+}
+
+# A semantic error (a target only root could bind) is refused the same way.
+test_unbindable_target_changes_nothing() {
+	local ns bad=$TEST_DIR/privileged-target.conf
+	netns_make ns host
+	write_mapping "$bad" 'redirect tcp 80 to 8080' 'redirect tcp 443 to 843'
+	ruleset_save "$ns" "$TEST_DIR/before"
+	run_captured portredir_in "$ns" -f "$bad" apply
+	expect_eq "exit status of apply" 2 "$RUN_STATUS"
+	expect_eq "stdout of apply" "" "$RUN_OUT"
+	grep -Eq "^$bad:2:[0-9]+: error: ." <<<"$RUN_ERR" || {
+		diag "apply does not report $bad:2:COL: error: ...:"
+		printf '%s\n' "$RUN_ERR" | sed 's/^/#   /' >&2
+		false
+	}
+	ruleset_save "$ns" "$TEST_DIR/after"
+	expect_same_file "ruleset after apply of an invalid file" "$TEST_DIR/before" "$TEST_DIR/after"
+	expect_no_table "$ns"
+}
+
+run_tests
