@@ -169,16 +169,19 @@ out:
 	return r;
 }
 
-static void print_change_line(FILE *stream, const struct change *change)
+static void print_change_line(FILE *stream, const struct plan *plan, const struct change *change)
 {
-	switch (change->kind) {
+	const struct structure_change *structure;
+
+	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
-		fprintf(stream, "~ %s: %s (%s)\n", change->object, change->action, change->reason);
+		structure = &plan->structure_changes[change->structure];
+		fprintf(stream, "~ %s: %s (%s)\n", structure->object, structure->action, structure->reason);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u\n", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
-			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
+			protocol_name((enum protocol)change->protocol), change->port, change->target);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -188,23 +191,26 @@ static void print_change_line(FILE *stream, const struct change *change)
 	}
 }
 
-static void print_change_json(FILE *stream, const struct change *change)
+static void print_change_json(FILE *stream, const struct plan *plan, const struct change *change)
 {
-	switch (change->kind) {
+	const struct structure_change *structure;
+
+	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
+		structure = &plan->structure_changes[change->structure];
 		fputs("{\"op\":\"~\",\"object\":", stream);
-		print_json_string(stream, change->object);
+		print_json_string(stream, structure->object);
 		fputs(",\"action\":", stream);
-		print_json_string(stream, change->action);
+		print_json_string(stream, structure->action);
 		fputs(",\"reason\":", stream);
-		print_json_string(stream, change->reason);
+		print_json_string(stream, structure->reason);
 		fputc('}', stream);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}",
 			change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
-			protocol_name(change->redirect.protocol), change->redirect.port, change->redirect.target);
+			protocol_name((enum protocol)change->protocol), change->port, change->target);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -224,7 +230,7 @@ void print_changes(const struct options *options, const struct plan *plan, bool 
 		for (size_t i = 0; i < plan->change_count; i++) {
 			if (i)
 				fputc(',', stdout);
-			print_change_json(stdout, &plan->changes[i]);
+			print_change_json(stdout, plan, &plan->changes[i]);
 		}
 		fputs("]}\n", stdout);
 		return;
@@ -232,7 +238,7 @@ void print_changes(const struct options *options, const struct plan *plan, bool 
 	if (options->quiet)
 		return;
 	for (size_t i = 0; i < plan->change_count; i++)
-		print_change_line(stdout, &plan->changes[i]);
+		print_change_line(stdout, plan, &plan->changes[i]);
 }
 
 /* What an administrator can do about the usual failures. */

@@ -367,14 +367,16 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 	if (!valid || !port_valid || !target_valid)
 		return 0;
 
+	/* Columns are kept in 16 bits (struct redirect). */
+	_Static_assert(CONFIG_MAX_LINE_LENGTH + 4 < UINT16_MAX, "columns must fit in uint16_t");
 	for (int protocol = 0; protocol < PROTOCOL_COUNT; protocol++) {
 		struct redirect redirect = {
 			.protocol = (enum protocol)protocol,
 			.port = (uint16_t)port,
 			.target = (uint16_t)target,
 			.location = parser_location(parser, tokens[0].column),
-			.port_location = parser_location(parser, tokens[2].column),
-			.target_location = parser_location(parser, tokens[4].column),
+			.port_column = (uint16_t)tokens[2].column,
+			.target_column = (uint16_t)tokens[4].column,
 		};
 
 		if (!protocols[protocol])
@@ -796,7 +798,16 @@ int config_parse_path(const char *path, struct mapping *mapping, struct diagnost
  * of the parser, rather than in the (protocol, port) order the passes walk
  * the mapping in. A file ranks by its place in mapping->files; locations
  * point at those stored strings, so a binary search on the pointer finds
- * it even for a drop-in directory of thousands of files. */
+ * it even for a drop-in directory of thousands of files.
+ *
+ * Only the first PROBLEMS_KEPT of a kind, in file order, are kept (no more
+ * are shown); the others are only counted. A mapping of every port has
+ * some 130,000 "not needed" warnings, and keeping them all would cost more
+ * memory than everything else portredir does with that mapping. */
+#define PROBLEMS_KEPT 50
+_Static_assert(PROBLEMS_KEPT >= DIAGNOSTICS_MAX_ERRORS && PROBLEMS_KEPT >= DIAGNOSTICS_MAX_WARNINGS,
+	       "every problem that can be shown must be kept");
+
 struct file_rank {
 	const char *file;
 	size_t rank;
@@ -814,10 +825,11 @@ struct problem {
 };
 
 struct problems {
-	struct problem *items;
-	size_t count;
-	size_t capacity;
-	struct file_rank *ranks;
+	/* The smallest in file order, sorted. */
+	struct problem items[PROBLEMS_KEPT];
+	size_t kept;
+	size_t total;
+	const struct file_rank *ranks;
 	size_t rank_count;
 };
 
@@ -829,10 +841,8 @@ static int file_rank_compare(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int problem_compare(const void *a, const void *b)
+static int problem_compare(const struct problem *x, const struct problem *y)
 {
-	const struct problem *x = a, *y = b;
-
 	if (x->file_rank != y->file_rank)
 		return x->file_rank < y->file_rank ? -1 : 1;
 	if (x->location.line != y->location.line)
@@ -842,25 +852,29 @@ static int problem_compare(const void *a, const void *b)
 	return x->sequence < y->sequence ? -1 : x->sequence > y->sequence;
 }
 
-static int problems_init(struct problems *problems, const struct mapping *mapping)
+/* The mapping's files, sorted by pointer for problems_file_rank(). */
+static int file_ranks_new(const struct mapping *mapping, struct file_rank **ret_ranks)
 {
-	memset(problems, 0, sizeof(*problems));
+	struct file_rank *ranks;
+
+	*ret_ranks = NULL;
 	if (!mapping->file_count)
 		return 0;
-	problems->ranks = malloc(mapping->file_count * sizeof(*problems->ranks));
-	if (!problems->ranks)
+	ranks = malloc(mapping->file_count * sizeof(*ranks));
+	if (!ranks)
 		return -ENOMEM;
 	for (size_t i = 0; i < mapping->file_count; i++)
-		problems->ranks[i] = (struct file_rank){ .file = mapping->files[i], .rank = i };
-	problems->rank_count = mapping->file_count;
-	qsort(problems->ranks, problems->rank_count, sizeof(*problems->ranks), file_rank_compare);
+		ranks[i] = (struct file_rank){ .file = mapping->files[i], .rank = i };
+	qsort(ranks, mapping->file_count, sizeof(*ranks), file_rank_compare);
+	*ret_ranks = ranks;
 	return 0;
 }
 
-static void problems_clear(struct problems *problems)
+static void problems_init(struct problems *problems, const struct file_rank *ranks, size_t rank_count)
 {
-	free(problems->items);
-	free(problems->ranks);
+	problems->kept = problems->total = 0;
+	problems->ranks = ranks;
+	problems->rank_count = rank_count;
 }
 
 /* Files not in the mapping's list (NULL for the kernel, a literal in a
@@ -876,31 +890,30 @@ static size_t problems_file_rank(const struct problems *problems, const char *fi
 	return found ? found->rank : SIZE_MAX;
 }
 
+/* Counts a problem and returns the slot to fill in, or NULL when it is
+ * not among the first PROBLEMS_KEPT in file order. Passes walk sorted
+ * mappings of files usually written in port order, so the common case is
+ * an append. */
 static struct problem *problems_add(struct problems *problems, const struct location *location)
 {
-	struct problem *problem;
+	struct problem candidate = {
+		.file_rank = problems_file_rank(problems, location->file),
+		.location = *location,
+		.sequence = problems->total++,
+	};
+	size_t position = problems->kept;
 
-	if (problems->count == problems->capacity) {
-		size_t larger = problems->capacity ? problems->capacity * 2 : 16;
-		struct problem *grown = realloc(problems->items, larger * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		problems->items = grown;
-		problems->capacity = larger;
-	}
-	problem = &problems->items[problems->count];
-	memset(problem, 0, sizeof(*problem));
-	problem->file_rank = problems_file_rank(problems, location->file);
-	problem->location = *location;
-	problem->sequence = problems->count++;
-	return problem;
-}
-
-static void problems_sort(struct problems *problems)
-{
-	if (problems->count > 1)
-		qsort(problems->items, problems->count, sizeof(*problems->items), problem_compare);
+	while (position > 0 && problem_compare(&candidate, &problems->items[position - 1]) < 0)
+		position--;
+	if (position == PROBLEMS_KEPT)
+		return NULL;
+	if (problems->kept == PROBLEMS_KEPT)
+		problems->kept--;
+	memmove(&problems->items[position + 1], &problems->items[position],
+		(problems->kept - position) * sizeof(problems->items[0]));
+	problems->kept++;
+	problems->items[position] = candidate;
+	return &problems->items[position];
 }
 
 static const char *file_or_dash(const char *file)
@@ -910,14 +923,16 @@ static const char *file_or_dash(const char *file)
 
 int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 {
+	struct file_rank *ranks = NULL;
 	struct problems problems;
 	size_t kept = 0;
 	int r;
 
 	mapping_sort(mapping);
-	r = problems_init(&problems, mapping);
+	r = file_ranks_new(mapping, &ranks);
 	if (r < 0)
 		goto out;
+	problems_init(&problems, ranks, mapping->file_count);
 	/* The sort is stable, so the first of equal keys is the one declared
 	 * first; the others are dropped from the mapping once reported. */
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
@@ -926,23 +941,16 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 		if (kept && !redirect_compare(&mapping->redirects[kept - 1], redirect)) {
 			struct problem *problem = problems_add(&problems, &redirect->location);
 
-			/* Out of memory, the compaction still runs to its end:
-			 * the mapping stays consistent for its owner to free. */
 			if (problem) {
 				problem->duplicate = *redirect;
 				problem->first = mapping->redirects[kept - 1].location;
-			} else {
-				r = -ENOMEM;
 			}
 			continue;
 		}
 		mapping->redirects[kept++] = *redirect;
 	}
 	mapping->redirect_count = kept;
-	if (r < 0)
-		goto out;
-	problems_sort(&problems);
-	for (size_t i = 0; i < problems.count; i++) {
+	for (size_t i = 0; i < problems.kept; i++) {
 		const struct problem *problem = &problems.items[i];
 
 		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
@@ -952,8 +960,9 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 		if (r < 0)
 			goto out;
 	}
+	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, problems.total - problems.kept);
 out:
-	problems_clear(&problems);
+	free(ranks);
 	return r;
 }
 
@@ -996,66 +1005,77 @@ static int report_validation_problem(const struct problem *problem, const struct
 	}
 }
 
+/* "redirect tcp,udp 80 to 8" is two redirects with one target token: its
+ * udp half repeats what its tcp half reported. */
+static bool same_line_as_tcp(const struct mapping *mapping, const struct redirect *redirect)
+{
+	const struct redirect *tcp;
+
+	if (redirect->protocol != PROTOCOL_UDP || !redirect->location.file)
+		return false;
+	tcp = mapping_find(mapping, PROTOCOL_TCP, redirect->port);
+	return tcp && tcp->target == redirect->target && tcp->location.file == redirect->location.file &&
+	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
+}
+
 int config_validate(const struct mapping *mapping, const struct config_kernel *kernel,
 		    struct diagnostics *diagnostics)
 {
 	unsigned int start = mapping->has_unprivileged_port_start ? mapping->unprivileged_port_start
 								  : kernel->unprivileged_port_start;
-	struct problems problems;
-	const struct problem *previous = NULL;
+	struct problems errors, warnings;
+	struct file_rank *ranks = NULL;
+	size_t i = 0, j = 0;
 	int r;
 
-	r = problems_init(&problems, mapping);
+	r = file_ranks_new(mapping, &ranks);
 	if (r < 0)
-		goto out;
+		return r;
+	problems_init(&errors, ranks, mapping->file_count);
+	problems_init(&warnings, ranks, mapping->file_count);
 	if (mapping->has_unprivileged_port_start && mapping->unprivileged_port_start > kernel->local_port_first) {
-		struct problem *problem = problems_add(&problems, &mapping->unprivileged_port_start_location);
+		struct problem *problem = problems_add(&errors, &mapping->unprivileged_port_start_location);
 
-		if (!problem) {
-			r = -ENOMEM;
-			goto out;
-		}
-		problem->kind = START_ABOVE_LOCAL_RANGE;
+		if (problem)
+			problem->kind = START_ABOVE_LOCAL_RANGE;
 	}
-	for (size_t i = 0; i < mapping->redirect_count; i++) {
-		const struct redirect *redirect = &mapping->redirects[i];
+	for (size_t k = 0; k < mapping->redirect_count; k++) {
+		const struct redirect *redirect = &mapping->redirects[k];
 		struct problem *problem;
 
+		if ((redirect->target < start || redirect->port >= start) && same_line_as_tcp(mapping, redirect))
+			continue;
 		if (redirect->target < start) {
-			problem = problems_add(&problems, &redirect->target_location);
-			if (!problem) {
-				r = -ENOMEM;
-				goto out;
+			const struct location target = redirect_target_location(redirect);
+
+			problem = problems_add(&errors, &target);
+			if (problem) {
+				problem->kind = TARGET_PRIVILEGED;
+				problem->redirect = redirect;
 			}
-			problem->kind = TARGET_PRIVILEGED;
-			problem->redirect = redirect;
 		}
 		if (redirect->port >= start) {
-			problem = problems_add(&problems, &redirect->port_location);
-			if (!problem) {
-				r = -ENOMEM;
-				goto out;
+			const struct location port = redirect_port_location(redirect);
+
+			problem = problems_add(&warnings, &port);
+			if (problem) {
+				problem->kind = PORT_UNPRIVILEGED;
+				problem->redirect = redirect;
 			}
-			problem->kind = PORT_UNPRIVILEGED;
-			problem->redirect = redirect;
 		}
 	}
-	problems_sort(&problems);
-	for (size_t i = 0; i < problems.count; i++) {
-		const struct problem *problem = &problems.items[i];
+	/* Errors and warnings together in file order, as a compiler says them. */
+	while (r >= 0 && (i < errors.kept || j < warnings.kept)) {
+		const struct problem *problem;
 
-		/* "redirect tcp,udp 80 to 8" is two redirects with one target
-		 * token: one message for the token is enough. */
-		if (previous && previous->kind == problem->kind && previous->location.file == problem->location.file &&
-		    previous->location.line == problem->location.line &&
-		    previous->location.column == problem->location.column)
-			continue;
+		if (j == warnings.kept || (i < errors.kept && problem_compare(&errors.items[i], &warnings.items[j]) <= 0))
+			problem = &errors.items[i++];
+		else
+			problem = &warnings.items[j++];
 		r = report_validation_problem(problem, mapping, kernel, diagnostics);
-		if (r < 0)
-			goto out;
-		previous = problem;
 	}
-out:
-	problems_clear(&problems);
+	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, errors.total - errors.kept);
+	diagnostics_count_dropped(diagnostics, SEVERITY_WARNING, warnings.total - warnings.kept);
+	free(ranks);
 	return r;
 }

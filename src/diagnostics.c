@@ -26,6 +26,17 @@ bool diagnostics_full(const struct diagnostics *diagnostics)
 	return diagnostics->error_count >= DIAGNOSTICS_MAX_ERRORS;
 }
 
+void diagnostics_count_dropped(struct diagnostics *diagnostics, enum severity severity, size_t count)
+{
+	if (severity == SEVERITY_ERROR) {
+		diagnostics->error_count += count;
+		diagnostics->dropped_errors += count;
+	} else {
+		diagnostics->warning_count += count;
+		diagnostics->dropped_warnings += count;
+	}
+}
+
 int diagnostics_add(struct diagnostics *diagnostics, enum severity severity,
 		    const struct location *location, const char *format, ...)
 {

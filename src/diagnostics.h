@@ -46,6 +46,10 @@ int diagnostics_add(struct diagnostics *diagnostics, enum severity severity,
 
 bool diagnostics_full(const struct diagnostics *diagnostics);
 
+/* Counts count problems that were found but not formatted (they would not
+ * be shown anyway), so that the totals stay true. */
+void diagnostics_count_dropped(struct diagnostics *diagnostics, enum severity severity, size_t count);
+
 /* Formats one diagnostic as a single line without the newline:
  * "FILE:LINE:COL: error: MESSAGE", "FILE: error: MESSAGE" for a line of 0,
  * "portredir: error: MESSAGE" without a file. Returns a malloc'd string. */

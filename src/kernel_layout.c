@@ -257,7 +257,7 @@ int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size)
 		}
 		used += (size_t)length;
 		length = nftnl_expr_snprintf(buffer + used, size - used, expression, NFTNL_OUTPUT_DEFAULT, 0);
-		if (length < 0 || (size_t)length + 3 >= size - used) {
+		if (length < 0 || (size_t)length + 3 > size - used) {
 			r = -ENOSPC;
 			break;
 		}

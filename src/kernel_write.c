@@ -160,10 +160,15 @@ static void protocol_range(const struct redirect *redirects, size_t count, enum 
 static size_t estimate_size(const struct plan *plan)
 {
 	size_t elements = plan->deletion_count + plan->addition_count;
+	const struct redirect *first;
+	size_t count;
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (plan->create_map[i])
-			elements += plan->desired->redirect_count;
+		if (!plan->create_map[i])
+			continue;
+		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
+			       &first, &count);
+		elements += count;
 	}
 	return elements * BYTES_PER_ELEMENT + 16 * BYTES_PER_OBJECT;
 }

@@ -82,6 +82,22 @@ int redirect_compare(const struct redirect *a, const struct redirect *b)
 	return 0;
 }
 
+struct location redirect_port_location(const struct redirect *redirect)
+{
+	struct location location = redirect->location;
+
+	location.column = redirect->port_column;
+	return location;
+}
+
+struct location redirect_target_location(const struct redirect *redirect)
+{
+	struct location location = redirect->location;
+
+	location.column = redirect->target_column;
+	return location;
+}
+
 /* A merge sort rather than qsort(): qsort is not stable, and duplicates
  * must keep their file order so that the first one is reported as "first
  * defined". */

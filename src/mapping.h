@@ -23,15 +23,17 @@ struct location {
 	unsigned int column;
 };
 
+/* 32 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the
+ * kernel's copy is compared, so the token positions are kept as columns of
+ * the directive's line (lines are at most a few KiB long). */
 struct redirect {
 	enum protocol protocol;
 	uint16_t port;
 	uint16_t target;
-	/* The redirect keyword, the PORT token and the TARGET token: errors
-	 * about the line, the port and the target point at each. */
+	uint16_t port_column;
+	uint16_t target_column;
+	/* The `redirect` keyword; the file is NULL for the kernel's. */
 	struct location location;
-	struct location port_location;
-	struct location target_location;
 };
 
 struct mapping {
@@ -64,6 +66,9 @@ int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirec
  * duplicates the first declared stays first. */
 void mapping_sort(struct mapping *mapping);
 int redirect_compare(const struct redirect *a, const struct redirect *b);
+/* Where the PORT and TARGET tokens of a redirect read from a file are. */
+struct location redirect_port_location(const struct redirect *redirect);
+struct location redirect_target_location(const struct redirect *redirect);
 
 /* Binary search in a sorted mapping. */
 const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port);

@@ -1,6 +1,7 @@
 /* The planner. Like wireguard-tools' sync_conf, it merges the desired and
  * current redirects, both sorted on (protocol, port), in one pass. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
@@ -40,13 +41,20 @@ static int add_change(struct plan_builder *builder, const struct change *change)
 static int add_structure(struct plan_builder *builder, const char *object, const char *action,
 			 const char *reason)
 {
+	struct plan *plan = builder->plan;
+	struct structure_change *structure;
 	const struct change change = {
 		.kind = CHANGE_STRUCTURE,
-		.object = object,
-		.action = action,
-		.reason = reason,
+		.structure = (uint16_t)plan->structure_change_count,
 	};
 
+	/* The planner repairs each of the five objects at most once. */
+	if (plan->structure_change_count == PLAN_MAX_STRUCTURE_CHANGES)
+		return -EINVAL;
+	structure = &plan->structure_changes[plan->structure_change_count++];
+	structure->object = object;
+	structure->action = action;
+	snprintf(structure->reason, sizeof(structure->reason), "%s", reason);
 	return add_change(builder, &change);
 }
 
@@ -54,7 +62,12 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 			       const struct redirect *redirect, bool map_stays)
 {
 	struct plan *plan = builder->plan;
-	const struct change change = { .kind = kind, .redirect = *redirect };
+	const struct change change = {
+		.kind = (uint8_t)kind,
+		.protocol = (uint8_t)redirect->protocol,
+		.port = redirect->port,
+		.target = redirect->target,
+	};
 	int r;
 
 	r = add_change(builder, &change);
@@ -176,7 +189,7 @@ static int plan_redirects(struct plan_builder *builder, const struct mapping *de
 
 static int add_port_start_change(struct plan_builder *builder, enum change_kind kind, unsigned int value)
 {
-	const struct change change = { .kind = kind, .port_start = value };
+	const struct change change = { .kind = (uint8_t)kind, .port_start = value };
 
 	return add_change(builder, &change);
 }

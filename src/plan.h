@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "mapping.h"
 #include "state.h"
 
@@ -18,17 +19,28 @@ enum change_kind {
 	CHANGE_PORT_START_ADDED,
 };
 
-struct change {
-	enum change_kind kind;
-	/* For CHANGE_STRUCTURE: "table inet portredir", "map tcp_redirects",
-	 * "chain output"; the action ("created", "recreated") and reason. */
+/* A structural repair of the managed table, for its "~" line. */
+struct structure_change {
+	/* "table inet portredir", "map tcp_redirects", "chain output". */
 	const char *object;
+	/* "created" or "recreated". */
 	const char *action;
-	const char *reason;
-	/* For redirect changes. */
-	struct redirect redirect;
+	char reason[64];
+};
+
+/* The table, two maps and two chains: at most five repairs. */
+#define PLAN_MAX_STRUCTURE_CHANGES 5
+
+/* One change line. 12 bytes: a full apply reports 131,070 of them. */
+struct change {
+	uint8_t kind;		/* enum change_kind */
+	uint8_t protocol;	/* enum protocol, for redirect changes */
+	uint16_t port;
+	uint16_t target;
+	/* For CHANGE_STRUCTURE: the index in plan->structure_changes. */
+	uint16_t structure;
 	/* For unprivileged_port_start changes. */
-	unsigned int port_start;
+	uint32_t port_start;
 };
 
 struct plan {
@@ -61,6 +73,8 @@ struct plan {
 	/* What the user is told, in print order. */
 	struct change *changes;
 	size_t change_count;
+	struct structure_change structure_changes[PLAN_MAX_STRUCTURE_CHANGES];
+	size_t structure_change_count;
 
 	/* Borrowed from the caller, for the redirects of created maps. */
 	const struct mapping *desired;

@@ -151,6 +151,22 @@ static void assert_location(const struct location *location, const char *file, u
 	assert_int_equal(location->column, column);
 }
 
+static void assert_port_location(const struct redirect *redirect, const char *file, unsigned int line,
+				 unsigned int column)
+{
+	const struct location location = redirect_port_location(redirect);
+
+	assert_location(&location, file, line, column);
+}
+
+static void assert_target_location(const struct redirect *redirect, const char *file, unsigned int line,
+				   unsigned int column)
+{
+	const struct location location = redirect_target_location(redirect);
+
+	assert_location(&location, file, line, column);
+}
+
 static void assert_no_diagnostics(struct fixture *fixture)
 {
 	assert_string_equal(diagnostics_text(fixture), "");
@@ -229,8 +245,8 @@ static void test_redirect_tcp_is_one_redirect_with_three_locations(void **state)
 	assert_int_equal(fixture->mapping->redirect_count, 1);
 	assert_redirect(&fixture->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
 	assert_location(&fixture->mapping->redirects[0].location, "test.conf", 1, 1);
-	assert_location(&fixture->mapping->redirects[0].port_location, "test.conf", 1, 14);
-	assert_location(&fixture->mapping->redirects[0].target_location, "test.conf", 1, 20);
+	assert_port_location(&fixture->mapping->redirects[0], "test.conf", 1, 14);
+	assert_target_location(&fixture->mapping->redirects[0], "test.conf", 1, 20);
 	assert_false(fixture->mapping->has_unprivileged_port_start);
 }
 
@@ -255,8 +271,8 @@ static void test_redirect_tcp_udp_is_two_redirects_with_the_same_locations(void 
 	assert_redirect(&fixture->mapping->redirects[1], PROTOCOL_UDP, 443, 8443);
 	for (size_t i = 0; i < 2; i++) {
 		assert_location(&fixture->mapping->redirects[i].location, "test.conf", 1, 1);
-		assert_location(&fixture->mapping->redirects[i].port_location, "test.conf", 1, 18);
-		assert_location(&fixture->mapping->redirects[i].target_location, "test.conf", 1, 25);
+		assert_port_location(&fixture->mapping->redirects[i], "test.conf", 1, 18);
+		assert_target_location(&fixture->mapping->redirects[i], "test.conf", 1, 25);
 	}
 }
 
@@ -340,8 +356,8 @@ static void test_tabs_and_runs_of_spaces_separate_tokens(void **state)
 	assert_int_equal(fixture->mapping->redirect_count, 1);
 	assert_redirect(&fixture->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
 	assert_location(&fixture->mapping->redirects[0].location, "test.conf", 1, 3);
-	assert_location(&fixture->mapping->redirects[0].port_location, "test.conf", 1, 19);
-	assert_location(&fixture->mapping->redirects[0].target_location, "test.conf", 1, 26);
+	assert_port_location(&fixture->mapping->redirects[0], "test.conf", 1, 19);
+	assert_target_location(&fixture->mapping->redirects[0], "test.conf", 1, 26);
 }
 
 static void test_non_ascii_and_control_characters_are_allowed_in_comments(void **state)
@@ -370,7 +386,7 @@ static void test_byte_order_mark_is_skipped_and_not_counted_in_columns(void **st
 
 	parse(fixture, "\xef\xbb\xbfredirect tcp 80 to 8080\nredirct tcp 81 to 8081\n");
 	assert_location(&fixture->mapping->redirects[0].location, "test.conf", 1, 1);
-	assert_location(&fixture->mapping->redirects[0].target_location, "test.conf", 1, 20);
+	assert_target_location(&fixture->mapping->redirects[0], "test.conf", 1, 20);
 
 	mapping_free(fixture->mapping);
 	fixture->mapping = mapping_new();
@@ -1335,6 +1351,72 @@ static void test_validation_reports_in_file_order(void **state)
 			    "b.conf:2:20: error: target port 23 is below 1024, the current net.ipv4.ip_unprivileged_port_start, so a non-root service cannot bind it; use a target of at least 1024 or declare a lower unprivileged_port_start");
 }
 
+/* Lines in descending port order, so the file order is the reverse of the
+ * (protocol, port) order validation walks in. */
+static char *descending_redirects(unsigned int count, unsigned int first_port, unsigned int target)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *stream = open_memstream(&text, &size);
+
+	assert_non_null(stream);
+	for (unsigned int i = 0; i < count; i++)
+		fprintf(stream, "redirect tcp %u to %u\n", first_port + count - 1 - i, target);
+	assert_int_equal(fclose(stream), 0);
+	return text;
+}
+
+static void test_only_the_first_warnings_in_file_order_are_kept_and_all_are_counted(void **state)
+{
+	struct fixture *fixture = *state;
+	char *text = descending_redirects(200, 2000, 9000);
+
+	parse(fixture, text);
+	free(text);
+	validate(fixture, 1024, 32768);
+	assert_int_equal(fixture->diagnostics.warning_count, 200);
+	assert_int_equal(fixture->diagnostics.count, DIAGNOSTICS_MAX_WARNINGS);
+	assert_int_equal(fixture->diagnostics.dropped_warnings, 200 - DIAGNOSTICS_MAX_WARNINGS);
+	for (size_t i = 0; i < fixture->diagnostics.count; i++) {
+		assert_int_equal(fixture->diagnostics.items[i].location.line, i + 1);
+		assert_int_equal(fixture->diagnostics.items[i].severity, SEVERITY_WARNING);
+	}
+	assert_string_equal(fixture->diagnostics.items[0].message,
+			    "port 2199 is at or above 1024, the current net.ipv4.ip_unprivileged_port_start, so any service can bind it directly; this redirect is not needed");
+}
+
+static void test_only_the_first_errors_in_file_order_are_kept_and_all_are_counted(void **state)
+{
+	struct fixture *fixture = *state;
+	char *text = descending_redirects(120, 100, 500);
+
+	parse(fixture, text);
+	free(text);
+	validate(fixture, 1024, 32768);
+	assert_int_equal(fixture->diagnostics.error_count, 120);
+	assert_int_equal(fixture->diagnostics.count, DIAGNOSTICS_MAX_ERRORS);
+	assert_int_equal(fixture->diagnostics.dropped_errors, 120 - DIAGNOSTICS_MAX_ERRORS);
+	for (size_t i = 0; i < fixture->diagnostics.count; i++)
+		assert_int_equal(fixture->diagnostics.items[i].location.line, i + 1);
+}
+
+static void test_a_tcp_udp_line_counts_one_warning_even_past_the_limit(void **state)
+{
+	struct fixture *fixture = *state;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *stream = open_memstream(&text, &size);
+
+	assert_non_null(stream);
+	for (unsigned int port = 2000; port < 2100; port++)
+		fprintf(stream, "redirect tcp,udp %u to 9000\n", port);
+	assert_int_equal(fclose(stream), 0);
+	parse(fixture, text);
+	free(text);
+	validate(fixture, 1024, 32768);
+	assert_int_equal(fixture->diagnostics.warning_count, 100);
+}
+
 static void test_valid_mapping_validates_silently(void **state)
 {
 	struct fixture *fixture = *state;
@@ -1443,6 +1525,9 @@ int main(void)
 		TEST(test_port_at_or_above_declared_start_is_a_warning),
 		TEST(test_port_at_or_above_the_kernel_value_is_a_warning),
 		TEST(test_validation_reports_in_file_order),
+		TEST(test_only_the_first_warnings_in_file_order_are_kept_and_all_are_counted),
+		TEST(test_only_the_first_errors_in_file_order_are_kept_and_all_are_counted),
+		TEST(test_a_tcp_udp_line_counts_one_warning_even_past_the_limit),
 		TEST(test_valid_mapping_validates_silently),
 	};
 

@@ -1,0 +1,1222 @@
+/* The planner as a specification: for a desired mapping and a kernel state
+ * built by hand, the exact operations and change lines plan_build() gives. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "mapping.h"
+#include "plan.h"
+#include "state.h"
+
+#define FILE_NAME "rules.conf"
+
+/* Redirects from the file carry a location; those from the kernel do not.
+ * Change lines keep only protocol, port and target: the target tells which
+ * side a change reports (the kernel's for removals, the file's for
+ * additions). */
+static struct redirect file_redirect(enum protocol protocol, uint16_t port, uint16_t target, unsigned int line)
+{
+	const struct redirect redirect = {
+		.protocol = protocol,
+		.port = port,
+		.target = target,
+		.location = { FILE_NAME, line, 1 },
+		.port_column = 14,
+		.target_column = 21,
+	};
+
+	return redirect;
+}
+
+static struct redirect kernel_redirect(enum protocol protocol, uint16_t port, uint16_t target)
+{
+	const struct redirect redirect = { .protocol = protocol, .port = port, .target = target };
+
+	return redirect;
+}
+
+static void add(struct mapping *mapping, struct redirect redirect)
+{
+	assert_int_equal(mapping_add_redirect(mapping, &redirect), 0);
+}
+
+static struct mapping *new_mapping(void)
+{
+	struct mapping *mapping = mapping_new();
+
+	assert_non_null(mapping);
+	return mapping;
+}
+
+static struct table_state *state_without_table(void)
+{
+	struct table_state *state = table_state_new();
+
+	assert_non_null(state);
+	state->table_exists = false;
+	return state;
+}
+
+static struct table_state *state_with_layout(void)
+{
+	struct table_state *state = table_state_new();
+
+	assert_non_null(state);
+	state->table_exists = true;
+	state->table.status = OBJECT_OK;
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		state->maps[i].status = OBJECT_OK;
+	for (int i = 0; i < CHAIN_COUNT; i++)
+		state->chains[i].status = OBJECT_OK;
+	return state;
+}
+
+static void set_status(struct object_state *object, enum object_status status, const char *reason)
+{
+	object->status = status;
+	snprintf(object->reason, sizeof(object->reason), "%s", reason);
+}
+
+static struct plan *build(const struct mapping *desired, const struct table_state *current)
+{
+	struct plan *plan = NULL;
+
+	assert_int_equal(plan_build(desired, current, &plan), 0);
+	assert_non_null(plan);
+	assert_ptr_equal(plan->desired, desired);
+	return plan;
+}
+
+static void assert_location_equal(const struct location *actual, const struct location *expected)
+{
+	if (expected->file)
+		assert_string_equal(actual->file, expected->file);
+	else
+		assert_null(actual->file);
+	assert_int_equal(actual->line, expected->line);
+	assert_int_equal(actual->column, expected->column);
+}
+
+static void assert_redirect_equal(const struct redirect *actual, const struct redirect *expected)
+{
+	assert_int_equal(actual->protocol, expected->protocol);
+	assert_int_equal(actual->port, expected->port);
+	assert_int_equal(actual->target, expected->target);
+	assert_location_equal(&actual->location, &expected->location);
+	assert_int_equal(actual->port_column, expected->port_column);
+	assert_int_equal(actual->target_column, expected->target_column);
+}
+
+/* Every structural field of the plan, against the ones expected set. */
+static void assert_operations(const struct plan *plan, const struct plan *expected)
+{
+	assert_int_equal(plan->delete_table, expected->delete_table);
+	assert_int_equal(plan->create_table, expected->create_table);
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		assert_int_equal(plan->delete_chain[i], expected->delete_chain[i]);
+		assert_int_equal(plan->create_chain[i], expected->create_chain[i]);
+	}
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		assert_int_equal(plan->delete_map[i], expected->delete_map[i]);
+		assert_int_equal(plan->create_map[i], expected->create_map[i]);
+	}
+	assert_int_equal(plan->record_original_port_start, expected->record_original_port_start);
+	assert_int_equal(plan->original_port_start, expected->original_port_start);
+	assert_int_equal(plan->write_port_start, expected->write_port_start);
+	assert_int_equal(plan->port_start, expected->port_start);
+}
+
+static const struct plan no_operations;
+
+static const struct plan create_everything = {
+	.create_table = true,
+	.create_map = { true, true },
+	.create_chain = { true, true },
+};
+
+/* Changes are compared field by field: each kind leaves the others zero. */
+static void assert_structure_change(const struct plan *plan, const struct change *change, const char *object,
+				    const char *action, const char *reason)
+{
+	const struct structure_change *structure;
+
+	assert_int_equal(change->kind, CHANGE_STRUCTURE);
+	assert_in_range(change->structure, 0, plan->structure_change_count - 1);
+	structure = &plan->structure_changes[change->structure];
+	assert_string_equal(structure->object, object);
+	assert_string_equal(structure->action, action);
+	assert_string_equal(structure->reason, reason);
+	assert_int_equal(change->protocol, 0);
+	assert_int_equal(change->port, 0);
+	assert_int_equal(change->target, 0);
+	assert_int_equal(change->port_start, 0);
+}
+
+static void assert_redirect_change(const struct change *change, enum change_kind kind, const struct redirect *redirect)
+{
+	assert_int_equal(change->kind, kind);
+	assert_int_equal(change->protocol, redirect->protocol);
+	assert_int_equal(change->port, redirect->port);
+	assert_int_equal(change->target, redirect->target);
+	assert_int_equal(change->structure, 0);
+	assert_int_equal(change->port_start, 0);
+}
+
+static void assert_port_start_change(const struct change *change, enum change_kind kind, unsigned int value)
+{
+	assert_int_equal(change->kind, kind);
+	assert_int_equal(change->protocol, 0);
+	assert_int_equal(change->port, 0);
+	assert_int_equal(change->target, 0);
+	assert_int_equal(change->structure, 0);
+	assert_int_equal(change->port_start, value);
+}
+
+static void assert_no_element_operations(const struct plan *plan)
+{
+	assert_int_equal(plan->addition_count, 0);
+	assert_null(plan->additions);
+	assert_int_equal(plan->deletion_count, 0);
+	assert_null(plan->deletions);
+}
+
+static void empty_mapping_and_missing_table_creates_the_whole_table(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_without_table();
+	struct plan *plan = build(desired, current);
+
+	(void)unused;
+	assert_operations(plan, &create_everything);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "created", "missing");
+	assert_false(plan_is_empty(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations(void **unused)
+{
+	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
+	const struct redirect tcp_443 = file_redirect(PROTOCOL_TCP, 443, 8443, 2);
+	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 3);
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_without_table();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, udp_443);
+	add(desired, tcp_443);
+	add(desired, tcp_80);
+	mapping_sort(desired);
+	plan = build(desired, current);
+	assert_operations(plan, &create_everything);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "created", "missing");
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_ADDED, &tcp_80);
+	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_443);
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &udp_443);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void table_in_sync_gives_an_empty_plan(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	add(desired, file_redirect(PROTOCOL_UDP, 443, 8443, 2));
+	mapping_sort(desired);
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
+	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 443, 8443));
+	mapping_sort(current->mapping);
+	plan = build(desired, current);
+	assert_true(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 0);
+	assert_null(plan->changes);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void empty_mapping_and_empty_table_in_sync_gives_an_empty_plan(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan = build(desired, current);
+
+	(void)unused;
+	assert_true(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 0);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void redirect_only_in_the_file_is_added_as_one_element(void **unused)
+{
+	const struct redirect added = file_redirect(PROTOCOL_TCP, 443, 8443, 2);
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	add(desired, added);
+	mapping_sort(desired);
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
+	plan = build(desired, current);
+	assert_false(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 1);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_ADDED, &added);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &added);
+	assert_int_equal(plan->deletion_count, 0);
+	assert_null(plan->deletions);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void redirect_only_in_the_kernel_is_removed_as_one_element(void **unused)
+{
+	const struct redirect removed = kernel_redirect(PROTOCOL_TCP, 8000, 8001);
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
+	add(current->mapping, removed);
+	plan = build(desired, current);
+	assert_false(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 1);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &removed);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_redirect_equal(&plan->deletions[0], &removed);
+	assert_int_equal(plan->addition_count, 0);
+	assert_null(plan->additions);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void redirect_with_a_new_target_removes_the_old_element_then_adds_the_new(void **unused)
+{
+	const struct redirect old = kernel_redirect(PROTOCOL_UDP, 443, 8443);
+	const struct redirect new = file_redirect(PROTOCOL_UDP, 443, 9443, 1);
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, new);
+	add(current->mapping, old);
+	plan = build(desired, current);
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 2);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &old);
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_ADDED, &new);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_redirect_equal(&plan->deletions[0], &old);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &new);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* The file adds tcp 22, 443 and udp 53, 8000; the kernel has tcp 80, 1000
+ * and udp 443, 9000 to remove, and tcp 25 and udp 123 in common. */
+static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from(void **unused)
+{
+	const struct redirect tcp_22 = file_redirect(PROTOCOL_TCP, 22, 2222, 6);
+	const struct redirect tcp_80 = kernel_redirect(PROTOCOL_TCP, 80, 8080);
+	const struct redirect tcp_443 = file_redirect(PROTOCOL_TCP, 443, 8443, 1);
+	const struct redirect tcp_1000 = kernel_redirect(PROTOCOL_TCP, 1000, 1001);
+	const struct redirect udp_53 = file_redirect(PROTOCOL_UDP, 53, 5353, 4);
+	const struct redirect udp_443 = kernel_redirect(PROTOCOL_UDP, 443, 8443);
+	const struct redirect udp_8000 = file_redirect(PROTOCOL_UDP, 8000, 8001, 2);
+	const struct redirect udp_9000 = kernel_redirect(PROTOCOL_UDP, 9000, 9001);
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, tcp_443);
+	add(desired, udp_8000);
+	add(desired, file_redirect(PROTOCOL_TCP, 25, 2525, 3));
+	add(desired, udp_53);
+	add(desired, file_redirect(PROTOCOL_UDP, 123, 1123, 5));
+	add(desired, tcp_22);
+	mapping_sort(desired);
+	add(current->mapping, udp_9000);
+	add(current->mapping, tcp_80);
+	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 123, 1123));
+	add(current->mapping, udp_443);
+	add(current->mapping, tcp_1000);
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 25, 2525));
+	mapping_sort(current->mapping);
+	plan = build(desired, current);
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 8);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_ADDED, &tcp_22);
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_REMOVED, &tcp_80);
+	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_443);
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &tcp_1000);
+	assert_redirect_change(&plan->changes[4], CHANGE_REDIRECT_ADDED, &udp_53);
+	assert_redirect_change(&plan->changes[5], CHANGE_REDIRECT_REMOVED, &udp_443);
+	assert_redirect_change(&plan->changes[6], CHANGE_REDIRECT_ADDED, &udp_8000);
+	assert_redirect_change(&plan->changes[7], CHANGE_REDIRECT_REMOVED, &udp_9000);
+	assert_int_equal(plan->addition_count, 4);
+	assert_redirect_equal(&plan->additions[0], &tcp_22);
+	assert_redirect_equal(&plan->additions[1], &tcp_443);
+	assert_redirect_equal(&plan->additions[2], &udp_53);
+	assert_redirect_equal(&plan->additions[3], &udp_8000);
+	assert_int_equal(plan->deletion_count, 4);
+	assert_redirect_equal(&plan->deletions[0], &tcp_80);
+	assert_redirect_equal(&plan->deletions[1], &tcp_1000);
+	assert_redirect_equal(&plan->deletions[2], &udp_443);
+	assert_redirect_equal(&plan->deletions[3], &udp_9000);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel(void **unused)
+{
+	const struct redirect tcp_80_old = kernel_redirect(PROTOCOL_TCP, 80, 8000);
+	const struct redirect tcp_80_new = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
+	const struct redirect udp_53 = kernel_redirect(PROTOCOL_UDP, 53, 5353);
+	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 2);
+	const struct plan expected = {
+		.delete_table = true,
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->table, OBJECT_ALTERED, "unexpected chain 'foo' found");
+	add(desired, tcp_80_new);
+	add(desired, udp_443);
+	add(desired, file_redirect(PROTOCOL_UDP, 8000, 8001, 3));
+	add(current->mapping, tcp_80_old);
+	add(current->mapping, udp_53);
+	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 8000, 8001));
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 5);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "unexpected chain 'foo' found");
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_REMOVED, &tcp_80_old);
+	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_80_new);
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &udp_53);
+	assert_redirect_change(&plan->changes[4], CHANGE_REDIRECT_ADDED, &udp_443);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void altered_table_in_sync_otherwise_reports_only_its_recreation(void **unused)
+{
+	const struct plan expected = {
+		.delete_table = true,
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->table, OBJECT_ALTERED, "table flags changed");
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void missing_map_is_created_alone(void **unused)
+{
+	const struct plan expected = { .create_map = { [PROTOCOL_UDP] = true } };
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "created", "missing");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void missing_maps_are_created_tcp_first(void **unused)
+{
+	const struct plan expected = { .create_map = { true, true } };
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
+	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 2);
+	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "created", "missing");
+	assert_structure_change(plan, &plan->changes[1], "map udp_redirects", "created", "missing");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void altered_map_is_recreated_with_both_chains_whose_rules_use_it(void **unused)
+{
+	const struct plan expected = {
+		.delete_map = { [PROTOCOL_TCP] = true },
+		.create_map = { [PROTOCOL_TCP] = true },
+		.delete_chain = { true, true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->maps[PROTOCOL_TCP], OBJECT_ALTERED, "map type changed");
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 3);
+	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "recreated", "map type changed");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated map");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void altered_chain_beside_an_altered_map_keeps_its_own_reason(void **unused)
+{
+	const struct plan expected = {
+		.delete_map = { [PROTOCOL_UDP] = true },
+		.create_map = { [PROTOCOL_UDP] = true },
+		.delete_chain = { true, true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "unexpected element found");
+	set_status(&current->chains[CHAIN_OUTPUT], OBJECT_ALTERED, "unexpected rule found");
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 3);
+	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "recreated", "unexpected element found");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "unexpected rule found");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void missing_chain_is_created_alone(void **unused)
+{
+	const struct plan expected = { .create_chain = { [CHAIN_OUTPUT] = true } };
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->chains[CHAIN_OUTPUT].status = OBJECT_MISSING;
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "chain output", "created", "missing");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void altered_chain_is_recreated_alone_with_its_reason(void **unused)
+{
+	const struct plan expected = {
+		.delete_chain = { [CHAIN_PREROUTING] = true },
+		.create_chain = { [CHAIN_PREROUTING] = true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "unexpected rule found");
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "chain prerouting", "recreated", "unexpected rule found");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* The udp map is missing, so it has no elements in the kernel: its
+ * redirects are reported added, but they reach the kernel with the map
+ * (from plan->desired), not as element additions. The tcp map stays. */
+static void redirects_of_a_created_map_are_reported_but_not_element_operations(void **unused)
+{
+	const struct redirect tcp_80_old = kernel_redirect(PROTOCOL_TCP, 80, 8000);
+	const struct redirect tcp_80_new = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
+	const struct redirect udp_53 = file_redirect(PROTOCOL_UDP, 53, 5353, 2);
+	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 3);
+	const struct plan expected = { .create_map = { [PROTOCOL_UDP] = true } };
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
+	add(desired, tcp_80_new);
+	add(desired, udp_53);
+	add(desired, udp_443);
+	add(current->mapping, tcp_80_old);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_int_equal(plan->change_count, 5);
+	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "created", "missing");
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_REMOVED, &tcp_80_old);
+	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_80_new);
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &udp_53);
+	assert_redirect_change(&plan->changes[4], CHANGE_REDIRECT_ADDED, &udp_443);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_redirect_equal(&plan->deletions[0], &tcp_80_old);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &tcp_80_new);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* Should the kernel state list elements of a map that is being recreated,
+ * they are reported removed, and not deleted one by one: they go with the
+ * map. */
+static void kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations(void **unused)
+{
+	const struct redirect udp_53 = kernel_redirect(PROTOCOL_UDP, 53, 5353);
+	const struct plan expected = {
+		.delete_map = { [PROTOCOL_UDP] = true },
+		.create_map = { [PROTOCOL_UDP] = true },
+		.delete_chain = { true, true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "map type changed");
+	add(current->mapping, udp_53);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "recreated", "map type changed");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated map");
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &udp_53);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void structure_changes_come_maps_then_chains_before_redirect_changes(void **unused)
+{
+	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
+	const struct plan expected = {
+		.create_map = { [PROTOCOL_TCP] = true },
+		.delete_chain = { [CHAIN_PREROUTING] = true },
+		.create_chain = { true, true },
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->chains[CHAIN_OUTPUT].status = OBJECT_MISSING;
+	set_status(&current->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "chain changed");
+	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
+	add(desired, tcp_80);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "created", "missing");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "chain changed");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "created", "missing");
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &tcp_80);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void fill_every_port(struct mapping *mapping, uint16_t target_offset)
+{
+	for (int protocol = 0; protocol < PROTOCOL_COUNT; protocol++) {
+		for (unsigned int port = 1; port <= UINT16_MAX; port++) {
+			const struct redirect redirect = {
+				.protocol = (enum protocol)protocol,
+				.port = (uint16_t)port,
+				.target = (uint16_t)(port + target_offset),
+			};
+
+			add(mapping, redirect);
+		}
+	}
+}
+
+/* Both sides hold all 2 x 65,535 redirects and differ in the target of tcp
+ * port 30000: the merge pairs up the other 131,069 and finds exactly that
+ * one, without shifting any other pair. (How fast it does so is for the
+ * benchmark, not a test, to say.) */
+static void full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct redirect *changed;
+	struct redirect old, new;
+	struct plan *plan = NULL;
+
+	(void)unused;
+	fill_every_port(desired, 7);
+	fill_every_port(current->mapping, 7);
+	assert_int_equal(desired->redirect_count, 131070);
+	changed = &current->mapping->redirects[29999];
+	assert_int_equal(changed->port, 30000);
+	changed->target = 1;
+	old = *changed;
+	new = desired->redirects[29999];
+	assert_int_equal(plan_build(desired, current, &plan), 0);
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 2);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &old);
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_ADDED, &new);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_redirect_equal(&plan->deletions[0], &old);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &new);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* The kernel lacks udp 65535 and holds tcp 1 with nothing else shifted:
+ * the merge stays aligned across the protocol boundary and the ends. */
+static void full_mapping_against_one_missing_and_one_extra_at_the_ends(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct redirect tcp_1, udp_65535;
+	struct plan *plan;
+
+	(void)unused;
+	fill_every_port(desired, 0);
+	fill_every_port(current->mapping, 0);
+	/* tcp 1 only in the kernel: drop it from the file. */
+	tcp_1 = desired->redirects[0];
+	memmove(&desired->redirects[0], &desired->redirects[1], (desired->redirect_count - 1) * sizeof(struct redirect));
+	desired->redirect_count--;
+	/* udp 65535 only in the file: drop it from the kernel. */
+	udp_65535 = current->mapping->redirects[current->mapping->redirect_count - 1];
+	assert_int_equal(udp_65535.protocol, PROTOCOL_UDP);
+	assert_int_equal(udp_65535.port, 65535);
+	current->mapping->redirect_count--;
+	plan = build(desired, current);
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 2);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &tcp_1);
+	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_ADDED, &udp_65535);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_redirect_equal(&plan->deletions[0], &tcp_1);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &udp_65535);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void full_mapping_against_an_empty_table_adds_every_redirect_in_order(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	fill_every_port(desired, 0);
+	plan = build(desired, current);
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 131070);
+	assert_int_equal(plan->addition_count, 131070);
+	assert_int_equal(plan->deletion_count, 0);
+	for (size_t i = 0; i < 131070; i++) {
+		assert_int_equal(plan->changes[i].kind, CHANGE_REDIRECT_ADDED);
+		assert_int_equal(plan->changes[i].protocol, i < 65535 ? PROTOCOL_TCP : PROTOCOL_UDP);
+		assert_int_equal(plan->changes[i].port, i % 65535 + 1);
+		assert_int_equal(plan->additions[i].protocol, i < 65535 ? PROTOCOL_TCP : PROTOCOL_UDP);
+		assert_int_equal(plan->additions[i].port, i % 65535 + 1);
+	}
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* unprivileged_port_start. */
+
+static void declare_port_start(struct mapping *desired, unsigned int value)
+{
+	desired->has_unprivileged_port_start = true;
+	desired->unprivileged_port_start = value;
+	desired->unprivileged_port_start_location = (struct location){ FILE_NAME, 1, 1 };
+}
+
+static void set_sysctl(struct table_state *current, unsigned int value)
+{
+	current->has_port_start = true;
+	current->port_start = value;
+}
+
+static void set_recorded_original(struct table_state *current, unsigned int value)
+{
+	current->has_original_port_start = true;
+	current->original_port_start = value;
+}
+
+static void declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects(void **unused)
+{
+	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 2);
+	const struct plan expected = {
+		.record_original_port_start = true,
+		.original_port_start = 1024,
+		.write_port_start = true,
+		.port_start = 80,
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 80);
+	add(desired, tcp_80);
+	set_sysctl(current, 1024);
+	set_recorded_original(current, 1024);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_int_equal(plan->change_count, 3);
+	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_ADDED, &tcp_80);
+	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_REMOVED, 1024);
+	assert_port_start_change(&plan->changes[2], CHANGE_PORT_START_ADDED, 80);
+	assert_int_equal(plan->addition_count, 1);
+	assert_redirect_equal(&plan->additions[0], &tcp_80);
+	assert_int_equal(plan->deletion_count, 0);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* The kernel cannot change a table's userdata in place. */
+static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces(void **unused)
+{
+	const struct plan expected = {
+		.delete_table = true,
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+		.record_original_port_start = true,
+		.original_port_start = 1024,
+		.write_port_start = true,
+		.port_start = 80,
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 80);
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 2));
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
+	set_sysctl(current, 1024);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 3);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated",
+				"to record the original unprivileged_port_start");
+	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_REMOVED, 1024);
+	assert_port_start_change(&plan->changes[2], CHANGE_PORT_START_ADDED, 80);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces(void **unused)
+{
+	const struct plan expected = {
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+		.record_original_port_start = true,
+		.original_port_start = 1024,
+		.write_port_start = true,
+		.port_start = 80,
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_without_table();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 80);
+	set_sysctl(current, 1024);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 3);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "created", "missing");
+	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_REMOVED, 1024);
+	assert_port_start_change(&plan->changes[2], CHANGE_PORT_START_ADDED, 80);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void declared_port_start_equal_to_the_sysctl_gives_an_empty_plan(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 80);
+	set_sysctl(current, 80);
+	plan = build(desired, current);
+	assert_true(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 0);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void undeclared_port_start_leaves_the_sysctl_alone(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_sysctl(current, 1024);
+	plan = build(desired, current);
+	assert_true(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 0);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void unknown_sysctl_value_gives_no_sysctl_change(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 80);
+	plan = build(desired, current);
+	assert_true(plan_is_empty(plan));
+	assert_operations(plan, &no_operations);
+	assert_int_equal(plan->change_count, 0);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void recorded_original_is_carried_into_a_recreated_table(void **unused)
+{
+	const struct plan expected = {
+		.delete_table = true,
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+		.record_original_port_start = true,
+		.original_port_start = 1024,
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	set_status(&current->table, OBJECT_ALTERED, "unexpected objects found");
+	declare_port_start(desired, 80);
+	set_sysctl(current, 80);
+	set_recorded_original(current, 1024);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "unexpected objects found");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* flush restores the value from before portredir's first change, not the
+ * one before its latest. */
+static void recorded_original_is_kept_when_the_sysctl_changes_again(void **unused)
+{
+	const struct plan expected = {
+		.record_original_port_start = true,
+		.original_port_start = 1024,
+		.write_port_start = true,
+		.port_start = 443,
+	};
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 443);
+	set_sysctl(current, 80);
+	set_recorded_original(current, 1024);
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 2);
+	assert_port_start_change(&plan->changes[0], CHANGE_PORT_START_REMOVED, 80);
+	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_ADDED, 443);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+/* plan_changes_kernel_tables: whether a batch is needed at all. */
+
+static void sysctl_only_plan_leaves_the_kernel_tables_alone(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	declare_port_start(desired, 443);
+	set_sysctl(current, 80);
+	set_recorded_original(current, 1024);
+	plan = build(desired, current);
+	assert_false(plan_is_empty(plan));
+	assert_false(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void empty_plan_leaves_the_kernel_tables_alone(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan = build(desired, current);
+
+	(void)unused;
+	assert_true(plan_is_empty(plan));
+	assert_false(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void element_addition_changes_the_kernel_tables(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_UDP, 53, 5353, 1));
+	plan = build(desired, current);
+	assert_int_equal(plan->addition_count, 1);
+	assert_true(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void element_deletion_changes_the_kernel_tables(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 53, 5353));
+	plan = build(desired, current);
+	assert_int_equal(plan->deletion_count, 1);
+	assert_true(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void created_chain_changes_the_kernel_tables(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->chains[CHAIN_PREROUTING].status = OBJECT_MISSING;
+	plan = build(desired, current);
+	assert_true(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void created_map_changes_the_kernel_tables(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
+	plan = build(desired, current);
+	assert_true(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void created_table_changes_the_kernel_tables(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_without_table();
+	struct plan *plan = build(desired, current);
+
+	(void)unused;
+	assert_true(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void free_null_plan(void)
+{
+	plan_free(NULL);
+}
+
+/* Runs function in a child process and asserts that it returned normally
+ * rather than crashing. */
+static void assert_returns_normally(void (*function)(void))
+{
+	int status = -1;
+	pid_t child = fork();
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		function();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void plan_free_accepts_null(void **unused)
+{
+	(void)unused;
+	assert_returns_normally(free_null_plan);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(empty_mapping_and_missing_table_creates_the_whole_table),
+		cmocka_unit_test(missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations),
+		cmocka_unit_test(table_in_sync_gives_an_empty_plan),
+		cmocka_unit_test(empty_mapping_and_empty_table_in_sync_gives_an_empty_plan),
+		cmocka_unit_test(redirect_only_in_the_file_is_added_as_one_element),
+		cmocka_unit_test(redirect_only_in_the_kernel_is_removed_as_one_element),
+		cmocka_unit_test(redirect_with_a_new_target_removes_the_old_element_then_adds_the_new),
+		cmocka_unit_test(changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from),
+		cmocka_unit_test(altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel),
+		cmocka_unit_test(altered_table_in_sync_otherwise_reports_only_its_recreation),
+		cmocka_unit_test(missing_map_is_created_alone),
+		cmocka_unit_test(missing_maps_are_created_tcp_first),
+		cmocka_unit_test(altered_map_is_recreated_with_both_chains_whose_rules_use_it),
+		cmocka_unit_test(altered_chain_beside_an_altered_map_keeps_its_own_reason),
+		cmocka_unit_test(missing_chain_is_created_alone),
+		cmocka_unit_test(altered_chain_is_recreated_alone_with_its_reason),
+		cmocka_unit_test(redirects_of_a_created_map_are_reported_but_not_element_operations),
+		cmocka_unit_test(kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations),
+		cmocka_unit_test(structure_changes_come_maps_then_chains_before_redirect_changes),
+		cmocka_unit_test(full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition),
+		cmocka_unit_test(full_mapping_against_one_missing_and_one_extra_at_the_ends),
+		cmocka_unit_test(full_mapping_against_an_empty_table_adds_every_redirect_in_order),
+		cmocka_unit_test(declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects),
+		cmocka_unit_test(first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces),
+		cmocka_unit_test(missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces),
+		cmocka_unit_test(declared_port_start_equal_to_the_sysctl_gives_an_empty_plan),
+		cmocka_unit_test(undeclared_port_start_leaves_the_sysctl_alone),
+		cmocka_unit_test(unknown_sysctl_value_gives_no_sysctl_change),
+		cmocka_unit_test(recorded_original_is_carried_into_a_recreated_table),
+		cmocka_unit_test(recorded_original_is_kept_when_the_sysctl_changes_again),
+		cmocka_unit_test(sysctl_only_plan_leaves_the_kernel_tables_alone),
+		cmocka_unit_test(empty_plan_leaves_the_kernel_tables_alone),
+		cmocka_unit_test(element_addition_changes_the_kernel_tables),
+		cmocka_unit_test(element_deletion_changes_the_kernel_tables),
+		cmocka_unit_test(created_chain_changes_the_kernel_tables),
+		cmocka_unit_test(created_map_changes_the_kernel_tables),
+		cmocka_unit_test(created_table_changes_the_kernel_tables),
+		cmocka_unit_test(plan_free_accepts_null),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
