@@ -15,9 +15,10 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	  -Wformat=2 -Wshadow -Wpointer-arith -Wundef
 CFLAGS += -MMD -MP
+CFLAGS += -pthread
 CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc
 CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnftnl libmnl 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
+LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl) -pthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

@@ -48,22 +48,37 @@ static int write_port_start(const struct options *options, const struct plan *pl
 enum outcome apply_run(const struct options *options, bool dry_run)
 {
 	struct kernel_error error = { "", "" };
+	struct kernel_read *background = NULL;
 	struct table_state *state = NULL;
 	struct mapping *desired = NULL;
 	struct kernel *kernel = NULL;
 	struct plan *plan = NULL;
 	enum outcome outcome = OUTCOME_ERROR;
-	int r;
+	int r, opened;
 
-	if (command_load_mapping(options, &desired) < 0)
-		return OUTCOME_ERROR;
-	r = kernel_open(&kernel, &error);
-	if (r < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, dry_run ? false : true);
+	/* The kernel is read while the mapping is parsed: for tens of
+	 * thousands of mappings each takes a good part of the run. Reading
+	 * changes nothing, and its result is dropped if the mapping is
+	 * invalid, so that only the mapping's errors are shown. */
+	opened = kernel_open(&kernel, &error);
+	if (opened >= 0 && kernel_read_table_begin(kernel, true, &background) < 0)
+		background = NULL;
+	if (command_load_mapping(options, &desired) < 0) {
+		if (background)
+			kernel_read_table_end(background, NULL, NULL);
+		goto out;
+	}
+	if (opened < 0) {
+		print_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
 		goto out;
 	}
 	for (int attempt = 1;; attempt++) {
-		r = kernel_read_table(kernel, true, &state, &error);
+		if (background) {
+			r = kernel_read_table_end(background, &state, &error);
+			background = NULL;
+		} else {
+			r = kernel_read_table(kernel, true, &state, &error);
+		}
 		if (r < 0) {
 			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
 			goto out;

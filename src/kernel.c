@@ -98,6 +98,14 @@ const struct kernel_statistics *kernel_statistics(const struct kernel *kernel)
 	return &kernel->statistics;
 }
 
+void kernel_add_statistics(struct kernel *kernel, const struct kernel *other)
+{
+	kernel->statistics.messages_sent += other->statistics.messages_sent;
+	kernel->statistics.bytes_sent += other->statistics.bytes_sent;
+	kernel->statistics.batch_messages += other->statistics.batch_messages;
+	kernel->statistics.element_messages += other->statistics.element_messages;
+}
+
 uint32_t kernel_next_sequence(struct kernel *kernel)
 {
 	return ++kernel->sequence;

@@ -46,6 +46,14 @@ const struct kernel_statistics *kernel_statistics(const struct kernel *kernel);
 int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_state **ret_state,
 		      struct kernel_error *error);
 
+/* The same read in the background, while the caller parses the mapping:
+ * on large tables both take about as long. The kernel must not be used
+ * until kernel_read_table_end(), which always frees the read; passing a
+ * NULL ret_state discards the result. */
+struct kernel_read;
+int kernel_read_table_begin(struct kernel *kernel, bool with_elements, struct kernel_read **ret_read);
+int kernel_read_table_end(struct kernel_read *read, struct table_state **ret_state, struct kernel_error *error);
+
 /* Sends the plan as one batch bound to state->generation. Returns -ERESTART
  * when the ruleset changed since it was read: nothing was changed, re-read
  * and re-plan. An empty plan sends nothing. */

@@ -34,6 +34,8 @@ struct kernel {
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data);
 int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation);
 uint32_t kernel_next_sequence(struct kernel *kernel);
+/* Adds what another socket sent to this one's statistics. */
+void kernel_add_statistics(struct kernel *kernel, const struct kernel *other);
 
 /* A batch: BEGIN, messages that each get an acknowledgement, END. */
 struct batch;

@@ -3,6 +3,7 @@
  * contract's layout. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/common.h>
@@ -21,7 +22,6 @@ struct reader {
 	unsigned int rules_seen[CHAIN_COUNT];
 	uint32_t table_use;
 	uint32_t objects_seen;
-	enum protocol elements_protocol;
 	int error;
 };
 
@@ -215,29 +215,39 @@ out:
 	return MNL_CB_OK;
 }
 
+/* The elements of one map, indexed by port: the kernel dumps a hash set in
+ * no useful order, and a port-indexed table puts them in order in one
+ * pass, where a sort of 65,535 redirects would cost more than parsing. */
+struct element_table {
+	enum protocol protocol;
+	/* targets[port] is the target plus one; 0 means no element. */
+	uint32_t *targets;
+	size_t count;
+	bool altered;
+	int error;
+};
+
 static int element_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct reader *reader = data;
-	struct table_state *state = reader->state;
+	struct element_table *table = data;
 	struct nftnl_set_elems_iter *iterator = NULL;
 	struct nftnl_set *set = nftnl_set_alloc();
 	struct nftnl_set_elem *element;
 	int r = MNL_CB_OK;
 
 	if (!set) {
-		reader->error = -ENOMEM;
+		table->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
 	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
 		goto out;
 	iterator = nftnl_set_elems_iter_create(set);
 	if (!iterator) {
-		reader->error = -ENOMEM;
+		table->error = -ENOMEM;
 		r = MNL_CB_ERROR;
 		goto out;
 	}
 	while ((element = nftnl_set_elems_iter_next(iterator))) {
-		struct redirect redirect = { .protocol = reader->elements_protocol };
 		const void *key, *value;
 		uint32_t key_length = 0, value_length = 0;
 		uint16_t port, target;
@@ -245,18 +255,15 @@ static int element_message(const struct nlmsghdr *nlh, void *data)
 		key = nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_length);
 		value = nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_length);
 		if (!key || !value || key_length != sizeof(port) || value_length != sizeof(target)) {
-			mark_altered(&state->maps[redirect.protocol], "unexpected element found");
+			table->altered = true;
 			continue;
 		}
 		memcpy(&port, key, sizeof(port));
 		memcpy(&target, value, sizeof(target));
-		redirect.port = ntohs(port);
-		redirect.target = ntohs(target);
-		if (mapping_add_redirect(state->mapping, &redirect) < 0) {
-			reader->error = -ENOMEM;
-			r = MNL_CB_ERROR;
-			break;
-		}
+		port = ntohs(port);
+		if (!table->targets[port])
+			table->count++;
+		table->targets[port] = (uint32_t)ntohs(target) + 1;
 	}
 out:
 	nftnl_set_elems_iter_destroy(iterator);
@@ -322,6 +329,91 @@ static struct nlmsghdr *build_request(struct kernel *kernel, char *buffer, uint1
 	return nlh;
 }
 
+static int dump_elements(struct kernel *kernel, struct element_table *table)
+{
+	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int r;
+
+	nlh = build_request(kernel, buffer, NFT_MSG_GETSETELEM, NLM_F_DUMP, map_name(table->protocol));
+	if (!nlh)
+		return -ENOMEM;
+	r = kernel_dump(kernel, nlh, element_message, table);
+	return table->error ? table->error : r;
+}
+
+struct element_thread {
+	struct kernel *kernel;
+	struct element_table *table;
+	int result;
+};
+
+static void *element_thread_main(void *data)
+{
+	struct element_thread *thread = data;
+
+	thread->result = dump_elements(thread->kernel, thread->table);
+	return NULL;
+}
+
+/* Dumping a map costs the kernel more than the dump's size suggests: each
+ * round of a dump walks the hash table again from its start. The two maps
+ * are dumped at the same time, on two sockets, so that two cores share it.
+ * Either dump failing fails the read. */
+static int dump_maps(struct kernel *kernel, struct element_table *tables, const bool *wanted)
+{
+	struct element_thread thread = { .table = &tables[PROTOCOL_UDP] };
+	struct kernel_error ignored;
+	pthread_t udp;
+	bool threaded = false;
+	int r = 0;
+
+	if (wanted[PROTOCOL_TCP] && wanted[PROTOCOL_UDP] &&
+	    kernel_open(&thread.kernel, &ignored) == 0) {
+		if (pthread_create(&udp, NULL, element_thread_main, &thread) == 0)
+			threaded = true;
+		else
+			kernel_close(thread.kernel);
+	}
+	if (wanted[PROTOCOL_TCP])
+		r = dump_elements(kernel, &tables[PROTOCOL_TCP]);
+	if (threaded) {
+		pthread_join(udp, NULL);
+		kernel_add_statistics(kernel, thread.kernel);
+		kernel_close(thread.kernel);
+		if (r >= 0)
+			r = thread.result;
+	} else if (r >= 0 && wanted[PROTOCOL_UDP]) {
+		r = dump_elements(kernel, &tables[PROTOCOL_UDP]);
+	}
+	return r;
+}
+
+/* Turns the port-indexed tables into the state's mapping, sorted by
+ * construction. */
+static int collect_elements(struct table_state *state, const struct element_table *tables)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		const struct element_table *table = &tables[i];
+
+		if (!table->targets)
+			continue;
+		if (table->altered)
+			mark_altered(&state->maps[i], "unexpected element found");
+		for (uint32_t port = 0; port <= UINT16_MAX && table->count; port++) {
+			const struct redirect redirect = {
+				.protocol = (enum protocol)i,
+				.port = (uint16_t)port,
+				.target = (uint16_t)(table->targets[port] - 1),
+			};
+
+			if (table->targets[port] && mapping_add_redirect(state->mapping, &redirect) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int dump(struct kernel *kernel, struct reader *reader, uint16_t type, uint16_t flags,
 		const char *set_name, mnl_cb_t callback)
 {
@@ -334,6 +426,37 @@ static int dump(struct kernel *kernel, struct reader *reader, uint16_t type, uin
 		return -ENOMEM;
 	r = kernel_dump(kernel, nlh, callback, reader);
 	return reader->error ? reader->error : r;
+}
+
+static int read_elements(struct kernel *kernel, struct table_state *state, struct kernel_error *error)
+{
+	struct element_table tables[PROTOCOL_COUNT] = {
+		{ .protocol = PROTOCOL_TCP },
+		{ .protocol = PROTOCOL_UDP },
+	};
+	bool wanted[PROTOCOL_COUNT];
+	int r = 0;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		wanted[i] = state->maps[i].status == OBJECT_OK;
+		if (!wanted[i])
+			continue;
+		tables[i].targets = calloc((size_t)UINT16_MAX + 1, sizeof(*tables[i].targets));
+		if (!tables[i].targets) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	snprintf(error->object, sizeof(error->object), "maps tcp_redirects and udp_redirects");
+	r = dump_maps(kernel, tables, wanted);
+	if (r >= 0)
+		r = collect_elements(state, tables);
+	if (r >= 0)
+		error->object[0] = '\0';
+out:
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		free(tables[i].targets);
+	return r;
 }
 
 /* One pass over the table's objects. Returns -EINTR when a dump was
@@ -369,19 +492,7 @@ static int read_once(struct kernel *kernel, struct reader *reader, bool with_ele
 	 * here; the table's use count reveals them. */
 	if (reader->table_use != reader->objects_seen)
 		mark_altered(&state->table, "unexpected objects found");
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (state->maps[i].status != OBJECT_OK)
-			continue;
-		reader->elements_protocol = (enum protocol)i;
-		snprintf(error->object, sizeof(error->object), "map %s", map_name((enum protocol)i));
-		r = dump(kernel, reader, NFT_MSG_GETSETELEM, NLM_F_DUMP, map_name((enum protocol)i),
-			 element_message);
-		if (r < 0)
-			return r;
-	}
-	error->object[0] = '\0';
-	mapping_sort(state->mapping);
-	return 0;
+	return read_elements(kernel, state, error);
 }
 
 static int prepare_expected_rules(struct reader *reader)
@@ -441,5 +552,56 @@ int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_st
 			return r;
 		r = -EAGAIN;
 	}
+	return r;
+}
+
+struct kernel_read {
+	pthread_t thread;
+	bool threaded;
+	struct kernel *kernel;
+	bool with_elements;
+	struct table_state *state;
+	struct kernel_error error;
+	int result;
+};
+
+static void *read_thread_main(void *data)
+{
+	struct kernel_read *read = data;
+
+	read->result = kernel_read_table(read->kernel, read->with_elements, &read->state, &read->error);
+	return NULL;
+}
+
+int kernel_read_table_begin(struct kernel *kernel, bool with_elements, struct kernel_read **ret_read)
+{
+	struct kernel_read *read = calloc(1, sizeof(*read));
+
+	if (!read)
+		return -ENOMEM;
+	read->kernel = kernel;
+	read->with_elements = with_elements;
+	read->threaded = pthread_create(&read->thread, NULL, read_thread_main, read) == 0;
+	/* Without a thread the caller just waits longer. */
+	if (!read->threaded)
+		read_thread_main(read);
+	*ret_read = read;
+	return 0;
+}
+
+int kernel_read_table_end(struct kernel_read *read, struct table_state **ret_state, struct kernel_error *error)
+{
+	int r;
+
+	if (read->threaded)
+		pthread_join(read->thread, NULL);
+	r = read->result;
+	if (error)
+		*error = read->error;
+	if (r >= 0 && ret_state)
+		*ret_state = read->state;
+	else
+		table_state_free(read->state);
+	free(read);
 	return r;
 }
