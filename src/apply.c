@@ -45,11 +45,80 @@ static int write_port_start(const struct options *options, const struct plan *pl
 	return 0;
 }
 
+int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
+		  const struct mapping *desired, bool dry_run, struct plan **ret_plan)
+{
+	struct kernel_error error = { "", "" };
+	struct table_state *state = NULL;
+	struct plan *plan = NULL;
+	int r;
+
+	*ret_plan = NULL;
+	for (int attempt = 1;; attempt++) {
+		if (background) {
+			r = kernel_read_table_end(background, &state, &error);
+			background = NULL;
+		} else {
+			r = kernel_read_table(kernel, true, &state, &error);
+		}
+		if (r < 0) {
+			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
+			goto out;
+		}
+		r = read_port_start(desired, state);
+		if (r < 0)
+			goto out;
+		print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s",
+			      state->generation, state->mapping->redirect_count,
+			      state->mapping->redirect_count == 1 ? "" : "s");
+		r = plan_build(desired, state, &plan);
+		if (r < 0) {
+			print_error("out of memory while planning the changes");
+			goto out;
+		}
+		if (dry_run)
+			goto out;
+		if (plan_is_empty(plan)) {
+			print_verbose(options, "the kernel already matches %s; nothing sent", options->path);
+			goto out;
+		}
+		r = kernel_apply_plan(kernel, plan, state->generation, &error);
+		if (r != -ERESTART)
+			break;
+		/* Someone changed the ruleset between the read and the commit:
+		 * the kernel refused the whole batch, so plan again from what
+		 * is there now. */
+		print_verbose(options, "the ruleset changed during attempt %d; planning again", attempt);
+		if (attempt == KERNEL_MAX_ATTEMPTS)
+			break;
+		plan_free(plan);
+		plan = NULL;
+		table_state_free(state);
+		state = NULL;
+	}
+	if (r < 0) {
+		print_kernel_error("the kernel refused the change", r, &error, true);
+		goto out;
+	}
+	/* A failure here still leaves the plan to the caller: the rules it
+	 * holds were applied, and saying so matters. */
+	r = write_port_start(options, plan);
+out:
+	if (background)
+		kernel_read_table_end(background, NULL, NULL);
+	if (plan && (r >= 0 || plan_changes_kernel_tables(plan))) {
+		*ret_plan = plan;
+		plan = NULL;
+	}
+	plan_free(plan);
+	table_state_free(state);
+	return r;
+}
+
 enum outcome apply_run(const struct options *options, bool dry_run)
 {
 	struct kernel_error error = { "", "" };
 	struct kernel_read *background = NULL;
-	struct table_state *state = NULL;
 	struct mapping *desired = NULL;
 	struct kernel *kernel = NULL;
 	struct plan *plan = NULL;
@@ -72,65 +141,14 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		print_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
 		goto out;
 	}
-	for (int attempt = 1;; attempt++) {
-		if (background) {
-			r = kernel_read_table_end(background, &state, &error);
-			background = NULL;
-		} else {
-			r = kernel_read_table(kernel, true, &state, &error);
-		}
-		if (r < 0) {
-			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
-			goto out;
-		}
-		if (read_port_start(desired, state) < 0)
-			goto out;
-		print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s",
-			      state->generation, state->mapping->redirect_count,
-			      state->mapping->redirect_count == 1 ? "" : "s");
-		r = plan_build(desired, state, &plan);
-		if (r < 0) {
-			print_error("out of memory while planning the changes");
-			goto out;
-		}
-		if (dry_run) {
-			print_changes(options, plan, false);
-			outcome = plan_is_empty(plan) ? OUTCOME_OK : OUTCOME_DIFFERENCES;
-			goto out;
-		}
-		if (plan_is_empty(plan)) {
-			print_verbose(options, "the kernel already matches %s; nothing sent", options->path);
-			break;
-		}
-		r = kernel_apply_plan(kernel, plan, state->generation, &error);
-		if (r != -ERESTART)
-			break;
-		/* Someone changed the ruleset between the read and the commit:
-		 * the kernel refused the whole batch, so plan again from what
-		 * is there now. */
-		print_verbose(options, "the ruleset changed during attempt %d; planning again", attempt);
-		if (attempt == KERNEL_MAX_ATTEMPTS)
-			break;
-		plan_free(plan);
-		plan = NULL;
-		table_state_free(state);
-		state = NULL;
-	}
-	if (r < 0) {
-		print_kernel_error("the kernel refused the change", r, &error, true);
-		goto out;
-	}
-	if (write_port_start(options, plan) < 0) {
-		/* What was applied is still worth telling. */
-		print_changes(options, plan, true);
-		goto out;
-	}
-	print_changes(options, plan, true);
-	outcome = OUTCOME_OK;
+	r = apply_mapping(options, kernel, background, desired, dry_run, &plan);
+	if (plan)
+		print_changes(options, plan, !dry_run);
+	if (r >= 0)
+		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;
 out:
 	print_kernel_statistics(options, kernel);
 	plan_free(plan);
-	table_state_free(state);
 	kernel_close(kernel);
 	mapping_free(desired);
 	return outcome;

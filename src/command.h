@@ -41,7 +41,17 @@ void print_mapping_json(FILE *stream, const struct mapping *mapping);
 void print_json_string(FILE *stream, const char *text);
 
 struct plan;
+struct kernel;
 struct kernel_error;
+struct kernel_read;
+
+/* Reads the kernel (or finishes the background read), plans, and unless
+ * dry_run applies, re-planning when the ruleset moved; then writes the
+ * sysctl. Prints its errors. Returns 0 or -errno, and the plan: also on a
+ * failure that came after the rules were applied (the sysctl), so that the
+ * caller can say what was done. */
+int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
+		  const struct mapping *desired, bool dry_run, struct plan **ret_plan);
 
 /* Shared by apply and diff: read the kernel, plan, and either print the
  * plan (dry run) or send it, re-planning when the ruleset moved. */
@@ -55,7 +65,6 @@ void print_changes(const struct options *options, const struct plan *plan, bool 
  * the kernel's own words, and what to do. */
 void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
 
-struct kernel;
 /* With -v: what was sent to the kernel, in netlink messages and bytes. */
 void print_kernel_statistics(const struct options *options, const struct kernel *kernel);
 
