@@ -5,16 +5,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include "command.h"
 #include "config.h"
 #include "kernel.h"
 #include "plan.h"
 #include "sysctl.h"
 
+/* Set by watch when stderr is the journal, which reads a leading "<N>" as
+ * the line's syslog priority. */
+static bool syslog_prefixes;
+
+void print_use_syslog_prefixes(bool enable)
+{
+	syslog_prefixes = enable;
+}
+
+void print_priority(int priority)
+{
+	if (syslog_prefixes)
+		fprintf(stderr, "<%d>", priority);
+}
+
 void print_error(const char *format, ...)
 {
 	va_list arguments;
 
+	print_priority(LOG_ERR);
 	fputs("portredir: error: ", stderr);
 	va_start(arguments, format);
 	vfprintf(stderr, format, arguments);
@@ -28,6 +45,7 @@ void print_verbose(const struct options *options, const char *format, ...)
 
 	if (!options->verbose)
 		return;
+	print_priority(LOG_DEBUG);
 	fputs("portredir: ", stderr);
 	va_start(arguments, format);
 	vfprintf(stderr, format, arguments);
@@ -44,17 +62,22 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 		if (quiet && diagnostic->severity == SEVERITY_WARNING)
 			continue;
 		line = diagnostic_format(diagnostic);
+		print_priority(diagnostic->severity == SEVERITY_ERROR ? LOG_ERR : LOG_WARNING);
 		if (line)
 			fprintf(stderr, "%s\n", line);
 		else
 			fprintf(stderr, "portredir: error: %s\n", diagnostic->message);
 		free(line);
 	}
-	if (diagnostics->dropped_errors)
+	if (diagnostics->dropped_errors) {
+		print_priority(LOG_ERR);
 		fprintf(stderr, "portredir: error: %zu more errors not shown; fix the ones above first\n",
 			diagnostics->dropped_errors);
-	if (diagnostics->dropped_warnings && !quiet)
+	}
+	if (diagnostics->dropped_warnings && !quiet) {
+		print_priority(LOG_WARNING);
 		fprintf(stderr, "portredir: warning: %zu more warnings not shown\n", diagnostics->dropped_warnings);
+	}
 }
 
 void print_mapping(FILE *stream, const struct mapping *mapping)
@@ -112,16 +135,20 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 	r = sysctl_read_unprivileged_port_start(NULL, &kernel->unprivileged_port_start);
 	if (r < 0) {
 		kernel->unprivileged_port_start = SYSCTL_DEFAULT_UNPRIVILEGED_PORT_START;
-		if (!options->quiet)
+		if (!options->quiet) {
+			print_priority(LOG_WARNING);
 			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u\n",
 				strerror(-r), kernel->unprivileged_port_start);
+		}
 	}
 	r = sysctl_read_local_port_range(NULL, &kernel->local_port_first, &last);
 	if (r < 0) {
 		kernel->local_port_first = SYSCTL_DEFAULT_LOCAL_PORT_FIRST;
-		if (!options->quiet)
+		if (!options->quiet) {
+			print_priority(LOG_WARNING);
 			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u\n",
 				strerror(-r), kernel->local_port_first);
+		}
 	}
 	print_verbose(options, "net.ipv4.ip_unprivileged_port_start is %u, ip_local_port_range starts at %u",
 		      kernel->unprivileged_port_start, kernel->local_port_first);
@@ -152,6 +179,7 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 	}
 	print_diagnostics(&diagnostics, options->quiet);
 	if (diagnostics.error_count) {
+		print_priority(LOG_ERR);
 		fprintf(stderr, "portredir: error: %s: %zu error%s; nothing was changed\n", options->path,
 			diagnostics.error_count, diagnostics.error_count == 1 ? "" : "s");
 		r = -EINVAL;
@@ -220,6 +248,37 @@ static void print_change_json(FILE *stream, const struct plan *plan, const struc
 	}
 }
 
+char *format_changes(const struct plan *plan, size_t limit)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *stream = open_memstream(&text, &size);
+
+	if (!stream)
+		return NULL;
+	for (size_t i = 0; i < plan->change_count && i < limit; i++) {
+		char *line = NULL;
+		size_t length = 0;
+		FILE *one = open_memstream(&line, &length);
+
+		if (!one)
+			break;
+		print_change_line(one, plan, &plan->changes[i]);
+		fclose(one);
+		if (line && length && line[length - 1] == '\n')
+			line[length - 1] = '\0';
+		fprintf(stream, "%s%s", i ? "; " : "", line ? line : "");
+		free(line);
+	}
+	if (plan->change_count > limit)
+		fprintf(stream, "; and %zu more", plan->change_count - limit);
+	if (fclose(stream) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 void print_changes(const struct options *options, const struct plan *plan, bool applied)
 {
 	if (options->json) {
@@ -275,6 +334,7 @@ void print_kernel_error(const char *action, int error, const struct kernel_error
 	if (!details)
 		details = &none;
 	hint = kernel_error_hint(error, details);
+	print_priority(LOG_ERR);
 	fprintf(stderr, "portredir: error: %s", action);
 	if (details->object[0])
 		fprintf(stderr, " (%s)", details->object);

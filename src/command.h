@@ -15,12 +15,16 @@ enum outcome {
 	OUTCOME_ERROR
 };
 
+#define WATCH_DEFAULT_INTERVAL 30
+
 struct options {
 	const char *path;
 	bool json;
 	bool quiet;
 	bool verbose;
 	bool dry_run;
+	/* watch: seconds between checks of a declared sysctl. */
+	unsigned int interval;
 };
 
 enum outcome check_main(const struct options *options);
@@ -28,6 +32,7 @@ enum outcome diff_main(const struct options *options);
 enum outcome apply_main(const struct options *options);
 enum outcome show_main(const struct options *options);
 enum outcome flush_main(const struct options *options);
+enum outcome watch_main(const struct options *options);
 
 /* Reads, parses and validates the mapping named by options->path against
  * the current network namespace's sysctls, printing every diagnostic to
@@ -60,6 +65,15 @@ enum outcome apply_run(const struct options *options, bool dry_run);
 /* The change lines of a plan on stdout, or its JSON document; key names
  * the JSON boolean ("in_sync" for diff, "changed" for apply). */
 void print_changes(const struct options *options, const struct plan *plan, bool applied);
+
+/* The change lines joined with "; " on one line, at most limit of them;
+ * malloc'd, NULL when out of memory. */
+char *format_changes(const struct plan *plan, size_t limit);
+
+/* Lines on stderr start with "<N>", their syslog priority, once enabled
+ * (watch does when stderr is the journal). */
+void print_use_syslog_prefixes(bool enable);
+void print_priority(int priority);
 
 /* One line for a failed kernel operation: what failed, the errno text,
  * the kernel's own words, and what to do. */

@@ -63,4 +63,23 @@ int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t g
 /* Deletes the managed table in one batch bound to generation. */
 int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kernel_error *error);
 
+/* Change notifications, for watch. */
+struct kernel_events;
+
+struct kernel_event {
+	/* Another process changed the managed table, or removed it. */
+	bool changed;
+	/* The notification queue overflowed: a change may have been missed. */
+	bool lost;
+	/* Who committed the last such change. */
+	uint32_t pid;
+	char process[32];
+};
+
+int kernel_events_open(struct kernel_events **ret_events);
+void kernel_events_close(struct kernel_events *events);
+int kernel_events_fd(const struct kernel_events *events);
+/* Reads every queued notification without blocking. */
+int kernel_events_read(struct kernel_events *events, struct kernel_event *ret_event);
+
 #endif

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "command.h"
 #include "config.h"
@@ -25,6 +26,7 @@ static const struct command commands[] = {
 	{ "apply", apply_main, "make the kernel match the mapping in one atomic transaction" },
 	{ "show", show_main, "print the kernel's current state as a mapping file" },
 	{ "flush", flush_main, "delete the managed table and restore the sysctl portredir changed" },
+	{ "watch", watch_main, "apply, then re-apply whenever the mapping, the table or the sysctl changes" },
 };
 
 static const struct command *find_command(const char *name)
@@ -51,6 +53,8 @@ static void print_usage(FILE *stream)
 		"  -f, --file PATH  mapping file, or directory of *.conf drop-ins\n"
 		"                   (default %s)\n"
 		"      --dry-run    with apply: change nothing, exactly like diff\n"
+		"      --interval S with watch: check a declared sysctl every S seconds\n"
+		"                   (default %u)\n"
 		"      --json       print the result as one JSON document\n"
 		"  -q, --quiet      print no warnings and no change lines (errors still print)\n"
 		"  -v, --verbose    say what each step did\n"
@@ -59,7 +63,7 @@ static void print_usage(FILE *stream)
 		"\n"
 		"Exit status: 0 success or in sync, 1 differences (diff), 2 error.\n"
 		"See portredir(8) and portredir.conf(5).\n",
-		CONFIG_DEFAULT_PATH);
+		CONFIG_DEFAULT_PATH, WATCH_DEFAULT_INTERVAL);
 }
 
 static int usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -77,18 +81,20 @@ static int usage_error(const char *format, ...)
 
 int main(int argc, char *argv[])
 {
-	enum { OPTION_DRY_RUN = 256, OPTION_JSON };
+	enum { OPTION_DRY_RUN = 256, OPTION_JSON, OPTION_INTERVAL };
 	static const struct option long_options[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, OPTION_JSON },
 		{ "dry-run", no_argument, NULL, OPTION_DRY_RUN },
+		{ "interval", required_argument, NULL, OPTION_INTERVAL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct options options = { .path = CONFIG_DEFAULT_PATH };
+	struct options options = { .path = CONFIG_DEFAULT_PATH, .interval = WATCH_DEFAULT_INTERVAL };
+	bool interval_given = false;
 	const struct command *command;
 	enum outcome outcome;
 	const char *name;
@@ -108,6 +114,17 @@ int main(int argc, char *argv[])
 		case OPTION_DRY_RUN:
 			options.dry_run = true;
 			break;
+		case OPTION_INTERVAL: {
+			char *end;
+			unsigned long seconds = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || optarg[0] == '-' || seconds < 1 || seconds > 86400)
+				return usage_error("--interval takes a number of seconds from 1 to 86400, not '%s'",
+						   optarg);
+			options.interval = (unsigned int)seconds;
+			interval_given = true;
+			break;
+		}
 		case 'q':
 			options.quiet = true;
 			break;
@@ -138,6 +155,8 @@ int main(int argc, char *argv[])
 		return usage_error("unknown command '%s'", name);
 	if (options.dry_run && command->run != apply_main)
 		return usage_error("--dry-run is an option of apply, not of '%s'", name);
+	if (interval_given && command->run != watch_main)
+		return usage_error("--interval is an option of watch, not of '%s'", name);
 	if (options.dry_run)
 		command = find_command("diff");
 

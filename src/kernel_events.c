@@ -1,0 +1,230 @@
+/* nf_tables change notifications: tells watch when another process changed
+ * table inet portredir (or removed it with the rest of the ruleset). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/flowtable.h>
+#include <libnftnl/object.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kernel_internal.h"
+
+/* A transaction of tens of thousands of elements is that many events. */
+#define EVENTS_RECEIVE_QUEUE_SIZE (16 << 20)
+
+struct kernel_events {
+	struct mnl_socket *socket;
+	char *buffer;
+	pid_t own_pid;
+	/* Something in the managed table changed since the last NEWGEN. */
+	bool pending;
+};
+
+int kernel_events_open(struct kernel_events **ret_events)
+{
+	struct kernel_events *events;
+	int size = EVENTS_RECEIVE_QUEUE_SIZE, r;
+
+	events = calloc(1, sizeof(*events));
+	if (!events)
+		return -ENOMEM;
+	events->buffer = malloc(KERNEL_RECEIVE_BUFFER_SIZE);
+	events->socket = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!events->buffer || !events->socket) {
+		r = events->buffer ? -errno : -ENOMEM;
+		goto fail;
+	}
+	if (mnl_socket_bind(events->socket, 1 << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (setsockopt(mnl_socket_get_fd(events->socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(mnl_socket_get_fd(events->socket), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	events->own_pid = getpid();
+	*ret_events = events;
+	return 0;
+fail:
+	kernel_events_close(events);
+	return r;
+}
+
+void kernel_events_close(struct kernel_events *events)
+{
+	if (!events)
+		return;
+	if (events->socket)
+		mnl_socket_close(events->socket);
+	free(events->buffer);
+	free(events);
+}
+
+int kernel_events_fd(const struct kernel_events *events)
+{
+	return mnl_socket_get_fd(events->socket);
+}
+
+/* The table an event is about, as libnftnl parses each kind of object.
+ * Returns false for what has no table or cannot be parsed. */
+static bool event_table_is_managed(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const char *table = NULL;
+	bool managed = false;
+
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE: {
+		struct nftnl_table *object = nftnl_table_alloc();
+
+		if (object && nftnl_table_nlmsg_parse(nlh, object) == 0 &&
+		    (table = nftnl_table_get_str(object, NFTNL_TABLE_NAME)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_table_free(object);
+		return managed;
+	}
+	case NFT_MSG_NEWCHAIN:
+	case NFT_MSG_DELCHAIN: {
+		struct nftnl_chain *object = nftnl_chain_alloc();
+
+		if (object && nftnl_chain_nlmsg_parse(nlh, object) == 0 &&
+		    (table = nftnl_chain_get_str(object, NFTNL_CHAIN_TABLE)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_chain_free(object);
+		return managed;
+	}
+	case NFT_MSG_NEWRULE:
+	case NFT_MSG_DELRULE: {
+		struct nftnl_rule *object = nftnl_rule_alloc();
+
+		if (object && nftnl_rule_nlmsg_parse(nlh, object) == 0 &&
+		    (table = nftnl_rule_get_str(object, NFTNL_RULE_TABLE)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_rule_free(object);
+		return managed;
+	}
+	case NFT_MSG_NEWSET:
+	case NFT_MSG_DELSET:
+	case NFT_MSG_NEWSETELEM:
+	case NFT_MSG_DELSETELEM: {
+		struct nftnl_set *object = nftnl_set_alloc();
+		int r = -1;
+
+		if (object)
+			r = type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET ? nftnl_set_nlmsg_parse(nlh, object)
+									     : nftnl_set_elems_nlmsg_parse(nlh, object);
+		if (r == 0 && (table = nftnl_set_get_str(object, NFTNL_SET_TABLE)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_set_free(object);
+		return managed;
+	}
+	case NFT_MSG_NEWOBJ:
+	case NFT_MSG_DELOBJ: {
+		struct nftnl_obj *object = nftnl_obj_alloc();
+
+		if (object && nftnl_obj_nlmsg_parse(nlh, object) == 0 &&
+		    (table = nftnl_obj_get_str(object, NFTNL_OBJ_TABLE)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_obj_free(object);
+		return managed;
+	}
+	case NFT_MSG_NEWFLOWTABLE:
+	case NFT_MSG_DELFLOWTABLE: {
+		struct nftnl_flowtable *object = nftnl_flowtable_alloc();
+
+		if (object && nftnl_flowtable_nlmsg_parse(nlh, object) == 0 &&
+		    (table = nftnl_flowtable_get_str(object, NFTNL_FLOWTABLE_TABLE)))
+			managed = !strcmp(table, TABLE_NAME);
+		nftnl_flowtable_free(object);
+		return managed;
+	}
+	default:
+		return false;
+	}
+}
+
+struct generation {
+	uint32_t pid;
+	const char *name;
+};
+
+static int generation_attribute(const struct nlattr *attribute, void *data)
+{
+	struct generation *generation = data;
+
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_GEN_PROC_PID:
+		if (mnl_attr_validate(attribute, MNL_TYPE_U32) == 0)
+			generation->pid = ntohl(mnl_attr_get_u32(attribute));
+		break;
+	case NFTA_GEN_PROC_NAME:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			generation->name = mnl_attr_get_str(attribute);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+struct event_context {
+	struct kernel_events *events;
+	struct kernel_event *event;
+};
+
+static int event_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct event_context *context = data;
+	struct kernel_events *events = context->events;
+	const struct nfgenmsg *header = mnl_nlmsg_get_payload(nlh);
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	struct generation generation = { 0, NULL };
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+		return MNL_CB_OK;
+	if (type != NFT_MSG_NEWGEN) {
+		if (header->nfgen_family == NFPROTO_INET && event_table_is_managed(nlh, type))
+			events->pending = true;
+		return MNL_CB_OK;
+	}
+	/* A transaction ends with NEWGEN, naming who committed it: what
+	 * portredir committed itself needs no repair, and reacting to it
+	 * would loop. */
+	mnl_attr_parse(nlh, sizeof(*header), generation_attribute, &generation);
+	if (events->pending && generation.pid != (uint32_t)events->own_pid) {
+		context->event->changed = true;
+		context->event->pid = generation.pid;
+		snprintf(context->event->process, sizeof(context->event->process), "%s",
+			 generation.name ? generation.name : "?");
+	}
+	events->pending = false;
+	return MNL_CB_OK;
+}
+
+int kernel_events_read(struct kernel_events *events, struct kernel_event *ret_event)
+{
+	struct event_context context = { events, ret_event };
+
+	memset(ret_event, 0, sizeof(*ret_event));
+	for (;;) {
+		ssize_t length = mnl_socket_recvfrom(events->socket, events->buffer, KERNEL_RECEIVE_BUFFER_SIZE);
+
+		if (length < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			/* The queue overflowed: events were lost, and with them
+			 * perhaps a change. Only a full comparison can tell. */
+			if (errno == ENOBUFS) {
+				events->pending = false;
+				ret_event->changed = true;
+				ret_event->lost = true;
+				continue;
+			}
+			return -errno;
+		}
+		if (mnl_cb_run(events->buffer, (size_t)length, 0, 0, event_message, &context) < 0)
+			return -errno;
+	}
+}

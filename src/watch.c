@@ -1,0 +1,437 @@
+/* portredir watch: apply, then stay running and apply again whenever the
+ * mapping file changes, another process changes or removes the managed
+ * table, or the declared sysctl drifts. One poll() loop over a signalfd,
+ * an inotify descriptor and an nf_tables notification socket; idle, it
+ * sleeps until something happens (or the sysctl interval passes). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include "command.h"
+#include "kernel.h"
+#include "plan.h"
+#include "sysctl.h"
+
+/* A burst of writes to the mapping (an editor, a deployment tool copying
+ * several drop-ins) becomes one apply once it has been quiet this long. */
+#define FILE_QUIET_MS 200
+/* Events of one foreign transaction arrive together; a short pause lets a
+ * few transactions in a row (a firewall reload) be repaired at once. */
+#define KERNEL_QUIET_MS 50
+/* However busy the sources, work is never put off longer than this. */
+#define MAX_DELAY_MS 1000
+#define WATCH_MAX_CHANGES_LOGGED 20
+
+struct watch {
+	const struct options *options;
+	struct kernel *kernel;
+	struct kernel_events *events;
+	struct mapping *desired;
+	int signal_fd;
+	int inotify_fd;
+	/* What is waiting to be done, and from when. */
+	bool file_dirty;
+	bool kernel_dirty;
+	struct kernel_event last_event;
+	long long first_pending_ms;
+	long long deadline_ms;
+	long long next_sysctl_check_ms;
+	/* Names the inotify watches look for. */
+	char path[PATH_MAX];
+	char directory[PATH_MAX];
+	char base[NAME_MAX + 1];
+	bool path_is_directory;
+	/* The parent does not exist (yet): an ancestor is watched instead. */
+	bool watching_ancestor;
+};
+
+static long long now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void watch_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void watch_log(int priority, const char *format, ...)
+{
+	va_list arguments;
+
+	print_priority(priority);
+	fputs("portredir: ", stderr);
+	va_start(arguments, format);
+	vfprintf(stderr, format, arguments);
+	va_end(arguments);
+	fputc('\n', stderr);
+}
+
+/* systemd passes "DEVICE:INODE" of the journal stream it connected
+ * stderr to; anything else (a terminal, a pipe, a file) gets plain lines. */
+static bool stderr_is_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long device, inode;
+	struct stat status;
+
+	if (!stream || sscanf(stream, "%llu:%llu", &device, &inode) != 2 || fstat(STDERR_FILENO, &status) < 0)
+		return false;
+	return (unsigned long long)status.st_dev == device && (unsigned long long)status.st_ino == inode;
+}
+
+/* The service manager's readiness protocol (sd_notify(3)): one datagram
+ * to $NOTIFY_SOCKET. Without the variable there is nobody to tell. */
+static void notify_service_manager(const char *message)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	socklen_t length;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(address.sun_path))
+		return;
+	memcpy(address.sun_path, path, strlen(path));
+	/* A leading '@' names an abstract socket, which starts with NUL. */
+	if (path[0] == '@')
+		address.sun_path[0] = '\0';
+	length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&address, length) < 0)
+		watch_log(LOG_WARNING, "warning: cannot notify the service manager: %m");
+	close(fd);
+}
+
+/* The file (or directory) is watched through its parent, so that an
+ * editor replacing it by rename, or the directory appearing later, is
+ * seen; a directory of drop-ins is watched itself as well. When the parent
+ * does not exist yet, the nearest existing ancestor is watched for it. */
+static int arm_watches(struct watch *watch)
+{
+	const uint32_t changes = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+				 IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+	char ancestor[PATH_MAX];
+	struct stat status;
+	int fd;
+
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (watch->inotify_fd >= 0)
+		close(watch->inotify_fd);
+	watch->inotify_fd = fd;
+	watch->path_is_directory = stat(watch->path, &status) == 0 && S_ISDIR(status.st_mode);
+	if (watch->path_is_directory)
+		inotify_add_watch(fd, watch->path, changes | IN_ONLYDIR);
+	snprintf(ancestor, sizeof(ancestor), "%s", watch->directory);
+	watch->watching_ancestor = false;
+	while (inotify_add_watch(fd, ancestor, changes | IN_ONLYDIR) < 0) {
+		char *slash = strrchr(ancestor, '/');
+
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+		watch->watching_ancestor = true;
+		if (!slash || slash == ancestor) {
+			snprintf(ancestor, sizeof(ancestor), "/");
+			return inotify_add_watch(fd, ancestor, changes | IN_ONLYDIR) < 0 ? -errno : 0;
+		}
+		*slash = '\0';
+	}
+	return 0;
+}
+
+static bool name_is_relevant(const struct watch *watch, const struct inotify_event *event)
+{
+	size_t length;
+
+	if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW | IN_IGNORED))
+		return true;
+	if (!event->len)
+		return false;
+	if (!strcmp(event->name, watch->base))
+		return true;
+	/* Inside the drop-in directory, any *.conf counts. */
+	length = strlen(event->name);
+	return watch->path_is_directory && length > 5 && !strcmp(event->name + length - 5, ".conf");
+}
+
+static void schedule(struct watch *watch, int quiet_ms)
+{
+	long long now = now_ms();
+
+	if (!watch->first_pending_ms)
+		watch->first_pending_ms = now;
+	watch->deadline_ms = now + quiet_ms;
+	if (watch->deadline_ms > watch->first_pending_ms + MAX_DELAY_MS)
+		watch->deadline_ms = watch->first_pending_ms + MAX_DELAY_MS;
+}
+
+static int read_inotify(struct watch *watch)
+{
+	char buffer[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool relevant = false;
+	ssize_t length;
+
+	while ((length = read(watch->inotify_fd, buffer, sizeof(buffer))) > 0) {
+		for (char *cursor = buffer; cursor < buffer + length;) {
+			const struct inotify_event *event = (const struct inotify_event *)cursor;
+
+			relevant |= name_is_relevant(watch, event);
+			cursor += sizeof(*event) + event->len;
+		}
+	}
+	if (length < 0 && errno != EAGAIN && errno != EINTR)
+		return -errno;
+	/* While only an ancestor exists, any event in it may be a step
+	 * towards the mapping's directory: watch what is there now, and read
+	 * the mapping once its directory has appeared. */
+	if (watch->watching_ancestor) {
+		int r = arm_watches(watch);
+
+		if (r < 0 || watch->watching_ancestor)
+			return r;
+		relevant = true;
+	}
+	if (!relevant)
+		return 0;
+	watch->file_dirty = true;
+	schedule(watch, FILE_QUIET_MS);
+	/* Directories may have come or gone: watch what is there now. */
+	return arm_watches(watch);
+}
+
+static void schedule_sysctl_check(struct watch *watch)
+{
+	if (watch->desired && watch->desired->has_unprivileged_port_start)
+		watch->next_sysctl_check_ms = now_ms() + (long long)watch->options->interval * 1000;
+	else
+		watch->next_sysctl_check_ms = 0;
+}
+
+/* Reads the mapping again; an invalid one is reported and the last valid
+ * one kept, so that the kernel keeps the last good state. */
+static void reload_mapping(struct watch *watch)
+{
+	struct mapping *mapping = NULL;
+
+	if (command_load_mapping(watch->options, &mapping) < 0) {
+		watch_log(LOG_ERR, "error: %s is not valid; keeping the last valid mapping until it is fixed",
+			  watch->options->path);
+		return;
+	}
+	mapping_free(watch->desired);
+	watch->desired = mapping;
+	schedule_sysctl_check(watch);
+}
+
+/* One apply through the planner, and one line saying what it did. */
+static void synchronize(struct watch *watch, const char *reason)
+{
+	struct plan *plan = NULL;
+	char *changes;
+	int r;
+
+	if (!watch->desired)
+		return;
+	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan);
+	if (r < 0) {
+		watch_log(LOG_ERR, "error: %s: could not apply %s; will try again on the next change",
+			  reason, watch->options->path);
+	} else if (plan_is_empty(plan)) {
+		print_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
+	} else {
+		changes = format_changes(plan, WATCH_MAX_CHANGES_LOGGED);
+		watch_log(LOG_NOTICE, "%s: applied %zu change%s: %s", reason, plan->change_count,
+			  plan->change_count == 1 ? "" : "s", changes ? changes : "");
+		free(changes);
+	}
+	plan_free(plan);
+}
+
+static void do_pending_work(struct watch *watch)
+{
+	char reason[PATH_MAX + 128];
+
+	if (watch->file_dirty) {
+		snprintf(reason, sizeof(reason), "%s changed", watch->options->path);
+		reload_mapping(watch);
+	} else if (watch->last_event.lost) {
+		snprintf(reason, sizeof(reason), "nftables notifications were lost");
+	} else {
+		snprintf(reason, sizeof(reason), "table inet portredir changed by %s (pid %u)",
+			 watch->last_event.process, watch->last_event.pid);
+	}
+	watch->file_dirty = watch->kernel_dirty = false;
+	memset(&watch->last_event, 0, sizeof(watch->last_event));
+	watch->first_pending_ms = watch->deadline_ms = 0;
+	synchronize(watch, reason);
+}
+
+/* The sysctl has no change notification: it is compared at an interval,
+ * and only when the mapping declares a value to keep. */
+static void check_sysctl(struct watch *watch)
+{
+	unsigned int value;
+
+	schedule_sysctl_check(watch);
+	if (!watch->desired || !watch->desired->has_unprivileged_port_start)
+		return;
+	if (sysctl_read_unprivileged_port_start(NULL, &value) < 0 ||
+	    value != watch->desired->unprivileged_port_start)
+		synchronize(watch, "net.ipv4.ip_unprivileged_port_start drifted");
+}
+
+static int poll_timeout(const struct watch *watch)
+{
+	long long now = now_ms(), wake = 0;
+
+	if (watch->deadline_ms)
+		wake = watch->deadline_ms;
+	if (watch->next_sysctl_check_ms && (!wake || watch->next_sysctl_check_ms < wake))
+		wake = watch->next_sysctl_check_ms;
+	if (!wake)
+		return -1;
+	return wake <= now ? 0 : (int)(wake - now);
+}
+
+static int setup(struct watch *watch)
+{
+	struct kernel_error error = { "", "" };
+	sigset_t signals;
+	const char *slash;
+	int r;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &signals, NULL) < 0)
+		return -errno;
+	watch->signal_fd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (watch->signal_fd < 0)
+		return -errno;
+
+	snprintf(watch->path, sizeof(watch->path), "%s", watch->options->path);
+	/* "rules/" and "rules" name the same directory. */
+	while (strlen(watch->path) > 1 && watch->path[strlen(watch->path) - 1] == '/')
+		watch->path[strlen(watch->path) - 1] = '\0';
+	slash = strrchr(watch->path, '/');
+	if (!slash) {
+		snprintf(watch->directory, sizeof(watch->directory), ".");
+		snprintf(watch->base, sizeof(watch->base), "%s", watch->path);
+	} else {
+		snprintf(watch->directory, sizeof(watch->directory), "%.*s",
+			 slash == watch->path ? 1 : (int)(slash - watch->path), watch->path);
+		snprintf(watch->base, sizeof(watch->base), "%s", slash + 1);
+	}
+	r = arm_watches(watch);
+	if (r < 0) {
+		print_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
+		return r;
+	}
+	r = kernel_open(&watch->kernel, &error);
+	if (r < 0) {
+		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
+		return r;
+	}
+	r = kernel_events_open(&watch->events);
+	if (r < 0) {
+		print_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
+		return r;
+	}
+	return 0;
+}
+
+static void teardown(struct watch *watch)
+{
+	kernel_events_close(watch->events);
+	kernel_close(watch->kernel);
+	mapping_free(watch->desired);
+	if (watch->inotify_fd >= 0)
+		close(watch->inotify_fd);
+	if (watch->signal_fd >= 0)
+		close(watch->signal_fd);
+}
+
+enum outcome watch_main(const struct options *options)
+{
+	struct watch watch = { .options = options, .signal_fd = -1, .inotify_fd = -1 };
+	enum outcome outcome = OUTCOME_ERROR;
+
+	print_use_syslog_prefixes(stderr_is_journal());
+	if (setup(&watch) < 0)
+		goto out;
+	reload_mapping(&watch);
+	synchronize(&watch, "started");
+	watch_log(LOG_INFO, "watching %s and table inet portredir", options->path);
+	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");
+
+	for (;;) {
+		struct pollfd descriptors[] = {
+			{ .fd = watch.signal_fd, .events = POLLIN },
+			{ .fd = watch.inotify_fd, .events = POLLIN },
+			{ .fd = kernel_events_fd(watch.events), .events = POLLIN },
+		};
+		int ready = poll(descriptors, 3, poll_timeout(&watch));
+
+		if (ready < 0 && errno != EINTR) {
+			print_error("cannot wait for events: %m");
+			goto out;
+		}
+		if (descriptors[0].revents & POLLIN) {
+			struct signalfd_siginfo signal;
+
+			while (read(watch.signal_fd, &signal, sizeof(signal)) == sizeof(signal)) {
+				if (signal.ssi_signo == SIGHUP) {
+					watch_log(LOG_INFO, "SIGHUP: reading %s again", options->path);
+					watch.file_dirty = true;
+					schedule(&watch, 0);
+				} else {
+					watch_log(LOG_INFO, "stopping on %s; the rules stay in place",
+						  strsignal((int)signal.ssi_signo));
+					notify_service_manager("STOPPING=1");
+					outcome = OUTCOME_OK;
+					goto out;
+				}
+			}
+		}
+		if ((descriptors[1].revents & POLLIN) && read_inotify(&watch) < 0)
+			watch_log(LOG_WARNING, "warning: cannot watch %s for changes: %m", options->path);
+		if (descriptors[2].revents & POLLIN) {
+			struct kernel_event event;
+			int r = kernel_events_read(watch.events, &event);
+
+			if (r < 0) {
+				print_error("cannot read nftables notifications: %s", strerror(-r));
+				goto out;
+			}
+			if (event.changed) {
+				watch.kernel_dirty = true;
+				watch.last_event = event;
+				schedule(&watch, KERNEL_QUIET_MS);
+			}
+		}
+		if (watch.deadline_ms && now_ms() >= watch.deadline_ms)
+			do_pending_work(&watch);
+		if (watch.next_sysctl_check_ms && now_ms() >= watch.next_sysctl_check_ms)
+			check_sysctl(&watch);
+	}
+out:
+	teardown(&watch);
+	return outcome;
+}

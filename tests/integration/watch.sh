@@ -1,0 +1,207 @@
+#!/bin/bash
+# portredir watch in a namespace: it repairs what others change, applies
+# edits of the mapping, survives an invalid file, never reacts to its own
+# transactions, and leaves the rules in place when it stops.
+. "$(dirname "$0")/lib.sh"
+
+# start_watch NS MAPPING [OPTION...]: watch running in NS, its log in
+# $TEST_DIR/watch.log, its pid in $WATCH_PID; returns once it is ready.
+start_watch() {
+	local ns=$1 mapping=$2
+	shift 2
+	: >"$TEST_DIR/watch.log"
+	ip netns exec "$ns" "$PORTREDIR" -f "$mapping" "$@" watch 2>>"$TEST_DIR/watch.log" &
+	WATCH_PID=$!
+	BACKGROUND_PIDS+=("$WATCH_PID")
+	wait_for "watch to start" log_has "watching $mapping"
+}
+
+log_has() {
+	grep -qF -- "$1" "$TEST_DIR/watch.log"
+}
+
+# log_count TEXT: how many log lines contain TEXT.
+log_count() {
+	grep -cF -- "$1" "$TEST_DIR/watch.log" || true
+}
+
+# log_count_above TEXT N: more than N log lines contain TEXT.
+log_count_above() {
+	[ "$(log_count "$1")" -gt "$2" ]
+}
+
+# sysctl_is NS VALUE
+sysctl_is() {
+	[ "$(ip netns exec "$1" cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" = "$2" ]
+}
+
+table_is() {
+	[ "$(table_of "$1" 2>/dev/null)" = "$2" ]
+}
+
+table_objects_are() {
+	local table
+	table=$(table_of "$1" 2>/dev/null) || return 1
+	[ "$(sort_table_objects <<<"$table")" = "$(sort_table_objects <<<"$2")" ]
+}
+
+# A marker that every earlier notification was read: watch handles its
+# sources in one loop, and a SIGHUP is logged, read again and (-v) its
+# synchronisation logged after what was queued before it.
+sync_with_watch() {
+	local before
+	before=$(log_count "SIGHUP: reading")
+	kill -HUP "$WATCH_PID"
+	wait_for "watch to handle SIGHUP" log_count_above "SIGHUP: reading" "$before"
+	wait_for "watch to read the mapping again" log_has "changed: the kernel already matches"
+}
+
+test_applies_at_start_and_says_it_is_watching() {
+	local ns
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf"
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	log_has "started: applied 4 changes: ~ table inet portredir: created (missing); + redirect tcp 80 to 8080; + redirect tcp 443 to 8443; + redirect udp 443 to 8443"
+}
+
+test_flush_ruleset_is_repaired() {
+	local ns
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf"
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	in_ns "$ns" nft flush ruleset
+	wait_for "the table to come back" table_is "$ns" "$EXPECTED_TABLE"
+	wait_for "the repair to be logged" log_has "changed by nft (pid "
+}
+
+test_element_deleted_with_nft_is_restored() {
+	local ns
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf"
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	in_ns "$ns" nft delete element inet portredir tcp_redirects '{ 80 }'
+	wait_for "the element to come back" table_is "$ns" "$EXPECTED_TABLE"
+	wait_for "the repair to be logged" log_has "applied 1 change: + redirect tcp 80 to 8080"
+}
+
+test_foreign_rule_in_a_managed_chain_is_removed() {
+	local ns
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf"
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	in_ns "$ns" nft insert rule inet portredir output counter
+	wait_for "the chain to be repaired" table_objects_are "$ns" "$EXPECTED_TABLE"
+	wait_for "the repair to be logged" log_has "applied 1 change: ~ chain output: recreated (unexpected rule found)"
+}
+
+test_mapping_edited_in_place_is_applied() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping"
+	printf 'redirect tcp 443 to 8443\n' >>"$mapping"
+	wait_for "the edit to be applied" table_is "$ns" "$(table_text '80 : 8080, 443 : 8443' '')"
+	wait_for "the edit to be logged" log_has "$mapping changed: applied 1 change: + redirect tcp 443 to 8443"
+}
+
+test_mapping_replaced_by_rename_is_applied() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping"
+	# What editors and configuration tools do: write a new file, rename it.
+	write_mapping "$TEST_DIR/.rules.conf.new" 'redirect tcp 80 to 9090' 'redirect udp 53 to 5353'
+	mv "$TEST_DIR/.rules.conf.new" "$mapping"
+	wait_for "the new file to be applied" table_is "$ns" "$(table_text '80 : 9090' '53 : 5353')"
+	wait_for "the change to be logged" log_has "$mapping changed: applied 3 changes: - redirect tcp 80 to 8080; + redirect tcp 80 to 9090; + redirect udp 53 to 5353"
+}
+
+test_dropin_added_to_a_directory_is_applied() {
+	local ns dir=$TEST_DIR/portredir.d
+	ns=$(netns_add w)
+	mkdir -p "$dir"
+	write_mapping "$dir/10-web.conf" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$dir/"
+	write_mapping "$dir/20-dns.conf" 'redirect udp 53 to 5353'
+	wait_for "the drop-in to be applied" table_is "$ns" "$(table_text '80 : 8080' '53 : 5353')"
+}
+
+test_directory_created_later_is_applied() {
+	local ns dir=$TEST_DIR/later/portredir.d
+	ns=$(netns_add w)
+	start_watch "$ns" "$dir"
+	log_has "error: $dir is not valid; keeping the last valid mapping until it is fixed"
+	mkdir -p "$dir"
+	write_mapping "$dir/web.conf" 'redirect tcp 80 to 8080'
+	wait_for "the new directory to be applied" table_is "$ns" "$(table_text '80 : 8080' '')"
+}
+
+test_invalid_mapping_keeps_the_last_state_until_fixed() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping"
+	wait_for "the table" table_is "$ns" "$(table_text '80 : 8080' '')"
+	write_mapping "$mapping" 'redirect tcp 80 to 8080' 'redirct tcp 443 to 8443'
+	wait_for "the error to be logged" log_has "$mapping:2:1: error: unknown directive 'redirct'; did you mean 'redirect'?"
+	log_has "error: $mapping is not valid; keeping the last valid mapping until it is fixed"
+	table_is "$ns" "$(table_text '80 : 8080' '')"
+	# Still watching: the table is repaired with the last valid mapping.
+	in_ns "$ns" nft flush ruleset
+	wait_for "the repair" table_is "$ns" "$(table_text '80 : 8080' '')"
+	write_mapping "$mapping" 'redirect tcp 80 to 8080' 'redirect tcp 443 to 8443'
+	wait_for "the fixed file to be applied" table_is "$ns" "$(table_text '80 : 8080, 443 : 8443' '')"
+}
+
+test_one_repair_per_external_change_and_none_for_its_own() {
+	local ns
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf" -v
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	for element in 80 443; do
+		in_ns "$ns" nft delete element inet portredir tcp_redirects "{ $element }"
+		wait_for "the element to come back" table_is "$ns" "$EXPECTED_TABLE"
+	done
+	in_ns "$ns" nft flush ruleset
+	wait_for "the table to come back" table_is "$ns" "$EXPECTED_TABLE"
+	sync_with_watch
+	# The start, two elements and one flush: four applies, each logged
+	# once; its own transactions caused none, nor even a comparison.
+	expect_eq "applies logged" 4 "$(log_count ": applied ")"
+	expect_eq "repairs logged" 3 "$(log_count "changed by nft (pid ")"
+	expect_eq "reactions to its own transactions" 0 "$(log_count "changed by portredir (pid ")"
+}
+
+test_sysctl_drift_is_repaired_at_the_interval() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping" --interval 1
+	wait_for "the sysctl" sysctl_is "$ns" 1000
+	in_ns "$ns" sysctl -qw net.ipv4.ip_unprivileged_port_start=1024
+	wait_for "the sysctl to be restored" sysctl_is "$ns" 1000
+	wait_for "the drift to be logged" \
+		log_has "net.ipv4.ip_unprivileged_port_start drifted: applied 2 changes: - unprivileged_port_start 1024; + unprivileged_port_start 1000"
+}
+
+test_sigterm_exits_0_and_leaves_the_rules() {
+	local ns status
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf"
+	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	kill -TERM "$WATCH_PID"
+	status=0
+	wait "$WATCH_PID" || status=$?
+	expect_eq "exit status" 0 "$status"
+	log_has "stopping on Terminated; the rules stay in place"
+	table_is "$ns" "$EXPECTED_TABLE"
+}
+
+test_interval_is_an_option_of_watch_only() {
+	local status=0 output
+	output=$("$PORTREDIR" -f "$RULES_DIR" --interval 5 check 2>&1) || status=$?
+	expect_eq "exit status" 2 "$status"
+	expect_eq "message" "portredir: error: --interval is an option of watch, not of 'check'; see 'portredir --help'" "$output"
+}
+
+run_tests
