@@ -37,6 +37,28 @@ uint32_t kernel_next_sequence(struct kernel *kernel);
 /* Adds what another socket sent to this one's statistics. */
 void kernel_add_statistics(struct kernel *kernel, const struct kernel *other);
 
+/* The GET request the reader sends for the managed table's objects of one
+ * kind (type NFT_MSG_GET*), built in buffer (MNL_SOCKET_BUFFER_SIZE bytes);
+ * set_name names the map of an NFT_MSG_GETSETELEM dump. */
+struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
+					   const char *set_name);
+
+/* Turning dumped messages into a table_state, apart from the socket: the
+ * reader runs it on what the kernel sends, tests and the fuzzer on
+ * recorded replies. Dumps are decoded in the order the reader asks for
+ * them: the table, chains, sets and rules (type NFT_MSG_GETTABLE,
+ * GETCHAIN, GETSET, GETRULE), then the elements (GETSETELEM) of the maps
+ * found. buffer holds one dump's replies as received, concatenated.
+ * kernel_decode_dump() returns 0, -ENOMEM, -EINVAL for a dump out of
+ * order, or -errno of a netlink error or malformed message. */
+struct kernel_decoder;
+int kernel_decoder_new(struct kernel_decoder **ret_decoder);
+void kernel_decoder_free(struct kernel_decoder *decoder);
+int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void *buffer, size_t length);
+/* Hands over the decoded state (generation 0); the decoder must still be
+ * freed. */
+int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **ret_state);
+
 /* A batch: BEGIN, messages that each get an acknowledgement, END. */
 struct batch;
 struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation);

@@ -16,12 +16,31 @@
 /* Each chain holds the tcp rule, then the udp rule. */
 #define RULES_PER_CHAIN PROTOCOL_COUNT
 
-struct reader {
+/* The elements of one map, indexed by port: the kernel dumps a hash set in
+ * no useful order, and a port-indexed table puts them in order in one
+ * pass, where a sort of 65,535 redirects would cost more than parsing. */
+struct element_table {
+	enum protocol protocol;
+	/* targets[port] is the target plus one; 0 means no element. */
+	uint32_t *targets;
+	size_t count;
+	bool altered;
+};
+
+/* Turns dumped messages into a table_state. The reader feeds it what the
+ * kernel sends; kernel_decode_dump() feeds it recorded replies, so that
+ * the decoding can be tested and fuzzed without a socket. */
+struct kernel_decoder {
 	struct table_state *state;
 	char expected_rule[PROTOCOL_COUNT][RULE_TEXT_SIZE];
 	unsigned int rules_seen[CHAIN_COUNT];
 	uint32_t table_use;
 	uint32_t objects_seen;
+	/* The table, chain, set and rule dumps are over: the checks that
+	 * need all of them have run, and the tables of the maps found are
+	 * allocated. */
+	bool structure_finished;
+	struct element_table elements[PROTOCOL_COUNT];
 	int error;
 };
 
@@ -45,6 +64,8 @@ static void mark_foreign(struct object_state *table, const char *kind, const cha
 
 static int find_chain(const char *name, enum chain *ret_chain)
 {
+	if (!name)
+		return -ENOENT;
 	for (int i = 0; i < CHAIN_COUNT; i++) {
 		if (!strcmp(name, chain_name((enum chain)i))) {
 			*ret_chain = (enum chain)i;
@@ -56,6 +77,8 @@ static int find_chain(const char *name, enum chain *ret_chain)
 
 static int find_map(const char *name, enum protocol *ret_protocol)
 {
+	if (!name)
+		return -ENOENT;
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (!strcmp(name, map_name((enum protocol)i))) {
 			*ret_protocol = (enum protocol)i;
@@ -65,9 +88,16 @@ static int find_map(const char *name, enum protocol *ret_protocol)
 	return -ENOENT;
 }
 
+/* The kernel answers only for the table asked for; decoded messages are
+ * checked all the same. */
+static bool is_managed_table(uint32_t family, const char *name)
+{
+	return family == NFPROTO_INET && name && !strcmp(name, TABLE_NAME);
+}
+
 static int table_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct reader *reader = data;
+	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
 	struct nftnl_table *table = nftnl_table_alloc();
 
@@ -75,7 +105,8 @@ static int table_message(const struct nlmsghdr *nlh, void *data)
 		reader->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	if (nftnl_table_nlmsg_parse(nlh, table) == 0) {
+	if (nftnl_table_nlmsg_parse(nlh, table) == 0 && is_managed_table(nftnl_table_get_u32(table, NFTNL_TABLE_FAMILY),
+									     nftnl_table_get_str(table, NFTNL_TABLE_NAME))) {
 		state->table_exists = true;
 		state->table.status = OBJECT_OK;
 		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
@@ -110,7 +141,7 @@ static bool chain_matches_layout(const struct nftnl_chain *chain, enum chain whi
 
 static int chain_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct reader *reader = data;
+	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
 	struct nftnl_chain *chain = nftnl_chain_alloc();
 	enum chain which;
@@ -123,7 +154,7 @@ static int chain_message(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_chain_nlmsg_parse(nlh, chain) < 0)
 		goto out;
 	table = nftnl_chain_get_str(chain, NFTNL_CHAIN_TABLE);
-	if (!table || strcmp(table, TABLE_NAME))
+	if (!is_managed_table(nftnl_chain_get_u32(chain, NFTNL_CHAIN_FAMILY), table))
 		goto out;
 	reader->objects_seen++;
 	if (find_chain(nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME), &which) < 0) {
@@ -151,7 +182,7 @@ static bool map_matches_layout(const struct nftnl_set *set)
 
 static int set_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct reader *reader = data;
+	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
 	struct nftnl_set *set = nftnl_set_alloc();
 	enum protocol protocol;
@@ -164,7 +195,7 @@ static int set_message(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_set_nlmsg_parse(nlh, set) < 0)
 		goto out;
 	table = nftnl_set_get_str(set, NFTNL_SET_TABLE);
-	if (!table || strcmp(table, TABLE_NAME))
+	if (!is_managed_table(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), table))
 		goto out;
 	reader->objects_seen++;
 	/* Anonymous sets belong to rules ("tcp dport { 1, 2 }"); a foreign
@@ -185,7 +216,7 @@ out:
 
 static int rule_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct reader *reader = data;
+	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
 	struct nftnl_rule *rule = nftnl_rule_alloc();
 	char text[RULE_TEXT_SIZE];
@@ -200,7 +231,7 @@ static int rule_message(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_rule_nlmsg_parse(nlh, rule) < 0)
 		goto out;
 	table = nftnl_rule_get_str(rule, NFTNL_RULE_TABLE);
-	if (!table || strcmp(table, TABLE_NAME))
+	if (!is_managed_table(nftnl_rule_get_u32(rule, NFTNL_RULE_FAMILY), table))
 		goto out;
 	/* Rules of foreign chains go with the table when it is recreated. */
 	if (find_chain(nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN), &which) < 0)
@@ -215,35 +246,44 @@ out:
 	return MNL_CB_OK;
 }
 
-/* The elements of one map, indexed by port: the kernel dumps a hash set in
- * no useful order, and a port-indexed table puts them in order in one
- * pass, where a sort of 65,535 redirects would cost more than parsing. */
-struct element_table {
-	enum protocol protocol;
-	/* targets[port] is the target plus one; 0 means no element. */
-	uint32_t *targets;
-	size_t count;
-	bool altered;
+/* What one element dump fills: the tables of the maps found, indexed by
+ * protocol. The reader dumps each map on its own socket and fills only
+ * that map's table (only); decoded dumps fill whichever map each message
+ * names (only is PROTOCOL_COUNT). */
+struct element_dump {
+	struct element_table *tables;
+	enum protocol only;
 	int error;
 };
 
 static int element_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct element_table *table = data;
+	struct element_dump *dump = data;
 	struct nftnl_set_elems_iter *iterator = NULL;
 	struct nftnl_set *set = nftnl_set_alloc();
+	struct element_table *table;
 	struct nftnl_set_elem *element;
+	enum protocol protocol;
 	int r = MNL_CB_OK;
 
 	if (!set) {
-		table->error = -ENOMEM;
+		dump->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
 	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
 		goto out;
+	/* Elements of another table or map than the one asked for are none
+	 * of ours: the kernel sends none, and a decoded dump may. */
+	if (!is_managed_table(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), nftnl_set_get_str(set, NFTNL_SET_TABLE)) ||
+	    find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0 ||
+	    (dump->only != PROTOCOL_COUNT && protocol != dump->only))
+		goto out;
+	table = &dump->tables[protocol];
+	if (!table->targets)
+		goto out;
 	iterator = nftnl_set_elems_iter_create(set);
 	if (!iterator) {
-		table->error = -ENOMEM;
+		dump->error = -ENOMEM;
 		r = MNL_CB_ERROR;
 		goto out;
 	}
@@ -271,9 +311,8 @@ out:
 	return r;
 }
 
-/* Builds a GET request for the managed table's objects of one kind. */
-static struct nlmsghdr *build_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
-				      const char *set_name)
+struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
+					   const char *set_name)
 {
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buffer, type, NFPROTO_INET, flags,
 						     kernel_next_sequence(kernel));
@@ -329,22 +368,23 @@ static struct nlmsghdr *build_request(struct kernel *kernel, char *buffer, uint1
 	return nlh;
 }
 
-static int dump_elements(struct kernel *kernel, struct element_table *table)
+static int dump_elements(struct kernel *kernel, struct element_table *tables, enum protocol protocol)
 {
+	struct element_dump dump = { .tables = tables, .only = protocol };
 	char buffer[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	int r;
 
-	nlh = build_request(kernel, buffer, NFT_MSG_GETSETELEM, NLM_F_DUMP, map_name(table->protocol));
+	nlh = kernel_build_read_request(kernel, buffer, NFT_MSG_GETSETELEM, NLM_F_DUMP, map_name(protocol));
 	if (!nlh)
 		return -ENOMEM;
-	r = kernel_dump(kernel, nlh, element_message, table);
-	return table->error ? table->error : r;
+	r = kernel_dump(kernel, nlh, element_message, &dump);
+	return dump.error ? dump.error : r;
 }
 
 struct element_thread {
 	struct kernel *kernel;
-	struct element_table *table;
+	struct element_table *tables;
 	int result;
 };
 
@@ -352,39 +392,40 @@ static void *element_thread_main(void *data)
 {
 	struct element_thread *thread = data;
 
-	thread->result = dump_elements(thread->kernel, thread->table);
+	thread->result = dump_elements(thread->kernel, thread->tables, PROTOCOL_UDP);
 	return NULL;
 }
 
 /* Dumping a map costs the kernel more than the dump's size suggests: each
  * round of a dump walks the hash table again from its start. The two maps
- * are dumped at the same time, on two sockets, so that two cores share it.
- * Either dump failing fails the read. */
-static int dump_maps(struct kernel *kernel, struct element_table *tables, const bool *wanted)
+ * are dumped at the same time, on two sockets, so that two cores share it;
+ * each dump fills only its own map's table. Either dump failing fails the
+ * read. */
+static int dump_maps(struct kernel *kernel, struct element_table *tables)
 {
-	struct element_thread thread = { .table = &tables[PROTOCOL_UDP] };
+	struct element_thread thread = { .tables = tables };
 	struct kernel_error ignored;
 	pthread_t udp;
 	bool threaded = false;
 	int r = 0;
 
-	if (wanted[PROTOCOL_TCP] && wanted[PROTOCOL_UDP] &&
+	if (tables[PROTOCOL_TCP].targets && tables[PROTOCOL_UDP].targets &&
 	    kernel_open(&thread.kernel, &ignored) == 0) {
 		if (pthread_create(&udp, NULL, element_thread_main, &thread) == 0)
 			threaded = true;
 		else
 			kernel_close(thread.kernel);
 	}
-	if (wanted[PROTOCOL_TCP])
-		r = dump_elements(kernel, &tables[PROTOCOL_TCP]);
+	if (tables[PROTOCOL_TCP].targets)
+		r = dump_elements(kernel, tables, PROTOCOL_TCP);
 	if (threaded) {
 		pthread_join(udp, NULL);
 		kernel_add_statistics(kernel, thread.kernel);
 		kernel_close(thread.kernel);
 		if (r >= 0)
 			r = thread.result;
-	} else if (r >= 0 && wanted[PROTOCOL_UDP]) {
-		r = dump_elements(kernel, &tables[PROTOCOL_UDP]);
+	} else if (r >= 0 && tables[PROTOCOL_UDP].targets) {
+		r = dump_elements(kernel, tables, PROTOCOL_UDP);
 	}
 	return r;
 }
@@ -414,76 +455,31 @@ static int collect_elements(struct table_state *state, const struct element_tabl
 	return 0;
 }
 
-static int dump(struct kernel *kernel, struct reader *reader, uint16_t type, uint16_t flags,
-		const char *set_name, mnl_cb_t callback)
+static int dump(struct kernel *kernel, struct kernel_decoder *reader, uint16_t type, uint16_t flags,
+		mnl_cb_t callback)
 {
 	char buffer[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	int r;
 
-	nlh = build_request(kernel, buffer, type, flags, set_name);
+	nlh = kernel_build_read_request(kernel, buffer, type, flags, NULL);
 	if (!nlh)
 		return -ENOMEM;
 	r = kernel_dump(kernel, nlh, callback, reader);
 	return reader->error ? reader->error : r;
 }
 
-static int read_elements(struct kernel *kernel, struct table_state *state, struct kernel_error *error)
-{
-	struct element_table tables[PROTOCOL_COUNT] = {
-		{ .protocol = PROTOCOL_TCP },
-		{ .protocol = PROTOCOL_UDP },
-	};
-	bool wanted[PROTOCOL_COUNT];
-	int r = 0;
-
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		wanted[i] = state->maps[i].status == OBJECT_OK;
-		if (!wanted[i])
-			continue;
-		tables[i].targets = calloc((size_t)UINT16_MAX + 1, sizeof(*tables[i].targets));
-		if (!tables[i].targets) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	snprintf(error->object, sizeof(error->object), "maps tcp_redirects and udp_redirects");
-	r = dump_maps(kernel, tables, wanted);
-	if (r >= 0)
-		r = collect_elements(state, tables);
-	if (r >= 0)
-		error->object[0] = '\0';
-out:
-	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		free(tables[i].targets);
-	return r;
-}
-
-/* One pass over the table's objects. Returns -EINTR when a dump was
- * interrupted by a concurrent change. */
-static int read_once(struct kernel *kernel, struct reader *reader, bool with_elements,
-		     struct kernel_error *error)
+/* The checks that need every chain, set and rule, once they are all
+ * decoded; then the tables for the elements of the maps found. */
+static int finish_structure(struct kernel_decoder *reader)
 {
 	struct table_state *state = reader->state;
-	int r;
 
-	snprintf(error->object, sizeof(error->object), "table " TABLE_FAMILY_NAME " " TABLE_NAME);
-	/* NLM_F_ACK ends a plain GET with an acknowledgement, as a dump ends
-	 * with NLMSG_DONE. */
-	r = dump(kernel, reader, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_message);
-	if (r == -ENOENT)
+	if (reader->structure_finished)
 		return 0;
-	if (r < 0 || !with_elements)
-		return r;
-	r = dump(kernel, reader, NFT_MSG_GETCHAIN, NLM_F_DUMP, NULL, chain_message);
-	if (r < 0)
-		return r;
-	r = dump(kernel, reader, NFT_MSG_GETSET, NLM_F_DUMP, NULL, set_message);
-	if (r < 0)
-		return r;
-	r = dump(kernel, reader, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_message);
-	if (r < 0)
-		return r;
+	reader->structure_finished = true;
+	if (!state->table_exists)
+		return 0;
 	for (int i = 0; i < CHAIN_COUNT; i++) {
 		if (state->chains[i].status == OBJECT_OK && reader->rules_seen[i] < RULES_PER_CHAIN)
 			mark_altered(&state->chains[i], "rule missing");
@@ -492,10 +488,54 @@ static int read_once(struct kernel *kernel, struct reader *reader, bool with_ele
 	 * here; the table's use count reveals them. */
 	if (reader->table_use != reader->objects_seen)
 		mark_altered(&state->table, "unexpected objects found");
-	return read_elements(kernel, state, error);
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (state->maps[i].status != OBJECT_OK)
+			continue;
+		reader->elements[i].targets = calloc((size_t)UINT16_MAX + 1, sizeof(*reader->elements[i].targets));
+		if (!reader->elements[i].targets)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
-static int prepare_expected_rules(struct reader *reader)
+/* One pass over the table's objects. Returns -EINTR when a dump was
+ * interrupted by a concurrent change. */
+static int read_once(struct kernel *kernel, struct kernel_decoder *reader, bool with_elements,
+		     struct kernel_error *error)
+{
+	int r;
+
+	snprintf(error->object, sizeof(error->object), "table " TABLE_FAMILY_NAME " " TABLE_NAME);
+	/* NLM_F_ACK ends a plain GET with an acknowledgement, as a dump ends
+	 * with NLMSG_DONE. */
+	r = dump(kernel, reader, NFT_MSG_GETTABLE, NLM_F_ACK, table_message);
+	if (r == -ENOENT)
+		return 0;
+	/* Without the other dumps there is nothing to check them against. */
+	if (!with_elements)
+		reader->structure_finished = true;
+	if (r < 0 || !with_elements)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETCHAIN, NLM_F_DUMP, chain_message);
+	if (r < 0)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETSET, NLM_F_DUMP, set_message);
+	if (r < 0)
+		return r;
+	r = dump(kernel, reader, NFT_MSG_GETRULE, NLM_F_DUMP, rule_message);
+	if (r < 0)
+		return r;
+	r = finish_structure(reader);
+	if (r < 0)
+		return r;
+	snprintf(error->object, sizeof(error->object), "maps tcp_redirects and udp_redirects");
+	r = dump_maps(kernel, reader->elements);
+	if (r >= 0)
+		error->object[0] = '\0';
+	return r;
+}
+
+static int prepare_expected_rules(struct kernel_decoder *reader)
 {
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		struct nftnl_rule *rule = layout_rule(CHAIN_PREROUTING, (enum protocol)i, 0, true);
@@ -511,41 +551,128 @@ static int prepare_expected_rules(struct reader *reader)
 	return 0;
 }
 
+int kernel_decoder_new(struct kernel_decoder **ret_decoder)
+{
+	struct kernel_decoder *decoder = calloc(1, sizeof(*decoder));
+	int r;
+
+	if (!decoder)
+		return -ENOMEM;
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		decoder->elements[i].protocol = (enum protocol)i;
+	decoder->state = table_state_new();
+	if (!decoder->state) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = prepare_expected_rules(decoder);
+	if (r < 0)
+		goto fail;
+	*ret_decoder = decoder;
+	return 0;
+fail:
+	kernel_decoder_free(decoder);
+	return r;
+}
+
+void kernel_decoder_free(struct kernel_decoder *decoder)
+{
+	if (!decoder)
+		return;
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		free(decoder->elements[i].targets);
+	table_state_free(decoder->state);
+	free(decoder);
+}
+
+int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void *buffer, size_t length)
+{
+	struct element_dump elements = { .tables = decoder->elements, .only = PROTOCOL_COUNT };
+	mnl_cb_t callback;
+	void *data = decoder;
+	int r;
+
+	switch (type) {
+	case NFT_MSG_GETTABLE:
+		callback = table_message;
+		break;
+	case NFT_MSG_GETCHAIN:
+		callback = chain_message;
+		break;
+	case NFT_MSG_GETSET:
+		callback = set_message;
+		break;
+	case NFT_MSG_GETRULE:
+		callback = rule_message;
+		break;
+	case NFT_MSG_GETSETELEM:
+		r = finish_structure(decoder);
+		if (r < 0)
+			return r;
+		callback = element_message;
+		data = &elements;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (decoder->structure_finished && type != NFT_MSG_GETSETELEM)
+		return -EINVAL;
+	/* Sequence number and port id 0: any message is taken, as it was
+	 * recorded. */
+	r = mnl_cb_run(buffer, length, 0, 0, callback, data);
+	if (decoder->error)
+		return decoder->error;
+	if (elements.error)
+		return elements.error;
+	return r < 0 ? -errno : 0;
+}
+
+int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **ret_state)
+{
+	int r;
+
+	r = finish_structure(decoder);
+	if (r >= 0)
+		r = collect_elements(decoder->state, decoder->elements);
+	if (r < 0)
+		return r;
+	*ret_state = decoder->state;
+	decoder->state = NULL;
+	return 0;
+}
+
 int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_state **ret_state,
 		      struct kernel_error *error)
 {
-	struct reader reader;
 	uint32_t before, after;
 	int r = -EAGAIN;
 
-	memset(&reader, 0, sizeof(reader));
-	r = prepare_expected_rules(&reader);
-	if (r < 0)
-		return r;
 	for (int attempt = 0; attempt < KERNEL_MAX_ATTEMPTS; attempt++) {
-		struct table_state *state = table_state_new();
+		struct kernel_decoder *reader;
+		struct table_state *state = NULL;
 
-		if (!state)
-			return -ENOMEM;
-		memset(reader.rules_seen, 0, sizeof(reader.rules_seen));
-		reader.state = state;
-		reader.table_use = reader.objects_seen = 0;
-		reader.error = 0;
+		r = kernel_decoder_new(&reader);
+		if (r < 0)
+			return r;
 		snprintf(error->object, sizeof(error->object), "ruleset generation");
 		r = kernel_get_generation(kernel, &before);
 		if (r >= 0)
-			r = read_once(kernel, &reader, with_elements, error);
+			r = read_once(kernel, reader, with_elements, error);
 		if (r >= 0) {
 			snprintf(error->object, sizeof(error->object), "ruleset generation");
 			r = kernel_get_generation(kernel, &after);
 		}
 		if (r >= 0 && before == after) {
+			r = kernel_decoder_finish(reader, &state);
+			kernel_decoder_free(reader);
+			if (r < 0)
+				return r;
 			error->object[0] = '\0';
 			state->generation = before;
 			*ret_state = state;
 			return 0;
 		}
-		table_state_free(state);
+		kernel_decoder_free(reader);
 		/* A dump interrupted or overrun, or a ruleset that changed
 		 * between the dumps: read again. Anything else is final. */
 		if (r < 0 && r != -EINTR && r != -ENOBUFS)
