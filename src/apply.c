@@ -45,12 +45,26 @@ static int write_port_start(const struct options *options, const struct plan *pl
 	return 0;
 }
 
+/* A table held by a running `watch --hold` keeps its flags: they are that
+ * process's business, and only the content is compared. */
+static uint32_t wanted_table_flags(const struct options *options, const struct kernel *kernel,
+				   const struct table_state *state)
+{
+	if (options->hold)
+		return TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
+	if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
+	    state->table_owner != kernel_port_id(kernel))
+		return state->table_flags;
+	return 0;
+}
+
 int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
 		  const struct mapping *desired, bool dry_run, struct plan **ret_plan)
 {
 	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
 	struct plan *plan = NULL;
+	bool applied = false;
 	int r;
 
 	*ret_plan = NULL;
@@ -68,6 +82,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		r = read_port_start(desired, state);
 		if (r < 0)
 			goto out;
+		state->wanted_table_flags = wanted_table_flags(options, kernel, state);
 		print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s",
 			      state->generation, state->mapping->redirect_count,
 			      state->mapping->redirect_count == 1 ? "" : "s");
@@ -80,6 +95,15 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 			goto out;
 		if (plan_is_empty(plan)) {
 			print_verbose(options, "the kernel already matches %s; nothing sent", options->path);
+			goto out;
+		}
+		/* The kernel would refuse with EPERM, which reads like a missing
+		 * privilege; the truth is more useful. */
+		if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
+		    state->table_owner != kernel_port_id(kernel) && plan_changes_kernel_tables(plan)) {
+			print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it or let it apply the mapping; nothing was changed",
+				    state->table_owner);
+			r = -EBUSY;
 			goto out;
 		}
 		r = kernel_apply_plan(kernel, plan, state->generation, &error);
@@ -100,13 +124,14 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		print_kernel_error("the kernel refused the change", r, &error, true);
 		goto out;
 	}
+	applied = true;
 	/* A failure here still leaves the plan to the caller: the rules it
 	 * holds were applied, and saying so matters. */
 	r = write_port_start(options, plan);
 out:
 	if (background)
 		kernel_read_table_end(background, NULL, NULL);
-	if (plan && (r >= 0 || plan_changes_kernel_tables(plan))) {
+	if (plan && (r >= 0 || (applied && plan_changes_kernel_tables(plan)))) {
 		*ret_plan = plan;
 		plan = NULL;
 	}

@@ -25,6 +25,8 @@ struct options {
 	bool dry_run;
 	/* watch: seconds between checks of a declared sysctl. */
 	unsigned int interval;
+	/* watch --hold: own the table (see TABLE_FLAG_OWNER). */
+	bool hold;
 };
 
 enum outcome check_main(const struct options *options);

@@ -55,6 +55,12 @@ enum outcome flush_main(const struct options *options)
 		outcome = OUTCOME_OK;
 		goto out;
 	}
+	if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
+	    state->table_owner != kernel_port_id(kernel)) {
+		print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it first; nothing was changed",
+			    state->table_owner);
+		goto out;
+	}
 	if (restore_port_start(options, state) < 0)
 		goto out;
 	/* Not bound to a generation: deleting is right whatever else changed. */

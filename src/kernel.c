@@ -98,6 +98,11 @@ const struct kernel_statistics *kernel_statistics(const struct kernel *kernel)
 	return &kernel->statistics;
 }
 
+uint32_t kernel_port_id(const struct kernel *kernel)
+{
+	return kernel->port_id;
+}
+
 void kernel_add_statistics(struct kernel *kernel, const struct kernel *other)
 {
 	kernel->statistics.messages_sent += other->statistics.messages_sent;

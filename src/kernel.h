@@ -39,6 +39,8 @@ struct kernel_statistics {
 int kernel_open(struct kernel **ret_kernel, struct kernel_error *error);
 void kernel_close(struct kernel *kernel);
 const struct kernel_statistics *kernel_statistics(const struct kernel *kernel);
+/* The socket's netlink port: what the kernel names as a table's owner. */
+uint32_t kernel_port_id(const struct kernel *kernel);
 
 /* Reads the managed table consistently: the dumps are repeated until the
  * ruleset generation is the same before and after them. Without elements,

@@ -79,7 +79,7 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
  * knows type 0, the comment): the sysctl's value before portredir first
  * changed it. */
 #define LAYOUT_UDATA_ORIGINAL_PORT_START 0xf0
-struct nftnl_table *layout_table(const unsigned int *original_port_start);
+struct nftnl_table *layout_table(const unsigned int *original_port_start, uint32_t flags);
 int layout_table_original_port_start(const struct nftnl_table *table, unsigned int *ret_value);
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
 struct nftnl_chain *layout_chain(enum chain chain);

@@ -20,7 +20,7 @@
 #define NFT_CHAIN_PRIORITY_DSTNAT (-100)
 #define RTN_LOCAL_ADDRESS 2
 
-struct nftnl_table *layout_table(const unsigned int *original_port_start)
+struct nftnl_table *layout_table(const unsigned int *original_port_start, uint32_t flags)
 {
 	struct nftnl_udata_buf *userdata;
 	struct nftnl_table *table = nftnl_table_alloc();
@@ -29,7 +29,7 @@ struct nftnl_table *layout_table(const unsigned int *original_port_start)
 		return NULL;
 	nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(table, NFTNL_TABLE_NAME, TABLE_NAME);
-	nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, 0);
+	nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, flags);
 	if (!original_port_start)
 		return table;
 	userdata = nftnl_udata_buf_alloc(64);

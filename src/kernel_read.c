@@ -112,8 +112,10 @@ static int table_message(const struct nlmsghdr *nlh, void *data)
 		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
 		state->has_original_port_start =
 			layout_table_original_port_start(table, &state->original_port_start) == 0;
-		if (nftnl_table_get_u32(table, NFTNL_TABLE_FLAGS) != 0)
-			mark_altered(&state->table, "table flags changed");
+		/* Whether the flags are right is the planner's to say. */
+		state->table_flags = nftnl_table_get_u32(table, NFTNL_TABLE_FLAGS);
+		if (nftnl_table_is_set(table, NFTNL_TABLE_OWNER))
+			state->table_owner = nftnl_table_get_u32(table, NFTNL_TABLE_OWNER);
 	}
 	nftnl_table_free(table);
 	return MNL_CB_OK;

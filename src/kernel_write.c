@@ -18,9 +18,9 @@
 #define SET_ID(protocol) ((uint32_t)(protocol) + 1)
 
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
-		     const unsigned int *original_port_start)
+		     const unsigned int *original_port_start, uint32_t table_flags)
 {
-	struct nftnl_table *table = layout_table(original_port_start);
+	struct nftnl_table *table = layout_table(original_port_start, table_flags);
 	struct nlmsghdr *nlh;
 
 	if (!table)
@@ -184,7 +184,7 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	int r = 0;
 
 	if (plan->delete_table)
-		r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL);
+		r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0);
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
 		if (plan->delete_chain[i] && !plan->delete_table)
 			r = add_chain(batch, (enum chain)i, NFT_MSG_DELCHAIN, 0);
@@ -200,7 +200,8 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	}
 	if (r >= 0 && plan->create_table)
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
-			      plan->record_original_port_start ? &plan->original_port_start : NULL);
+			      plan->record_original_port_start ? &plan->original_port_start : NULL,
+			      plan->table_flags);
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (!plan->create_map[i])
 			continue;
@@ -251,7 +252,7 @@ int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kerne
 	batch = batch_new(kernel, 0, generation);
 	if (!batch)
 		return -ENOMEM;
-	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL);
+	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);
 	batch_free(batch);

@@ -55,6 +55,7 @@ static void print_usage(FILE *stream)
 		"      --dry-run    with apply: change nothing, exactly like diff\n"
 		"      --interval S with watch: check a declared sysctl every S seconds\n"
 		"                   (default %u)\n"
+		"      --hold       with watch: own the table, so that others cannot change it\n"
 		"      --json       print the result as one JSON document\n"
 		"  -q, --quiet      print no warnings and no change lines (errors still print)\n"
 		"  -v, --verbose    say what each step did\n"
@@ -81,12 +82,13 @@ static int usage_error(const char *format, ...)
 
 int main(int argc, char *argv[])
 {
-	enum { OPTION_DRY_RUN = 256, OPTION_JSON, OPTION_INTERVAL };
+	enum { OPTION_DRY_RUN = 256, OPTION_JSON, OPTION_INTERVAL, OPTION_HOLD };
 	static const struct option long_options[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, OPTION_JSON },
 		{ "dry-run", no_argument, NULL, OPTION_DRY_RUN },
 		{ "interval", required_argument, NULL, OPTION_INTERVAL },
+		{ "hold", no_argument, NULL, OPTION_HOLD },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -113,6 +115,9 @@ int main(int argc, char *argv[])
 			break;
 		case OPTION_DRY_RUN:
 			options.dry_run = true;
+			break;
+		case OPTION_HOLD:
+			options.hold = true;
 			break;
 		case OPTION_INTERVAL: {
 			char *end;
@@ -157,6 +162,8 @@ int main(int argc, char *argv[])
 		return usage_error("--dry-run is an option of apply, not of '%s'", name);
 	if (interval_given && command->run != watch_main)
 		return usage_error("--interval is an option of watch, not of '%s'", name);
+	if (options.hold && command->run != watch_main)
+		return usage_error("--hold is an option of watch, not of '%s'", name);
 	if (options.dry_run)
 		command = find_command("diff");
 

@@ -108,6 +108,10 @@ static int plan_structure(struct plan_builder *builder, const struct table_state
 		return plan_whole_table(builder, current, "missing");
 	if (current->table.status != OBJECT_OK)
 		return plan_whole_table(builder, current, current->table.reason);
+	/* The kernel cannot make a table owned or persistent after the
+	 * fact: only a new table gets the flags. */
+	if (current->table_flags != current->wanted_table_flags)
+		return plan_whole_table(builder, current, "table flags changed");
 	/* The kernel cannot change a table's userdata in place: to remember
 	 * the sysctl's original value, the table is recreated, in the same
 	 * atomic batch. This happens once. */
@@ -223,6 +227,7 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 	if (!plan)
 		return -ENOMEM;
 	plan->desired = desired;
+	plan->table_flags = current->wanted_table_flags;
 	/* The first change of the sysctl records what it was, so that flush
 	 * can put it back; a record that exists is kept, never replaced. */
 	record_needed = desired->has_unprivileged_port_start && current->has_port_start &&

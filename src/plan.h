@@ -61,6 +61,9 @@ struct plan {
 	struct redirect *additions;
 	size_t addition_count;
 
+	/* The flags of a created table. */
+	uint32_t table_flags;
+
 	/* The userdata of a created table: the sysctl's value before
 	 * portredir first changed it, carried over or recorded now. */
 	bool record_original_port_start;

@@ -11,6 +11,12 @@
 #define TABLE_FAMILY_NAME "inet"
 #define TABLE_NAME "portredir"
 
+/* Table flags (nf_tables.h's NFT_TABLE_F_*): watch --hold makes the table
+ * owned by its socket, so that only it may change the table and flush
+ * ruleset passes it by, and persistent, so that it outlives the process. */
+#define TABLE_FLAG_OWNER 0x2u
+#define TABLE_FLAG_PERSIST 0x4u
+
 enum chain {
 	CHAIN_PREROUTING,
 	CHAIN_OUTPUT,
@@ -40,6 +46,12 @@ struct table_state {
 	struct object_state chains[CHAIN_COUNT];
 	/* The elements of the maps that are OBJECT_OK, as redirects. */
 	struct mapping *mapping;
+	/* The table's flags and, when owned, the owning netlink port. */
+	uint32_t table_flags;
+	uint32_t table_owner;
+	/* The flags it should have, filled in by the caller. */
+	uint32_t wanted_table_flags;
+
 	/* The generation the dumps were taken at; the batch is bound to it. */
 	uint32_t generation;
 

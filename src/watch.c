@@ -37,6 +37,8 @@
 #define WATCH_MAX_CHANGES_LOGGED 20
 
 struct watch {
+	/* A copy: --hold is dropped when the kernel cannot hold tables. */
+	struct options options_copy;
 	const struct options *options;
 	struct kernel *kernel;
 	struct kernel_events *events;
@@ -249,6 +251,14 @@ static void synchronize(struct watch *watch, const char *reason)
 	if (!watch->desired)
 		return;
 	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan);
+	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
+		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
+		watch_log(LOG_WARNING, "warning: this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
+		watch->options_copy.hold = false;
+		plan_free(plan);
+		plan = NULL;
+		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan);
+	}
 	if (r < 0) {
 		watch_log(LOG_ERR, "error: %s: could not apply %s; will try again on the next change",
 			  reason, watch->options->path);
@@ -370,15 +380,18 @@ static void teardown(struct watch *watch)
 
 enum outcome watch_main(const struct options *options)
 {
-	struct watch watch = { .options = options, .signal_fd = -1, .inotify_fd = -1 };
+	struct watch watch = { .options_copy = *options, .signal_fd = -1, .inotify_fd = -1 };
 	enum outcome outcome = OUTCOME_ERROR;
+
+	watch.options = &watch.options_copy;
 
 	print_use_syslog_prefixes(stderr_is_journal());
 	if (setup(&watch) < 0)
 		goto out;
 	reload_mapping(&watch);
 	synchronize(&watch, "started");
-	watch_log(LOG_INFO, "watching %s and table inet portredir", options->path);
+	watch_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
+		  watch.options->hold ? ", which it holds" : "");
 	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");
 
 	for (;;) {

@@ -197,6 +197,39 @@ test_sigterm_exits_0_and_leaves_the_rules() {
 	table_is "$ns" "$EXPECTED_TABLE"
 }
 
+test_hold_keeps_others_from_changing_the_table() {
+	local ns status other=$TEST_DIR/other.conf
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf" --hold
+	wait_for "the table" table_of "$ns"
+	if log_has "this kernel cannot hold table inet portredir"; then
+		# An older kernel: watch says so once and repairs instead.
+		in_ns "$ns" nft flush ruleset
+		wait_for "the repair" table_is "$ns" "$EXPECTED_TABLE"
+		return 0
+	fi
+	log_has "watching $RULES_DIR/rules.conf and table inet portredir, which it holds"
+	table_of "$ns" | grep -q 'flags owner'
+	# flush ruleset passes an owned table by; nft cannot change it.
+	in_ns "$ns" nft flush ruleset
+	table_of "$ns" >/dev/null
+	if in_ns "$ns" nft delete element inet portredir tcp_redirects '{ 80 }' 2>/dev/null; then
+		diag "nft changed a held table"
+		return 1
+	fi
+	# Another portredir may compare, but not change it.
+	expect_portredir "$ns" 0 "" -f "$RULES_DIR/rules.conf" diff
+	write_mapping "$other" 'redirect tcp 80 to 9090'
+	status=0
+	in_ns "$ns" "$PORTREDIR" -f "$other" apply >/dev/null 2>"$TEST_DIR/apply.err" || status=$?
+	expect_eq "apply exit status" 2 "$status"
+	grep -q "^portredir: error: table inet portredir is held by another process (netlink port [0-9]*, a 'portredir watch --hold'?); stop it or let it apply the mapping; nothing was changed$" "$TEST_DIR/apply.err"
+	# The table outlives the watch that held it.
+	kill -TERM "$WATCH_PID"
+	wait "$WATCH_PID"
+	table_of "$ns" | grep -q 'tcp_redirects'
+}
+
 test_interval_is_an_option_of_watch_only() {
 	local status=0 output
 	output=$("$PORTREDIR" -f "$RULES_DIR" --interval 5 check 2>&1) || status=$?

@@ -159,7 +159,7 @@ static void assert_table_userdata(const struct nftnl_table *table, uint32_t orig
 
 static void table_without_an_original_port_start_is_inet_portredir_without_flags_or_userdata(void **unused)
 {
-	struct nftnl_table *table = layout_table(NULL);
+	struct nftnl_table *table = layout_table(NULL, 0);
 	unsigned int value = 12345;
 
 	(void)unused;
@@ -174,7 +174,7 @@ static void table_without_an_original_port_start_is_inet_portredir_without_flags
 static void table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0(void **unused)
 {
 	const unsigned int original = 1024;
-	struct nftnl_table *table = layout_table(&original);
+	struct nftnl_table *table = layout_table(&original, 0);
 
 	(void)unused;
 	assert_non_null(table);
@@ -187,7 +187,7 @@ static void table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0(voi
 static void table_keeps_an_original_port_start_of_zero(void **unused)
 {
 	const unsigned int original = 0;
-	struct nftnl_table *table = layout_table(&original);
+	struct nftnl_table *table = layout_table(&original, 0);
 
 	(void)unused;
 	assert_non_null(table);
@@ -198,7 +198,7 @@ static void table_keeps_an_original_port_start_of_zero(void **unused)
 /* What `nft add table inet portredir { comment "x"; }` leaves. */
 static void table_with_only_a_comment_in_userdata_has_no_original_port_start(void **unused)
 {
-	struct nftnl_table *table = layout_table(NULL);
+	struct nftnl_table *table = layout_table(NULL, 0);
 	struct nftnl_udata_buf *userdata = nftnl_udata_buf_alloc(64);
 	unsigned int value = 12345;
 
@@ -217,7 +217,7 @@ static void table_with_only_a_comment_in_userdata_has_no_original_port_start(voi
 static void table_survives_a_netlink_message_round_trip(void **unused)
 {
 	const unsigned int original = 1024;
-	struct nftnl_table *table = layout_table(&original), *parsed = nftnl_table_alloc();
+	struct nftnl_table *table = layout_table(&original, 0), *parsed = nftnl_table_alloc();
 	struct message message;
 
 	(void)unused;

@@ -1175,9 +1175,73 @@ static void plan_free_accepts_null(void **unused)
 	assert_returns_normally(free_null_plan);
 }
 
+/* Table flags (watch --hold). */
+
+static void table_with_flags_it_should_not_have_is_recreated(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	const struct plan expected = {
+		.delete_table = true,
+		.create_table = true,
+		.create_map = { true, true },
+		.create_chain = { true, true },
+	};
+	struct plan *plan;
+
+	(void)unused;
+	current->table_flags = TABLE_FLAG_PERSIST;
+	plan = build(desired, current);
+	assert_operations(plan, &expected);
+	assert_int_equal(plan->table_flags, 0);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void table_to_be_held_is_recreated_with_the_owner_and_persist_flags(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->wanted_table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
+	plan = build(desired, current);
+	assert_true(plan->delete_table);
+	assert_true(plan->create_table);
+	assert_int_equal(plan->table_flags, TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST);
+	assert_int_equal(plan->change_count, 1);
+	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void table_with_the_wanted_flags_is_in_sync(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	current->table_flags = current->wanted_table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
+	plan = build(desired, current);
+	assert_true(plan_is_empty(plan));
+	assert_false(plan_changes_kernel_tables(plan));
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(table_with_flags_it_should_not_have_is_recreated),
+		cmocka_unit_test(table_to_be_held_is_recreated_with_the_owner_and_persist_flags),
+		cmocka_unit_test(table_with_the_wanted_flags_is_in_sync),
 		cmocka_unit_test(empty_mapping_and_missing_table_creates_the_whole_table),
 		cmocka_unit_test(missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations),
 		cmocka_unit_test(table_in_sync_gives_an_empty_plan),
