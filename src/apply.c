@@ -59,7 +59,8 @@ static uint32_t wanted_table_flags(const struct options *options, const struct k
 }
 
 int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
-		  const struct mapping *desired, bool dry_run, struct plan **ret_plan)
+		  const struct mapping *desired, bool dry_run, struct plan **ret_plan,
+		  uint32_t *ret_generation)
 {
 	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
@@ -79,6 +80,8 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
 			goto out;
 		}
+		if (ret_generation)
+			*ret_generation = state->generation;
 		r = read_port_start(desired, state);
 		if (r < 0)
 			goto out;
@@ -125,6 +128,9 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		goto out;
 	}
 	applied = true;
+	/* Every commit moves the generation by one. */
+	if (ret_generation && plan_changes_kernel_tables(plan))
+		*ret_generation = state->generation + 1;
 	/* A failure here still leaves the plan to the caller: the rules it
 	 * holds were applied, and saying so matters. */
 	r = write_port_start(options, plan);
@@ -166,7 +172,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		print_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
 		goto out;
 	}
-	r = apply_mapping(options, kernel, background, desired, dry_run, &plan);
+	r = apply_mapping(options, kernel, background, desired, dry_run, &plan, NULL);
 	if (plan)
 		print_changes(options, plan, !dry_run);
 	if (r >= 0)

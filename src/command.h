@@ -4,6 +4,7 @@
 #define COMMAND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "diagnostics.h"
 #include "mapping.h"
@@ -56,9 +57,12 @@ struct kernel_read;
  * dry_run applies, re-planning when the ruleset moved; then writes the
  * sysctl. Prints its errors. Returns 0 or -errno, and the plan: also on a
  * failure that came after the rules were applied (the sysctl), so that the
- * caller can say what was done. */
+ * caller can say what was done. ret_generation (may be NULL) receives the
+ * ruleset generation the kernel should be at if nobody else committed: the
+ * one read, plus one for a batch sent. */
 int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
-		  const struct mapping *desired, bool dry_run, struct plan **ret_plan);
+		  const struct mapping *desired, bool dry_run, struct plan **ret_plan,
+		  uint32_t *ret_generation);
 
 /* Shared by apply and diff: read the kernel, plan, and either print the
  * plan (dry run) or send it, re-planning when the ruleset moved. */

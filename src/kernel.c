@@ -225,6 +225,11 @@ int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
 	return r < 0 ? -errno : 0;
 }
 
+int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
+{
+	return kernel_get_generation(kernel, ret_generation);
+}
+
 struct batch_message {
 	uint32_t sequence;
 	char what[96];

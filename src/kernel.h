@@ -83,5 +83,14 @@ void kernel_events_close(struct kernel_events *events);
 int kernel_events_fd(const struct kernel_events *events);
 /* Reads every queued notification without blocking. */
 int kernel_events_read(struct kernel_events *events, struct kernel_event *ret_event);
+/* Stops notifications (and drops the queued ones) while the caller applies
+ * a plan of its own, which may be tens of thousands of notifications; once
+ * resumed, comparing the ruleset generation with the one the caller left
+ * tells whether anyone else committed meanwhile. */
+int kernel_events_pause(struct kernel_events *events);
+int kernel_events_resume(struct kernel_events *events);
+
+/* The ruleset generation now. */
+int kernel_generation(struct kernel *kernel, uint32_t *ret_generation);
 
 #endif

@@ -183,7 +183,9 @@ static int event_message(const struct nlmsghdr *nlh, void *data)
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
 		return MNL_CB_OK;
 	if (type != NFT_MSG_NEWGEN) {
-		if (header->nfgen_family == NFPROTO_INET && event_table_is_managed(nlh, type))
+		/* Once a transaction is known to touch the table, the rest of
+		 * it (maybe thousands of elements) need not be parsed. */
+		if (!events->pending && header->nfgen_family == NFPROTO_INET && event_table_is_managed(nlh, type))
 			events->pending = true;
 		return MNL_CB_OK;
 	}
@@ -199,6 +201,33 @@ static int event_message(const struct nlmsghdr *nlh, void *data)
 	}
 	events->pending = false;
 	return MNL_CB_OK;
+}
+
+static int set_membership(struct kernel_events *events, int option)
+{
+	int group = NFNLGRP_NFTABLES;
+
+	return mnl_socket_setsockopt(events->socket, option, &group, sizeof(group)) < 0 ? -errno : 0;
+}
+
+int kernel_events_pause(struct kernel_events *events)
+{
+	int r = set_membership(events, NETLINK_DROP_MEMBERSHIP);
+
+	if (r < 0)
+		return r;
+	/* What is queued was committed no later than the ruleset the caller
+	 * is about to read, so it is dropped rather than reacted to. */
+	while (mnl_socket_recvfrom(events->socket, events->buffer, KERNEL_RECEIVE_BUFFER_SIZE) > 0 ||
+	       errno == EINTR || errno == ENOBUFS)
+		;
+	events->pending = false;
+	return 0;
+}
+
+int kernel_events_resume(struct kernel_events *events)
+{
+	return set_membership(events, NETLINK_ADD_MEMBERSHIP);
 }
 
 int kernel_events_read(struct kernel_events *events, struct kernel_event *ret_event)

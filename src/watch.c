@@ -31,7 +31,7 @@
 #define FILE_QUIET_MS 200
 /* Events of one foreign transaction arrive together; a short pause lets a
  * few transactions in a row (a firewall reload) be repaired at once. */
-#define KERNEL_QUIET_MS 50
+#define KERNEL_QUIET_MS 10
 /* However busy the sources, work is never put off longer than this. */
 #define MAX_DELAY_MS 1000
 #define WATCH_MAX_CHANGES_LOGGED 20
@@ -241,24 +241,46 @@ static void reload_mapping(struct watch *watch)
 	schedule_sysctl_check(watch);
 }
 
-/* One apply through the planner, and one line saying what it did. */
+/* After an apply of its own, with notifications paused: anyone else who
+ * committed meanwhile moved the generation past the one expected. */
+static void resume_events(struct watch *watch, uint32_t expected)
+{
+	uint32_t now;
+	int r;
+
+	r = kernel_events_resume(watch->events);
+	if (r >= 0)
+		r = kernel_generation(watch->kernel, &now);
+	if (r < 0 || now != expected) {
+		watch->kernel_dirty = true;
+		watch->last_event.lost = true;
+		schedule(watch, KERNEL_QUIET_MS);
+	}
+}
+
+/* One apply through the planner, and one line saying what it did. Its own
+ * notifications are not listened to: they would only say what it did. */
 static void synchronize(struct watch *watch, const char *reason)
 {
 	struct plan *plan = NULL;
+	uint32_t generation = 0;
 	char *changes;
 	int r;
 
 	if (!watch->desired)
 		return;
-	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan);
+	if (kernel_events_pause(watch->events) < 0)
+		watch_log(LOG_WARNING, "warning: cannot pause nftables notifications: %m");
+	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
 		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
 		watch_log(LOG_WARNING, "warning: this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
 		watch->options_copy.hold = false;
 		plan_free(plan);
 		plan = NULL;
-		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan);
+		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	}
+	resume_events(watch, generation);
 	if (r < 0) {
 		watch_log(LOG_ERR, "error: %s: could not apply %s; will try again on the next change",
 			  reason, watch->options->path);
@@ -281,7 +303,7 @@ static void do_pending_work(struct watch *watch)
 		snprintf(reason, sizeof(reason), "%s changed", watch->options->path);
 		reload_mapping(watch);
 	} else if (watch->last_event.lost) {
-		snprintf(reason, sizeof(reason), "nftables notifications were lost");
+		snprintf(reason, sizeof(reason), "the ruleset changed while portredir was busy");
 	} else {
 		snprintf(reason, sizeof(reason), "table inet portredir changed by %s (pid %u)",
 			 watch->last_event.process, watch->last_event.pid);
