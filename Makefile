@@ -37,8 +37,14 @@ OBJECTS := $(SOURCES:%.c=$(BUILD)/%.o)
 LIBRARY_OBJECTS := $(filter-out $(BUILD)/src/main.o,$(OBJECTS))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
+# Every systemd unit in systemd/, built into $(BUILD)/ with the install
+# paths substituted (NAME.in is a template, any other unit is copied as is).
+SYSTEMD_TEMPLATES := $(patsubst systemd/%.in,$(BUILD)/%,$(wildcard systemd/*.in))
+SYSTEMD_COPIES := $(patsubst systemd/%,$(BUILD)/%,$(wildcard systemd/*.service \
+	systemd/*.path systemd/*.socket systemd/*.timer))
+SYSTEMD_UNITS := $(sort $(SYSTEMD_TEMPLATES) $(SYSTEMD_COPIES))
 
-all: $(BUILD)/portredir
+all: $(BUILD)/portredir $(SYSTEMD_UNITS)
 
 # Objects depend on the flags they were built with, so that switching
 # SANITIZE=1 on or off rebuilds everything instead of mixing the two.
@@ -58,6 +64,21 @@ $(BUILD)/libportredir.a: $(LIBRARY_OBJECTS)
 $(BUILD)/portredir: $(BUILD)/src/main.o $(BUILD)/libportredir.a
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Units are rebuilt when the paths substituted into them change.
+$(BUILD)/.paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SBINDIR) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(SBINDIR) $(SYSCONFDIR)' > $@
+
+SUBSTITUTE_PATHS = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+$(SYSTEMD_TEMPLATES): $(BUILD)/%: systemd/%.in $(BUILD)/.paths
+	$(quiet) GEN $@
+	$(Q)$(SUBSTITUTE_PATHS) $< > $@.tmp && mv $@.tmp $@
+
+$(SYSTEMD_COPIES): $(BUILD)/%: systemd/% $(BUILD)/.paths
+	$(quiet) GEN $@
+	$(Q)$(SUBSTITUTE_PATHS) $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
 	@mkdir -p $(@D)
@@ -90,8 +111,12 @@ demo:
 deps:
 	@tests/install-deps.sh
 
-install: $(BUILD)/portredir
+# Units are not enabled here (nor disabled by uninstall): that is the
+# administrator's choice, with systemctl enable portredir.service.
+install: $(BUILD)/portredir $(SYSTEMD_UNITS)
 	install -D -m 0755 $(BUILD)/portredir $(DESTDIR)$(SBINDIR)/portredir
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 $(SYSTEMD_UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -D -m 0644 man/portredir.8 $(DESTDIR)$(MANDIR)/man8/portredir.8
 	install -D -m 0644 man/portredir.conf.5 $(DESTDIR)$(MANDIR)/man5/portredir.conf.5
 	@mkdir -p $(DESTDIR)$(SYSCONFDIR)/portredir
@@ -99,7 +124,8 @@ install: $(BUILD)/portredir
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portredir $(DESTDIR)$(MANDIR)/man8/portredir.8 \
-	      $(DESTDIR)$(MANDIR)/man5/portredir.conf.5
+	      $(DESTDIR)$(MANDIR)/man5/portredir.conf.5 \
+	      $(SYSTEMD_UNITS:$(BUILD)/%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
 
 clean:
 	rm -rf $(BUILD)
