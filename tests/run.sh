@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs every test of portredir and ends with one line "N passed, N failed"
 # (", N skipped" when some were): the unit test binaries given as
-# arguments, the malformed-file corpus, and the integration scripts. Each
-# speaks TAP; this script only counts. Exit status 1 on any failure.
+# arguments, the malformed-file corpus, the integration scripts, and the
+# packaging checks (man pages, units, install). Each speaks TAP; this
+# script only counts. Exit status 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,10 @@ run_tap corpus tests/run-corpus.sh
 for script in tests/integration/*.sh; do
 	[ -e "$script" ] || continue
 	run_tap "$(basename "$script" .sh)" bash "$script"
+done
+for script in tests/packaging/*.sh; do
+	[ "$(basename "$script")" != lib.sh ] || continue
+	run_tap "packaging-$(basename "$script" .sh)" bash "$script"
 done
 
 summary="$passed passed, $failed failed"
