@@ -100,6 +100,13 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py --out $(BUILD)/bench $(BENCHFLAGS)
 
+# The installed units in a really booted minimal Debian system
+# (systemd-nspawn, as root; tests/boot/check-boot.sh). Run by CI.
+check-boot:
+	@tests/install-deps.sh debootstrap systemd-container
+	@$(MAKE) --no-print-directory all SANITIZE=0
+	@SBINDIR='$(SBINDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' tests/boot/check-boot.sh
+
 # The first command of the README: dependencies, build, and a demonstration
 # in throwaway network namespaces. make is run again after the install so
 # that pkg-config sees the libraries just installed.
@@ -132,4 +139,4 @@ clean:
 
 -include $(OBJECTS:.o=.d) $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
 
-.PHONY: all tests check bench demo deps install uninstall clean FORCE
+.PHONY: all tests check check-boot bench demo deps install uninstall clean FORCE

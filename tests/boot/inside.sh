@@ -1,0 +1,254 @@
+#!/bin/bash
+# Runs inside the booted test system (see check-boot.sh), started by
+# portredir-boot-test.service once multi-user.target was reached. Checks
+# what the boot did, as TAP, into /results/tap; /results/mode says which
+# boot this is: "valid" (rules.conf is a valid mapping) or "broken" (it is
+# not). The system powers off when this script ends, whatever it found.
+set -u
+MODE=$(cat /results/mode)
+RULES=/etc/portredir/rules.conf
+number=0
+exec 3>/results/tap.partial
+
+ok() {
+	number=$((number + 1))
+	echo "ok $number - $*" >&3
+}
+
+not_ok() {
+	number=$((number + 1))
+	echo "not ok $number - $*" >&3
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/# /' >&3
+}
+
+# check DESCRIPTION COMMAND...: one test, passed when COMMAND succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+	[ "$2" = "$3" ] && return 0
+	diag "$1: expected:" "$2" "$1: got:" "$3"
+	return 1
+}
+
+# wait_until WHAT COMMAND...: a bounded poll (10 s) for COMMAND to succeed,
+# for what systemd does in the background after a file changed; only the
+# last attempt's diagnostics are kept.
+wait_until() {
+	local what=$1 i
+	shift
+	for i in $(seq 1 100); do
+		"$@" 3>/dev/null && return 0
+		sleep 0.1
+	done
+	diag "timed out waiting for $what"
+	"$@"
+}
+
+property() {
+	systemctl show -P "$2" "$1"
+}
+
+# unit_is UNIT PROPERTY=VALUE...
+unit_is() {
+	local unit=$1 pair
+	shift
+	for pair in "$@"; do
+		expect_eq "$unit ${pair%%=*}" "${pair#*=}" "$(property "$unit" "${pair%%=*}")" || return 1
+	done
+}
+
+sysctl_is() {
+	expect_eq "net.ipv4.ip_unprivileged_port_start" "$1" \
+		"$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+}
+
+# table_is TCP_ELEMENTS UDP_ELEMENTS: the managed table is exactly the
+# contract's layout with these map elements ("80 : 8080, 443 : 8443"), as
+# nft (with netbase) lists it; an empty map has no elements line.
+table_is() {
+	local expected map chain
+	expected=$(
+		echo 'table inet portredir {'
+		for map in "tcp $1" "udp $2"; do
+			printf '\tmap %s_redirects {\n\t\ttype inet_service : inet_service\n' "${map%% *}"
+			[ -z "${map#* }" ] || printf '\t\telements = { %s }\n' "${map#* }"
+			printf '\t}\n\n'
+		done
+		for chain in 'prerouting priority dstnat' 'output priority -100'; do
+			printf '\tchain %s {\n' "${chain%% *}"
+			printf '\t\ttype nat hook %s; policy accept;\n' "$chain"
+			printf '\t\tfib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects\n'
+			printf '\t\tfib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects\n'
+			printf '\t}\n'
+			[ "${chain%% *}" = output ] || echo
+		done
+		echo '}'
+	)
+	expect_eq "nft list table inet portredir" "$expected" "$(nft list table inet portredir 2>&1)"
+}
+
+ruleset_is_empty() {
+	expect_eq "nft list ruleset" "" "$(nft list ruleset 2>&1)"
+}
+
+journal_of() {
+	journalctl -b -q -o cat --no-pager -u "$1"
+}
+
+# journal_has UNIT LINE...: each LINE appears as a whole line in the
+# journal of UNIT in this boot.
+journal_has() {
+	local unit=$1 line journal
+	shift
+	journal=$(journal_of "$unit")
+	for line in "$@"; do
+		if ! grep -qxF -- "$line" <<<"$journal"; then
+			diag "journal of $unit has no line: $line" "it has:" "$journal"
+			return 1
+		fi
+	done
+}
+
+# unit_finished_before UNIT TARGET: UNIT's main process exited, and UNIT
+# became active, before TARGET was reached (monotonic clock, microseconds).
+unit_finished_before() {
+	local exited active reached
+	exited=$(property "$1" ExecMainExitTimestampMonotonic)
+	active=$(property "$1" ActiveEnterTimestampMonotonic)
+	reached=$(property "$2" ActiveEnterTimestampMonotonic)
+	if [ "$exited" -gt 0 ] && [ "$active" -gt 0 ] && [ "$reached" -gt 0 ] &&
+		[ "$exited" -le "$reached" ] && [ "$active" -le "$reached" ]; then
+		return 0
+	fi
+	diag "$1 exited at $exited, active at $active; $2 reached at $reached"
+	return 1
+}
+
+# The identity apply ran with, from the journal's record of the process
+# that wrote its output: a dynamic user (not root), CAP_NET_ADMIN only.
+ran_unprivileged() {
+	local fields uid capabilities
+	fields=$(journalctl -b -q -o export --no-pager _SYSTEMD_UNIT=portredir.service _COMM=portredir)
+	uid=$(sed -n 's/^_UID=//p' <<<"$fields" | sort -u)
+	capabilities=$(sed -n 's/^_CAP_EFFECTIVE=//p' <<<"$fields" | sort -u)
+	if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] && [ "$capabilities" = 1000 ]; then
+		return 0
+	fi
+	diag "apply ran as uid '$uid' with effective capabilities '$capabilities'"
+	return 1
+}
+
+# replace_mapping LINE...: replaces rules.conf in one rename, as editors do.
+replace_mapping() {
+	printf '%s\n' "$@" >/etc/rules.conf.new
+	mv /etc/rules.conf.new "$RULES"
+}
+
+# reapply_ended RESULT: portredir-reload.service ended with RESULT and
+# portredir.path watches again.
+reapply_ended() {
+	local state=inactive
+	[ "$1" = success ] || state=failed
+	unit_is portredir-reload.service ActiveState=$state Result="$1" &&
+		unit_is portredir.path SubState=waiting
+}
+
+# verify_unit UNIT: systemd-analyze verify has nothing to say about the
+# installed UNIT. No man pages in the minimal system: make check verifies
+# Documentation= on the build host.
+verify_unit() {
+	local output
+	output=$(systemd-analyze verify --man=no "$1" 2>&1) || {
+		diag "$output"
+		return 1
+	}
+	expect_eq "systemd-analyze verify $1" "" "$output"
+}
+
+boot_with_valid_mapping() {
+	check "the boot reached multi-user.target" unit_is multi-user.target ActiveState=active
+	check "portredir.service is active" \
+		unit_is portredir.service ActiveState=active Result=success ExecMainStatus=0
+	check "the table matches the mapping" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "the sysctl is set as declared" sysctl_is 1000
+	check "portredir diff finds the kernel in sync" portredir diff
+	check "apply logged its changes to the journal" journal_has portredir.service \
+		'~ table inet portredir: created (missing)' \
+		'+ redirect tcp 80 to 8080' '+ redirect tcp 443 to 8443' '+ redirect udp 443 to 8443' \
+		'- unprivileged_port_start 1024' '+ unprivileged_port_start 1000'
+	check "apply ran as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged
+	check "portredir.service finished before network-pre.target was reached" \
+		unit_finished_before portredir.service network-pre.target
+	for unit in $(systemctl list-unit-files --no-legend 'portredir*' |
+		awk '$1 != "portredir-boot-test.service" { print $1 }'); do
+		check "systemd-analyze verify $unit is clean" verify_unit "$unit"
+	done
+	check "portredir.path watches /etc/portredir" \
+		unit_is portredir.path ActiveState=active SubState=waiting
+
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 9090' 'redirect tcp,udp 443 to 8443'
+	check "editing the mapping re-applies it" \
+		wait_until "the edited mapping" table_is '80 : 9090, 443 : 8443' '443 : 8443'
+	check "the re-apply was a reload of portredir.service" \
+		journal_has portredir.service '- redirect tcp 80 to 8080' '+ redirect tcp 80 to 9090'
+	# The path unit does not watch while the unit it started runs.
+	check "portredir.path watches again after the re-apply" wait_until "the re-apply to end" \
+		reapply_ended success
+
+	replace_mapping 'unprivileged_port_start 900' 'redirect tcp 80 to 8080' 'redirct tcp 443 to 8443'
+	check "an invalid edit fails the re-apply" \
+		wait_until "the failed re-apply" reapply_ended exit-code
+	check "an invalid edit changes nothing" table_is '80 : 9090, 443 : 8443' '443 : 8443'
+	check "an invalid edit leaves the sysctl alone" sysctl_is 1000
+	check "an invalid edit leaves portredir.service active" \
+		unit_is portredir.service ActiveState=active
+	check "the invalid edit's error is in the journal" journal_has portredir.service \
+		"$RULES:3:1: error: unknown directive 'redirct'; did you mean 'redirect'?"
+
+	systemctl stop portredir.service
+	check "stopping portredir.service deletes the table" ruleset_is_empty
+	check "stopping portredir.service restores the sysctl" sysctl_is 1024
+	check "stopping portredir.service stops portredir.path" \
+		unit_is portredir.path ActiveState=inactive
+}
+
+boot_with_broken_mapping() {
+	check "the boot reached multi-user.target" unit_is multi-user.target ActiveState=active
+	check "portredir.service failed" \
+		unit_is portredir.service ActiveState=failed Result=exit-code ExecMainStatus=2
+	check "the parser's errors are in the journal" journal_has portredir.service \
+		"$RULES:3:1: error: unknown directive 'redirct'; did you mean 'redirect'?" \
+		"$RULES:4:20: error: target port 22 is the same as the port; a redirect to itself does nothing, remove the line" \
+		"$RULES:5:22: error: invalid target port '53a': unexpected 'a'; expected a number from 1 to 65535" \
+		"portredir: error: $RULES: 3 errors; nothing was changed"
+	check "nothing was half-applied: no table" ruleset_is_empty
+	check "nothing was half-applied: the sysctl is the kernel's default" sysctl_is 1024
+
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080'
+	check "fixing the mapping starts portredir.service" \
+		wait_until "portredir.service to start" unit_is portredir.service ActiveState=active
+	check "the fixed mapping is applied" table_is '80 : 8080' ''
+}
+
+case $MODE in
+valid) boot_with_valid_mapping ;;
+broken) boot_with_broken_mapping ;;
+*) not_ok "unknown mode '$MODE'" ;;
+esac
+echo "1..$number" >&3
+{
+	echo "== systemctl --failed"
+	systemctl --failed --no-pager
+	echo "== journal of portredir units"
+	journalctl -b --no-pager -u 'portredir*'
+} >/results/diagnostics 2>&1
+exec 3>&-
+mv /results/tap.partial /results/tap
