@@ -3,9 +3,11 @@
  * contract's layout. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <libnftnl/common.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,9 @@ struct kernel_decoder {
 	char expected_rule[PROTOCOL_COUNT][RULE_TEXT_SIZE];
 	unsigned int rules_seen[CHAIN_COUNT];
 	uint32_t table_use;
+	/* Chains and named sets; anonymous sets apart (see finish_structure). */
 	uint32_t objects_seen;
+	uint32_t anonymous_sets_seen;
 	/* The table, chain, set and rule dumps are over: the checks that
 	 * need all of them have run, and the tables of the maps found are
 	 * allocated. */
@@ -51,6 +55,15 @@ static void mark_altered(struct object_state *object, const char *reason)
 		return;
 	object->status = OBJECT_ALTERED;
 	snprintf(object->reason, sizeof(object->reason), "%s", reason);
+}
+
+/* An object of the layout found: present, unless an earlier message of the
+ * same name (which the kernel never sends, and a decoded dump may) found it
+ * altered already. */
+static void mark_found(struct object_state *object)
+{
+	if (object->status == OBJECT_MISSING)
+		object->status = OBJECT_OK;
 }
 
 /* A chain or set in the managed table that the layout does not have. */
@@ -88,6 +101,13 @@ static int find_map(const char *name, enum protocol *ret_protocol)
 	return -ENOENT;
 }
 
+/* libnftnl reads the family header of a message without checking that the
+ * message has one; the kernel's always do. */
+static bool has_family_header(const struct nlmsghdr *nlh)
+{
+	return mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct nfgenmsg);
+}
+
 /* The kernel answers only for the table asked for; decoded messages are
  * checked all the same. */
 static bool is_managed_table(uint32_t family, const char *name)
@@ -105,10 +125,10 @@ static int table_message(const struct nlmsghdr *nlh, void *data)
 		reader->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	if (nftnl_table_nlmsg_parse(nlh, table) == 0 && is_managed_table(nftnl_table_get_u32(table, NFTNL_TABLE_FAMILY),
-									     nftnl_table_get_str(table, NFTNL_TABLE_NAME))) {
+	if (has_family_header(nlh) && nftnl_table_nlmsg_parse(nlh, table) == 0 &&
+	    is_managed_table(nftnl_table_get_u32(table, NFTNL_TABLE_FAMILY), nftnl_table_get_str(table, NFTNL_TABLE_NAME))) {
 		state->table_exists = true;
-		state->table.status = OBJECT_OK;
+		mark_found(&state->table);
 		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
 		state->has_original_port_start =
 			layout_table_original_port_start(table, &state->original_port_start) == 0;
@@ -153,7 +173,7 @@ static int chain_message(const struct nlmsghdr *nlh, void *data)
 		reader->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	if (nftnl_chain_nlmsg_parse(nlh, chain) < 0)
+	if (!has_family_header(nlh) || nftnl_chain_nlmsg_parse(nlh, chain) < 0)
 		goto out;
 	table = nftnl_chain_get_str(chain, NFTNL_CHAIN_TABLE);
 	if (!is_managed_table(nftnl_chain_get_u32(chain, NFTNL_CHAIN_FAMILY), table))
@@ -163,12 +183,93 @@ static int chain_message(const struct nlmsghdr *nlh, void *data)
 		mark_foreign(&state->table, "chain", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
 		goto out;
 	}
-	state->chains[which].status = OBJECT_OK;
+	mark_found(&state->chains[which]);
 	if (!chain_matches_layout(chain, which))
 		mark_altered(&state->chains[which], "chain changed");
 out:
 	nftnl_chain_free(chain);
 	return MNL_CB_OK;
+}
+
+/* libnftnl 1.2.4 reads the name of every expression (of a rule, a set or
+ * an element) without checking that it is there: messages with an
+ * expression without a name are not given to it. */
+static int expression_attribute(const struct nlattr *attribute, void *data)
+{
+	bool *named = data;
+
+	if (mnl_attr_get_type(attribute) == NFTA_EXPR_NAME && mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+		*named = true;
+	return MNL_CB_OK;
+}
+
+static bool expression_named(const struct nlattr *expression)
+{
+	bool named = false;
+
+	return mnl_attr_parse_nested(expression, expression_attribute, &named) >= 0 && named;
+}
+
+static int expression_list_attribute(const struct nlattr *attribute, void *data)
+{
+	(void)data;
+	if (mnl_attr_get_type(attribute) != NFTA_LIST_ELEM || !expression_named(attribute))
+		return MNL_CB_ERROR;
+	return MNL_CB_OK;
+}
+
+static bool expressions_named(const struct nlattr *list)
+{
+	return mnl_attr_parse_nested(list, expression_list_attribute, NULL) >= 0;
+}
+
+/* A set's name and table, read without libnftnl, for a set it must not be
+ * given. */
+struct set_place {
+	const char *table;
+	const char *name;
+	bool expressions_named;
+};
+
+static int set_place_attribute(const struct nlattr *attribute, void *data)
+{
+	struct set_place *place = data;
+
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_SET_TABLE:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->table = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_SET_NAME:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->name = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_SET_EXPR:
+		place->expressions_named &= expression_named(attribute);
+		break;
+	case NFTA_SET_EXPRESSIONS:
+		place->expressions_named &= expressions_named(attribute);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* A set libnftnl cannot be given: if it is in the managed table, it is a
+ * foreign set, or one of the maps, and then not as the layout says. */
+static void unreadable_set(struct kernel_decoder *reader, const struct nlmsghdr *nlh, const struct set_place *place)
+{
+	const struct nfgenmsg *header = mnl_nlmsg_get_payload(nlh);
+	enum protocol protocol;
+
+	if (!is_managed_table(header->nfgen_family, place->table))
+		return;
+	reader->objects_seen++;
+	if (find_map(place->name, &protocol) < 0) {
+		mark_foreign(&reader->state->table, "set", place->name);
+		return;
+	}
+	mark_found(&reader->state->maps[protocol]);
+	mark_altered(&reader->state->maps[protocol], "map type changed");
 }
 
 static bool map_matches_layout(const struct nftnl_set *set)
@@ -187,6 +288,7 @@ static int set_message(const struct nlmsghdr *nlh, void *data)
 	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
 	struct nftnl_set *set = nftnl_set_alloc();
+	struct set_place place = { .expressions_named = true };
 	enum protocol protocol;
 	const char *table;
 
@@ -194,21 +296,30 @@ static int set_message(const struct nlmsghdr *nlh, void *data)
 		reader->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
+	if (!has_family_header(nlh))
+		goto out;
+	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), set_place_attribute, &place);
+	if (!place.expressions_named) {
+		unreadable_set(reader, nlh, &place);
+		goto out;
+	}
 	if (nftnl_set_nlmsg_parse(nlh, set) < 0)
 		goto out;
 	table = nftnl_set_get_str(set, NFTNL_SET_TABLE);
 	if (!is_managed_table(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), table))
 		goto out;
-	reader->objects_seen++;
 	/* Anonymous sets belong to rules ("tcp dport { 1, 2 }"); a foreign
 	 * rule is found, and removed with its set, by the rule check. */
-	if (nftnl_set_get_u32(set, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)
+	if (nftnl_set_get_u32(set, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) {
+		reader->anonymous_sets_seen++;
 		goto out;
+	}
+	reader->objects_seen++;
 	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0) {
 		mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
 		goto out;
 	}
-	state->maps[protocol].status = OBJECT_OK;
+	mark_found(&state->maps[protocol]);
 	if (!map_matches_layout(set))
 		mark_altered(&state->maps[protocol], "map type changed");
 out:
@@ -216,34 +327,64 @@ out:
 	return MNL_CB_OK;
 }
 
+/* Where a rule is, read without libnftnl: a rule libnftnl cannot parse (an
+ * expression newer than it, or a forged message) must still count as a
+ * rule of the chain it is in. */
+struct rule_place {
+	const char *table;
+	const char *chain;
+	bool expressions_named;
+};
+
+static int rule_place_attribute(const struct nlattr *attribute, void *data)
+{
+	struct rule_place *place = data;
+
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_RULE_TABLE:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->table = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_RULE_CHAIN:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->chain = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_RULE_EXPRESSIONS:
+		place->expressions_named &= expressions_named(attribute);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
 static int rule_message(const struct nlmsghdr *nlh, void *data)
 {
 	struct kernel_decoder *reader = data;
 	struct table_state *state = reader->state;
-	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct rule_place place = { .expressions_named = true };
+	const struct nfgenmsg *header = mnl_nlmsg_get_payload(nlh);
+	struct nftnl_rule *rule = NULL;
 	char text[RULE_TEXT_SIZE];
 	unsigned int position;
-	const char *table;
 	enum chain which;
 
+	if (!has_family_header(nlh))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*header), rule_place_attribute, &place);
+	if (!is_managed_table(header->nfgen_family, place.table))
+		return MNL_CB_OK;
+	/* Rules of foreign chains go with the table when it is recreated. */
+	if (find_chain(place.chain, &which) < 0)
+		return MNL_CB_OK;
+	position = reader->rules_seen[which]++;
+	rule = nftnl_rule_alloc();
 	if (!rule) {
 		reader->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	if (nftnl_rule_nlmsg_parse(nlh, rule) < 0)
-		goto out;
-	table = nftnl_rule_get_str(rule, NFTNL_RULE_TABLE);
-	if (!is_managed_table(nftnl_rule_get_u32(rule, NFTNL_RULE_FAMILY), table))
-		goto out;
-	/* Rules of foreign chains go with the table when it is recreated. */
-	if (find_chain(nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN), &which) < 0)
-		goto out;
-	position = reader->rules_seen[which]++;
-	if (position >= RULES_PER_CHAIN || nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) ||
-	    layout_rule_text(rule, text, sizeof(text)) < 0 ||
+	if (position >= RULES_PER_CHAIN || !place.expressions_named || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
+	    nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) || layout_rule_text(rule, text, sizeof(text)) < 0 ||
 	    strcmp(text, reader->expected_rule[position]))
 		mark_altered(&state->chains[which], "unexpected rule found");
-out:
 	nftnl_rule_free(rule);
 	return MNL_CB_OK;
 }
@@ -258,31 +399,96 @@ struct element_dump {
 	int error;
 };
 
+/* Which map a message of elements is for, read without libnftnl, and
+ * whether libnftnl 1.2.4 may be given its elements: their expressions
+ * must have names, and their attribute types must be known, since it
+ * stores each element's attributes in an array of NFTA_SET_ELEM_MAX + 1
+ * entries but accepts types up to NFTA_SET_MAX, writing past the array
+ * on the stack for the types in between (a newer kernel's, or a forged
+ * message's). */
+struct element_place {
+	const char *table;
+	const char *set;
+	bool attributes_known;
+};
+
+static int element_attribute(const struct nlattr *attribute, void *data)
+{
+	(void)data;
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_SET_ELEM_EXPR:
+		return expression_named(attribute) ? MNL_CB_OK : MNL_CB_ERROR;
+	case NFTA_SET_ELEM_EXPRESSIONS:
+		return expressions_named(attribute) ? MNL_CB_OK : MNL_CB_ERROR;
+	default:
+		return mnl_attr_get_type(attribute) <= NFTA_SET_ELEM_MAX ? MNL_CB_OK : MNL_CB_ERROR;
+	}
+}
+
+static int element_list_attribute(const struct nlattr *attribute, void *data)
+{
+	(void)data;
+	if (mnl_attr_get_type(attribute) != NFTA_LIST_ELEM ||
+	    mnl_attr_parse_nested(attribute, element_attribute, NULL) < 0)
+		return MNL_CB_ERROR;
+	return MNL_CB_OK;
+}
+
+static int element_place_attribute(const struct nlattr *attribute, void *data)
+{
+	struct element_place *place = data;
+
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_SET_ELEM_LIST_TABLE:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->table = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_SET_ELEM_LIST_SET:
+		if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
+			place->set = mnl_attr_get_str(attribute);
+		break;
+	case NFTA_SET_ELEM_LIST_ELEMENTS:
+		if (mnl_attr_parse_nested(attribute, element_list_attribute, NULL) < 0)
+			place->attributes_known = false;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
 static int element_message(const struct nlmsghdr *nlh, void *data)
 {
 	struct element_dump *dump = data;
+	struct element_place place = { .attributes_known = true };
+	const struct nfgenmsg *header = mnl_nlmsg_get_payload(nlh);
 	struct nftnl_set_elems_iter *iterator = NULL;
-	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set *set = NULL;
 	struct element_table *table;
 	struct nftnl_set_elem *element;
 	enum protocol protocol;
 	int r = MNL_CB_OK;
 
+	if (!has_family_header(nlh))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*header), element_place_attribute, &place);
+	/* Elements of another table or map than the one asked for are none
+	 * of ours: the kernel sends none, and a decoded dump may. */
+	if (!is_managed_table(header->nfgen_family, place.table) || find_map(place.set, &protocol) < 0 ||
+	    (dump->only != PROTOCOL_COUNT && protocol != dump->only))
+		return MNL_CB_OK;
+	table = &dump->tables[protocol];
+	if (!table->targets)
+		return MNL_CB_OK;
+	set = nftnl_set_alloc();
 	if (!set) {
 		dump->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
+	/* Elements portredir cannot read are not its elements: the map is
+	 * recreated. */
+	if (!place.attributes_known || nftnl_set_elems_nlmsg_parse(nlh, set) < 0) {
+		table->altered = true;
 		goto out;
-	/* Elements of another table or map than the one asked for are none
-	 * of ours: the kernel sends none, and a decoded dump may. */
-	if (!is_managed_table(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), nftnl_set_get_str(set, NFTNL_SET_TABLE)) ||
-	    find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0 ||
-	    (dump->only != PROTOCOL_COUNT && protocol != dump->only))
-		goto out;
-	table = &dump->tables[protocol];
-	if (!table->targets)
-		goto out;
+	}
 	iterator = nftnl_set_elems_iter_create(set);
 	if (!iterator) {
 		dump->error = -ENOMEM;
@@ -487,8 +693,12 @@ static int finish_structure(struct kernel_decoder *reader)
 			mark_altered(&state->chains[i], "rule missing");
 	}
 	/* Flowtables and stateful objects (counters, quotas) have no dump
-	 * here; the table's use count reveals them. */
-	if (reader->table_use != reader->objects_seen)
+	 * here; the table's use count reveals them. Whether it counts the
+	 * anonymous sets of rules depends on the kernel (6.18 does not), and
+	 * a foreign rule's set is not a foreign object of the table: either
+	 * count is right. */
+	if (reader->table_use != reader->objects_seen &&
+	    reader->table_use != reader->objects_seen + reader->anonymous_sets_seen)
 		mark_altered(&state->table, "unexpected objects found");
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (state->maps[i].status != OBJECT_OK)
@@ -587,6 +797,34 @@ void kernel_decoder_free(struct kernel_decoder *decoder)
 	free(decoder);
 }
 
+/* Whether every message of buffer lies within it. libmnl 1.0.4 does not
+ * check this well enough for a forged buffer: mnl_nlmsg_ok() compares the
+ * length as an int, so that a message claiming 2 GiB or more passes, and
+ * mnl_cb_run() then walks off the buffer. The kernel sends no such thing;
+ * a recorded or mutated dump may. */
+static bool messages_fit(const void *buffer, size_t length)
+{
+	const unsigned char *cursor = buffer;
+	size_t remaining = length;
+
+	if (length > INT_MAX)
+		return false;
+	while (remaining >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr header;
+		size_t step;
+
+		memcpy(&header, cursor, sizeof(header));
+		if (header.nlmsg_len < sizeof(header) || header.nlmsg_len > remaining)
+			return false;
+		step = NLMSG_ALIGN((size_t)header.nlmsg_len);
+		if (step >= remaining)
+			break;
+		cursor += step;
+		remaining -= step;
+	}
+	return true;
+}
+
 int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void *buffer, size_t length)
 {
 	struct element_dump elements = { .tables = decoder->elements, .only = PROTOCOL_COUNT };
@@ -619,6 +857,8 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 	}
 	if (decoder->structure_finished && type != NFT_MSG_GETSETELEM)
 		return -EINVAL;
+	if (!messages_fit(buffer, length))
+		return -EBADMSG;
 	/* Sequence number and port id 0: any message is taken, as it was
 	 * recorded. */
 	r = mnl_cb_run(buffer, length, 0, 0, callback, data);
@@ -626,7 +866,11 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 		return decoder->error;
 	if (elements.error)
 		return elements.error;
-	return r < 0 ? -errno : 0;
+	if (r >= 0)
+		return 0;
+	/* An error message's code, as libmnl passed it on: any number at
+	 * all in a forged one. */
+	return errno > 0 && errno < 4096 ? -errno : -EBADMSG;
 }
 
 int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **ret_state)
