@@ -23,6 +23,11 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+# The library as make fuzz builds it (with clang): coverage for libFuzzer.
+ifeq ($(SANITIZE),fuzz)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -37,6 +42,9 @@ OBJECTS := $(SOURCES:%.c=$(BUILD)/%.o)
 LIBRARY_OBJECTS := $(filter-out $(BUILD)/src/main.o,$(OBJECTS))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SOURCES := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SOURCES:tests/fuzz/%.c=$(BUILD)/%)
+FUZZ_SECONDS ?= 60
 # Every systemd unit in systemd/, built into $(BUILD)/ with the install
 # paths substituted (NAME.in is a template, any other unit is copied as is).
 SYSTEMD_TEMPLATES := $(patsubst systemd/%.in,$(BUILD)/%,$(wildcard systemd/*.in))
@@ -85,7 +93,20 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-tests: $(BUILD)/portredir $(UNIT_TESTS)
+# Records the reader's dumps for the decoder's fuzz seeds, and checks that
+# they decode as the live read does: a test program, not part of portredir.
+$(BUILD)/tests/record_dumps: $(BUILD)/tests/fuzz/record_dumps.o $(BUILD)/libportredir.a
+	@mkdir -p $(@D)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(FUZZ_TARGETS): $(BUILD)/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libportredir.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-targets: $(FUZZ_TARGETS)
+
+tests: $(BUILD)/portredir $(UNIT_TESTS) $(BUILD)/tests/record_dumps
 
 # The second command of the README. Missing dependencies are installed
 # first, and make runs again so that pkg-config sees them.
@@ -115,6 +136,14 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
+# Each libFuzzer target of tests/fuzz for FUZZ_SECONDS seconds, built with
+# clang, ASan and UBSan into $(BUILD)/fuzz; fails on any crash, leak or
+# sanitizer report. Not part of check (CI runs it).
+fuzz:
+	@tests/install-deps.sh clang libclang-rt-dev
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang SANITIZE=fuzz fuzz-targets
+	@tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
 deps:
 	@tests/install-deps.sh
 
@@ -138,5 +167,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(OBJECTS:.o=.d) $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+-include $(BUILD)/tests/fuzz/record_dumps.d $(FUZZ_SOURCES:%.c=$(BUILD)/%.d)
 
-.PHONY: all tests check check-boot bench demo deps install uninstall clean FORCE
+.PHONY: all tests check check-boot bench demo deps fuzz fuzz-targets install uninstall clean FORCE
