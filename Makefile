@@ -23,6 +23,11 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+# Test-only fault injection (src/fault.h), built into $(BUILD)/faults/ by
+# `make tests`; never part of the installed binary.
+ifeq ($(FAULTS),1)
+CPPFLAGS += -DPORTREDIR_FAULTS
+endif
 # The library as make fuzz builds it (with clang): coverage for libFuzzer.
 ifeq ($(SANITIZE),fuzz)
 CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -107,6 +112,7 @@ $(FUZZ_TARGETS): $(BUILD)/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libportredir.a
 fuzz-targets: $(FUZZ_TARGETS)
 
 tests: $(BUILD)/portredir $(UNIT_TESTS) $(BUILD)/tests/record_dumps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/faults FAULTS=1 $(BUILD)/faults/portredir
 
 # The second command of the README. Missing dependencies are installed
 # first, and make runs again so that pkg-config sees them.
@@ -120,6 +126,7 @@ bench:
 	@tests/install-deps.sh gnuplot-nox
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py --out $(BUILD)/bench $(BENCHFLAGS)
+	@python3 tests/bench/watch.py $(WATCHBENCHFLAGS)
 
 # The installed units in a really booted minimal Debian system
 # (systemd-nspawn, as root; tests/boot/check-boot.sh). Run by CI.

@@ -355,7 +355,26 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 	if (!kernel)
 		return;
 	statistics = kernel_statistics(kernel);
-	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements",
+	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
-		      statistics->element_messages);
+		      statistics->element_messages, statistics->reads_repeated);
+}
+
+int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_kernel,
+			struct table_state **ret_state)
+{
+	struct kernel_error error = { "", "" };
+	int r;
+
+	*ret_state = NULL;
+	r = kernel_open(ret_kernel, &error);
+	if (r < 0) {
+		*ret_kernel = NULL;
+		print_kernel_error("cannot open a netfilter netlink socket", r, &error, changing);
+		return r;
+	}
+	r = kernel_read_table(*ret_kernel, with_elements, ret_state, &error);
+	if (r < 0)
+		print_kernel_error("cannot read the nftables ruleset", r, &error, changing);
+	return r;
 }

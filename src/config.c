@@ -644,6 +644,31 @@ static int string_compare(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Running as root, portredir refuses a mapping file, drop-in directory or
+ * drop-in that another user could change, as sshd refuses such key files:
+ * whoever can write the mapping decides what root's firewall redirects.
+ * Checked on the open descriptor, so that a rename between the check and
+ * the read changes nothing; the directories above are not checked (see
+ * portredir.conf(5)). A write ACL shows in the group bits (its mask). */
+static bool changeable_by_others(const struct stat *status)
+{
+	return geteuid() == 0 && (status->st_uid != 0 || (status->st_mode & (S_IWGRP | S_IWOTH)));
+}
+
+/* Says why file is refused. Returns 0 or -ENOMEM. */
+static int report_changeable(const char *file, const struct stat *status, struct diagnostics *diagnostics)
+{
+	int r = 0;
+
+	if (status->st_uid != 0)
+		r = file_error(file, diagnostics, "is owned by uid %u, not root; run 'chown root %s'",
+			       (unsigned int)status->st_uid, file);
+	if (r >= 0 && (status->st_mode & (S_IWGRP | S_IWOTH)))
+		r = file_error(file, diagnostics, "is writable by group or others (mode %04o); run 'chmod go-w %s'",
+			       (unsigned int)(status->st_mode & 07777), file);
+	return r;
+}
+
 /* Opens name relative to directory_fd and parses it; path is what the user
  * knows it as. O_NONBLOCK so that a FIFO does not hang the open, O_NOCTTY
  * so that a terminal does not become ours: both are then refused. */
@@ -665,6 +690,11 @@ static int parse_file_at(int directory_fd, const char *name, const char *path, b
 		goto out;
 	}
 	if (top_level && S_ISDIR(status.st_mode)) {
+		if (changeable_by_others(&status)) {
+			file = mapping_add_file(mapping, path);
+			r = file ? report_changeable(file, &status, diagnostics) : -ENOMEM;
+			goto out;
+		}
 		r = parse_directory(fd, path, mapping, diagnostics);
 		fd = -1;
 		goto out;
@@ -682,6 +712,10 @@ static int parse_file_at(int directory_fd, const char *name, const char *path, b
 		else
 			r = file_error(file, diagnostics, "not a regular file but %s; only regular files are read",
 				       file_type_name(status.st_mode));
+		goto out;
+	}
+	if (changeable_by_others(&status)) {
+		r = report_changeable(file, &status, diagnostics);
 		goto out;
 	}
 	r = read_regular_file(fd, &status, file, diagnostics, &buffer, &length);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "fault.h"
 #include "kernel_internal.h"
 
 /* Acknowledgements of a batch of tens of thousands of elements, and a
@@ -109,6 +110,7 @@ void kernel_add_statistics(struct kernel *kernel, const struct kernel *other)
 	kernel->statistics.bytes_sent += other->statistics.bytes_sent;
 	kernel->statistics.batch_messages += other->statistics.batch_messages;
 	kernel->statistics.element_messages += other->statistics.element_messages;
+	kernel->statistics.reads_repeated += other->statistics.reads_repeated;
 }
 
 uint32_t kernel_next_sequence(struct kernel *kernel)
@@ -135,9 +137,14 @@ static ssize_t receive(struct kernel *kernel, int timeout_ms)
 	ssize_t length;
 	int r;
 
-	do
+	do {
 		r = poll(&descriptor, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
+		/* A signal arriving here, as the tests make one. */
+		if (r >= 0 && fault_injected("receive-eintr")) {
+			r = -1;
+			errno = EINTR;
+		}
+	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
 	if (r == 0)
@@ -152,6 +159,7 @@ struct dump_context {
 	mnl_cb_t callback;
 	void *data;
 	bool interrupted;
+	bool lost;
 };
 
 static int dump_message(const struct nlmsghdr *nlh, void *data)
@@ -175,16 +183,25 @@ int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callba
 		return r;
 	kernel->statistics.messages_sent++;
 	for (;;) {
-		length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+		length = fault_injected("dump-enobufs") ? -ENOBUFS : receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+		/* Replies were lost: the dump is worthless, but it must be read
+		 * to its end before the socket can serve another request. */
+		if (length == -ENOBUFS) {
+			context.lost = true;
+			continue;
+		}
 		if (length < 0)
 			return (int)length;
 		r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
 			       dump_message, &context);
+		/* After lost replies, even the answer is not to be trusted. */
 		if (r < 0)
-			return -errno;
+			return context.lost ? -ENOBUFS : -errno;
 		if (r == MNL_CB_STOP)
 			break;
 	}
+	if (context.lost)
+		return -ENOBUFS;
 	return context.interrupted ? -EINTR : 0;
 }
 
@@ -395,14 +412,21 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
 	/* The whole batch must travel in one sendmsg() to be one
 	 * transaction, and the kernel refuses one larger than the socket's
 	 * send buffer. */
-	if ((int)length + 4096 > kernel->send_buffer_size) {
+	if (fault_injected("small-send-buffer")) {
+		int small = 65536;
+
+		setsockopt(mnl_socket_get_fd(kernel->socket), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	} else if ((int)length + 4096 > kernel->send_buffer_size) {
 		r = set_buffer_size(kernel, SO_SNDBUFFORCE, SO_SNDBUF, (int)length + 65536);
 		if (r == 0)
 			kernel->send_buffer_size = (int)length + 65536;
 	}
 	r = send_all(kernel, mnl_nlmsg_batch_head(batch->frames), length);
 	if (r < 0) {
-		set_error(error, "batch", NULL);
+		char what[96];
+
+		snprintf(what, sizeof(what), "batch of %zu messages, %zu bytes", batch->message_count + 2, length);
+		set_error(error, what, NULL);
 		return r;
 	}
 	kernel->statistics.batch_messages += batch->message_count;

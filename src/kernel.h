@@ -30,6 +30,9 @@ struct kernel_statistics {
 	 * that carry map elements. */
 	size_t batch_messages;
 	size_t element_messages;
+	/* Reads of the table done again: the ruleset changed during the
+	 * dumps, or a dump was interrupted or lost replies. */
+	size_t reads_repeated;
 };
 
 /* How often a batch is re-planned when the ruleset changed between the

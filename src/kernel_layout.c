@@ -9,6 +9,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
 #include <string.h>
+#include "fault.h"
 #include "kernel_internal.h"
 
 /* nft's names for what it stores in a set's userdata: the byte order of
@@ -104,7 +105,8 @@ struct nftnl_chain *layout_chain(enum chain chain)
 	nftnl_chain_set_u32(object, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(object, NFTNL_CHAIN_TABLE, TABLE_NAME);
 	nftnl_chain_set_str(object, NFTNL_CHAIN_NAME, chain_name(chain));
-	nftnl_chain_set_str(object, NFTNL_CHAIN_TYPE, "nat");
+	/* A chain type no kernel has stands for a kernel without NAT. */
+	nftnl_chain_set_str(object, NFTNL_CHAIN_TYPE, fault_injected("missing-nat") ? "nat-missing" : "nat");
 	nftnl_chain_set_u32(object, NFTNL_CHAIN_HOOKNUM,
 			    chain == CHAIN_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT);
 	nftnl_chain_set_s32(object, NFTNL_CHAIN_PRIO, NFT_CHAIN_PRIORITY_DSTNAT);

@@ -923,6 +923,7 @@ int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_st
 		 * between the dumps: read again. Anything else is final. */
 		if (r < 0 && r != -EINTR && r != -ENOBUFS)
 			return r;
+		kernel->statistics.reads_repeated++;
 		r = -EAGAIN;
 	}
 	return r;

@@ -5,6 +5,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
+#include "fault.h"
 #include "kernel_internal.h"
 
 /* 28 bytes per element in the message: 2,048 keep the element list nest
@@ -120,8 +121,15 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 				return -ENOMEM;
 			}
 			nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
-			if (type == NFT_MSG_NEWSETELEM)
+			if (type == NFT_MSG_NEWSETELEM && i + 1 == end && fault_injected("bad-element")) {
+				/* Data the map's type cannot hold: the kernel refuses
+				 * this message in the middle of the batch. */
+				const uint32_t wide = target;
+
+				nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &wide, sizeof(wide));
+			} else if (type == NFT_MSG_NEWSETELEM) {
 				nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &target, sizeof(target));
+			}
 			nftnl_set_elem_add(set, element);
 		}
 		snprintf(what, sizeof(what), "map %s (%s elements %u to %u)", map_name(protocol),
