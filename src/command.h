@@ -85,6 +85,14 @@ void print_priority(int priority);
  * the kernel's own words, and what to do. */
 void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
 
+struct table_state;
+/* Opens the kernel and reads the managed table (its elements too if asked),
+ * printing a failure; changing says whether the command was about to
+ * change something ("nothing was changed"). The kernel is returned even
+ * on a read failure, for the caller to close. */
+int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_kernel,
+			struct table_state **ret_state);
+
 /* With -v: what was sent to the kernel, in netlink messages and bytes. */
 void print_kernel_statistics(const struct options *options, const struct kernel *kernel);
 

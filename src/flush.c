@@ -40,16 +40,8 @@ enum outcome flush_main(const struct options *options)
 	enum outcome outcome = OUTCOME_ERROR;
 	int r;
 
-	r = kernel_open(&kernel, &error);
-	if (r < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
+	if (command_read_kernel(false, true, &kernel, &state) < 0)
 		goto out;
-	}
-	r = kernel_read_table(kernel, false, &state, &error);
-	if (r < 0) {
-		print_kernel_error("cannot read the nftables ruleset", r, &error, true);
-		goto out;
-	}
 	if (!state->table_exists) {
 		print_verbose(options, "table inet portredir does not exist; nothing to do");
 		outcome = OUTCOME_OK;

@@ -7,22 +7,13 @@
 
 enum outcome show_main(const struct options *options)
 {
-	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
 	struct kernel *kernel = NULL;
 	enum outcome outcome = OUTCOME_ERROR;
 	int r;
 
-	r = kernel_open(&kernel, &error);
-	if (r < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, false);
+	if (command_read_kernel(true, false, &kernel, &state) < 0)
 		goto out;
-	}
-	r = kernel_read_table(kernel, true, &state, &error);
-	if (r < 0) {
-		print_kernel_error("cannot read the nftables ruleset", r, &error, false);
-		goto out;
-	}
 	/* The sysctl is part of the state: printed as a directive, applying
 	 * the output keeps it where it is. */
 	r = sysctl_read_unprivileged_port_start(NULL, &state->mapping->unprivileged_port_start);
