@@ -256,5 +256,16 @@ boot broken \
 	'redirct tcp 443 to 8443' \
 	'redirect tcp 22 to 22' \
 	'redirect udp 53 to 53a'
+# The alternative to the oneshot and its path unit: watch as a service.
+if systemctl --root="$BOOT_DIR/installed" disable portredir.service portredir.path >>"$BOOT_DIR/install.log" 2>&1 &&
+	systemctl --root="$BOOT_DIR/installed" enable portredir-watch.service >>"$BOOT_DIR/install.log" 2>&1; then
+	boot watch \
+		'unprivileged_port_start 1000' \
+		'redirect tcp 80 to 8080' \
+		'redirect tcp,udp 443 to 8443'
+else
+	report "not ok" "enable portredir-watch.service instead of portredir.service"
+	diag "$(tail -n 10 "$BOOT_DIR/install.log")"
+fi
 remove_tree "$BOOT_DIR/installed"
 finish

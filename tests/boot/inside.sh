@@ -2,8 +2,8 @@
 # Runs inside the booted test system (see check-boot.sh), started by
 # portredir-boot-test.service once multi-user.target was reached. Checks
 # what the boot did, as TAP, into /results/tap; /results/mode says which
-# boot this is: "valid" (rules.conf is a valid mapping) or "broken" (it is
-# not). The system powers off when this script ends, whatever it found.
+# boot this is: "valid" (rules.conf is a valid mapping), "broken" (it is
+# not), or "watch" (portredir-watch.service instead of the oneshot). The system powers off when this script ends, whatever it found.
 set -u
 MODE=$(cat /results/mode)
 RULES=/etc/portredir/rules.conf
@@ -238,9 +238,94 @@ boot_with_broken_mapping() {
 	check "the fixed mapping is applied" table_is '80 : 8080' ''
 }
 
+# unit_ready_before UNIT TARGET: a Type=notify UNIT said READY=1 (became
+# active) before TARGET was reached.
+unit_ready_before() {
+	local active reached
+	active=$(property "$1" ActiveEnterTimestampMonotonic)
+	reached=$(property "$2" ActiveEnterTimestampMonotonic)
+	[ "$active" -gt 0 ] && [ "$reached" -gt 0 ] && [ "$active" -le "$reached" ] && return 0
+	diag "$1 active at $active; $2 reached at $reached"
+	return 1
+}
+
+# journal_at_priority UNIT PRIORITY TEXT: a line of UNIT containing TEXT
+# was logged at exactly PRIORITY (the "<N>" prefix watch writes).
+journal_at_priority() {
+	local lines
+	lines=$(journalctl -b -q -o cat --no-pager -u "$1" -p "$2..$2")
+	grep -qF -- "$3" <<<"$lines" && return 0
+	diag "no line with '$3' at priority $2 in $1; at that priority:" "$lines"
+	return 1
+}
+
+watch_ran_unprivileged() {
+	local fields uid capabilities
+	fields=$(journalctl -b -q -o export --no-pager _SYSTEMD_UNIT=portredir-watch.service _COMM=portredir)
+	uid=$(sed -n 's/^_UID=//p' <<<"$fields" | sort -u)
+	capabilities=$(sed -n 's/^_CAP_EFFECTIVE=//p' <<<"$fields" | sort -u)
+	if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] && [ "$capabilities" = 1000 ]; then
+		return 0
+	fi
+	diag "watch ran as uid '$uid' with effective capabilities '$capabilities'"
+	return 1
+}
+
+table_exists() {
+	nft list table inet portredir >/dev/null 2>&1
+}
+
+repairs_logged() {
+	journal_of portredir-watch.service | grep -c 'table inet portredir changed by nft (pid [0-9]*): applied '
+}
+
+repair_logged() {
+	journal_of portredir-watch.service | grep -q 'table inet portredir changed by nft (pid [0-9]*): applied 4 changes: ~ table inet portredir: created (missing); + redirect tcp 80 to 8080; + redirect tcp 443 to 8443; + redirect udp 443 to 8443$'
+}
+
+boot_with_watch() {
+	check "the boot reached multi-user.target" unit_is multi-user.target ActiveState=active
+	check "portredir-watch.service is running" \
+		unit_is portredir-watch.service ActiveState=active SubState=running
+	check "portredir.service and portredir.path are not active" \
+		unit_is portredir.service ActiveState=inactive
+	check "the table matches the mapping" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "the sysctl is set as declared" sysctl_is 1000
+	check "watch was ready before network-pre.target was reached" \
+		unit_ready_before portredir-watch.service network-pre.target
+	check "watch runs as a dynamic user with CAP_NET_ADMIN only" watch_ran_unprivileged
+	check "systemd-analyze verify portredir-watch.service is clean" verify_unit portredir-watch.service
+
+	nft flush ruleset
+	check "watch repairs the table after nft flush ruleset" \
+		wait_until "the table to come back" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "the repair is logged" wait_until "the repair to be logged" repair_logged
+	check "the repair is logged once: watch ignores its own transaction" \
+		expect_eq "repairs logged" 1 "$(repairs_logged)"
+	check "the repair line carries its syslog priority" \
+		journal_at_priority portredir-watch.service 5 "changed by nft (pid "
+
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 9090' 'redirect tcp,udp 443 to 8443'
+	check "watch applies an edit of the mapping" \
+		wait_until "the edited mapping" table_is '80 : 9090, 443 : 8443' '443 : 8443'
+	replace_mapping 'unprivileged_port_start 1000' 'redirct tcp 80 to 8080'
+	check "an invalid edit is logged at error priority" \
+		wait_until "the error" journal_at_priority portredir-watch.service 3 \
+		"$RULES:2:1: error: unknown directive 'redirct'; did you mean 'redirect'?"
+	check "an invalid edit leaves the last valid mapping" table_is '80 : 9090, 443 : 8443' '443 : 8443'
+	systemctl reload portredir-watch.service
+	check "systemctl reload sends SIGHUP" \
+		wait_until "the reload" journal_has portredir-watch.service \
+		"portredir: SIGHUP: reading $RULES again"
+	systemctl stop portredir-watch.service
+	check "stopping watch leaves the rules in place" table_exists
+	check "watch stopped cleanly" unit_is portredir-watch.service ActiveState=inactive Result=success
+}
+
 case $MODE in
 valid) boot_with_valid_mapping ;;
 broken) boot_with_broken_mapping ;;
+watch) boot_with_watch ;;
 *) not_ok "unknown mode '$MODE'" ;;
 esac
 echo "1..$number" >&3

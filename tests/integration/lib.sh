@@ -133,7 +133,13 @@ run_tests() {
 
 # The shipped default mapping: tcp 80 -> 8080, tcp 443 -> 8443, udp 443 -> 8443
 # (RULES_DIR=... overrides it, e.g. to try the harness with another build).
-RULES_DIR=${RULES_DIR:-$PWD/rules}
+# As root, portredir refuses files that another user owns or may write: the
+# tests read a copy of root's, whoever owns the checkout.
+if [ -z "${RULES_DIR:-}" ]; then
+	cp -R "$PWD/rules" "$TEST_DIR/rules" && chmod -R go-w "$TEST_DIR/rules"
+	[ "$(id -u)" -ne 0 ] || chown -R 0:0 "$TEST_DIR/rules"
+	RULES_DIR=$TEST_DIR/rules
+fi
 # An interpreter any user can run (python3 on PATH may be root's pyenv shim).
 PYTHON=/usr/bin/python3
 

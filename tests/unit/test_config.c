@@ -193,11 +193,14 @@ static void write_file(struct fixture *fixture, const char *name, const char *te
 	assert_non_null(stream);
 	assert_int_equal(fputs(text, stream) >= 0, 1);
 	assert_int_equal(fclose(stream), 0);
+	/* Whatever the umask: as root, a group-writable file is refused. */
+	assert_int_equal(chmod(fixture->path, 0644), 0);
 }
 
 static void make_directory(struct fixture *fixture, const char *name)
 {
 	assert_int_equal(mkdir(temporary_path(fixture, name), 0755), 0);
+	assert_int_equal(chmod(fixture->path, 0755), 0);
 }
 
 static void parse_path(struct fixture *fixture, const char *path)
@@ -1253,6 +1256,151 @@ static void test_directory_with_only_hidden_or_other_files_is_a_file_error(void 
 	assert_int_equal(fixture->mapping->redirect_count, 0);
 }
 
+/* Files another user could change: refused when running as root. */
+
+#define NOBODY 65534
+
+static void test_group_writable_file_is_refused_as_root(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chmod(fixture->path, 0664), 0);
+	parse_path(fixture, fixture->path);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is writable by group or others (mode 0664); run 'chmod go-w @/rules.conf'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+static void test_file_writable_by_others_is_refused_as_root(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chmod(fixture->path, 0602), 0);
+	parse_path(fixture, fixture->path);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is writable by group or others (mode 0602); run 'chmod go-w @/rules.conf'");
+}
+
+static void test_file_owned_by_another_user_is_refused_as_root(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chown(fixture->path, NOBODY, 0), 0);
+	parse_path(fixture, fixture->path);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is owned by uid 65534, not root; run 'chown root @/rules.conf'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+static void test_file_of_another_user_writable_by_all_gets_both_errors(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chown(fixture->path, NOBODY, 0), 0);
+	assert_int_equal(chmod(fixture->path, 0666), 0);
+	parse_path(fixture, fixture->path);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is owned by uid 65534, not root; run 'chown root @/rules.conf'\n"
+					"@/rules.conf: error: is writable by group or others (mode 0666); run 'chmod go-w @/rules.conf'");
+}
+
+/* Anyone could add a drop-in: none is read. */
+static void test_drop_in_directory_writable_by_others_is_refused_unread(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	make_directory(fixture, "rules.d");
+	write_file(fixture, "rules.d/10-web.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chmod(temporary_path(fixture, "rules.d"), 01777), 0);
+	parse_path(fixture, temporary_path(fixture, "rules.d"));
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.d: error: is writable by group or others (mode 1777); run 'chmod go-w @/rules.d'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+static void test_drop_in_directory_of_another_user_is_refused_unread(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	make_directory(fixture, "rules.d");
+	write_file(fixture, "rules.d/10-web.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chown(temporary_path(fixture, "rules.d"), NOBODY, NOBODY), 0);
+	parse_path(fixture, fixture->path);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.d: error: is owned by uid 65534, not root; run 'chown root @/rules.d'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+/* Each drop-in is checked; the others are read, so that all errors show. */
+static void test_drop_in_of_another_user_is_refused_and_the_others_read(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	make_directory(fixture, "rules.d");
+	write_file(fixture, "rules.d/10-web.conf", "redirect tcp 80 to 8080\n");
+	write_file(fixture, "rules.d/20-user.conf", "redirect tcp 443 to 8443\n");
+	assert_int_equal(chown(fixture->path, NOBODY, NOBODY), 0);
+	write_file(fixture, "rules.d/30-dns.conf", "redirect udp 53 to 5353\n");
+	parse_path(fixture, temporary_path(fixture, "rules.d"));
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.d/20-user.conf: error: is owned by uid 65534, not root; run 'chown root @/rules.d/20-user.conf'");
+	assert_int_equal(fixture->mapping->redirect_count, 2);
+}
+
+/* What is checked is the file read, not the link to it. */
+static void test_drop_in_linking_to_a_file_of_another_user_is_refused(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	make_directory(fixture, "rules.d");
+	write_file(fixture, "user.rules", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chown(fixture->path, NOBODY, NOBODY), 0);
+	assert_int_equal(symlink("../user.rules", temporary_path(fixture, "rules.d/web.conf")), 0);
+	parse_path(fixture, temporary_path(fixture, "rules.d"));
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.d/web.conf: error: is owned by uid 65534, not root; run 'chown root @/rules.d/web.conf'");
+}
+
+/* Without root, portredir cannot change the kernel anyway (check, or a
+ * user with only CAP_NET_ADMIN): the file is read. */
+static void test_file_of_another_user_is_read_when_not_root(void **state)
+{
+	struct fixture *fixture = *state;
+	int r;
+
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chmod(fixture->path, 0666), 0);
+	assert_int_equal(chmod(fixture->directory, 0755), 0);
+	if (geteuid() == 0 && seteuid(NOBODY) < 0)
+		skip();
+	r = config_parse_path(fixture->path, fixture->mapping, &fixture->diagnostics);
+	if (getuid() == 0)
+		assert_int_equal(seteuid(0), 0);
+	assert_int_equal(r, 0);
+	assert_no_diagnostics(fixture);
+	assert_int_equal(fixture->mapping->redirect_count, 1);
+}
+
 /* Validation against the kernel. */
 
 static void test_declared_start_above_the_local_port_range_is_an_error(void **state)
@@ -1516,6 +1664,15 @@ int main(void)
 		TEST(test_drop_in_that_is_not_a_regular_file_is_an_error),
 		TEST(test_empty_directory_is_a_file_error),
 		TEST(test_directory_with_only_hidden_or_other_files_is_a_file_error),
+		TEST(test_group_writable_file_is_refused_as_root),
+		TEST(test_file_writable_by_others_is_refused_as_root),
+		TEST(test_file_owned_by_another_user_is_refused_as_root),
+		TEST(test_file_of_another_user_writable_by_all_gets_both_errors),
+		TEST(test_drop_in_directory_writable_by_others_is_refused_unread),
+		TEST(test_drop_in_directory_of_another_user_is_refused_unread),
+		TEST(test_drop_in_of_another_user_is_refused_and_the_others_read),
+		TEST(test_drop_in_linking_to_a_file_of_another_user_is_refused),
+		TEST(test_file_of_another_user_is_read_when_not_root),
 		TEST(test_declared_start_above_the_local_port_range_is_an_error),
 		TEST(test_declared_start_equal_to_the_local_port_range_is_accepted),
 		TEST(test_target_below_declared_start_is_an_error),
