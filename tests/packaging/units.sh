@@ -21,6 +21,11 @@ prepare_root() {
 		path=$(type -P "$command") || continue
 		install -D "$path" "$ROOT/usr/bin/$command" || return 1
 	done
+	# Commands named by absolute path that make install does not provide
+	# (the shell whose kill reloads portredir-watch.service).
+	for path in $(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\(\/[^ ]*\).*/\1/p' build/*.service | sort -u); do
+		[ -e "$ROOT$path" ] || [ ! -x "$path" ] || install -D "$path" "$ROOT$path" || return 1
+	done
 }
 
 verify_is_clean() {
