@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs every test of portredir and ends with one line "N passed, N failed"
 # (", N skipped" when some were): the unit test binaries given as
-# arguments, the malformed-file corpus, the integration scripts, and the
-# packaging checks (man pages, units, install). Each speaks TAP; this
-# script only counts. Exit status 1 on any failure.
+# arguments, the malformed-file corpus, the hostile-input matrix, the
+# integration scripts, and the packaging checks (man pages, units,
+# install). Each speaks TAP; this script only counts. Exit status 1 on any
+# failure.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,7 @@ for unit in "$@"; do
 	CMOCKA_MESSAGE_OUTPUT=TAP run_tap "$(basename "$unit")" "$unit"
 done
 run_tap corpus tests/run-corpus.sh
+run_tap hostile bash tests/hostile/run.sh
 for script in tests/integration/*.sh; do
 	[ -e "$script" ] || continue
 	run_tap "$(basename "$script" .sh)" bash "$script"
