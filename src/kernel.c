@@ -222,7 +222,8 @@ static int generation_message(const struct nlmsghdr *nlh, void *data)
 
 int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
 {
-	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
+	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	ssize_t length;
 	uint32_t sequence = kernel_next_sequence(kernel);
@@ -279,7 +280,9 @@ struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t genera
 	/* libmnl lets the last message run past the limit, so the buffer has
 	 * room for one more message than the limit says. */
 	batch->size = size_hint + 2 * BATCH_MAX_MESSAGE;
-	batch->buffer = malloc(batch->size + BATCH_MAX_MESSAGE);
+	/* Zeroed, as libmnl 1.0.4 does not clear attribute padding; calloc
+	 * of a large block costs no more than malloc (fresh zero pages). */
+	batch->buffer = calloc(1, batch->size + BATCH_MAX_MESSAGE);
 	if (!batch->buffer)
 		goto fail;
 	batch->frames = mnl_nlmsg_batch_start(batch->buffer, batch->size);

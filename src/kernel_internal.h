@@ -16,6 +16,10 @@
 /* Dump replies can be as large as the kernel's dump skb (up to 32 KiB on
  * big-page systems); a buffer this size never truncates one. */
 #define KERNEL_RECEIVE_BUFFER_SIZE 65536
+/* A GET request: a header and a name or two. (MNL_SOCKET_BUFFER_SIZE is
+ * computed at run time, which would make the buffer a variable-length
+ * array.) */
+#define KERNEL_REQUEST_BUFFER_SIZE 8192
 
 struct kernel {
 	struct mnl_socket *socket;
@@ -38,7 +42,7 @@ uint32_t kernel_next_sequence(struct kernel *kernel);
 void kernel_add_statistics(struct kernel *kernel, const struct kernel *other);
 
 /* The GET request the reader sends for the managed table's objects of one
- * kind (type NFT_MSG_GET*), built in buffer (MNL_SOCKET_BUFFER_SIZE bytes);
+ * kind (type NFT_MSG_GET*), built in buffer (KERNEL_REQUEST_BUFFER_SIZE bytes);
  * set_name names the map of an NFT_MSG_GETSETELEM dump. */
 struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
 					   const char *set_name);

@@ -579,7 +579,8 @@ struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, 
 static int dump_elements(struct kernel *kernel, struct element_table *tables, enum protocol protocol)
 {
 	struct element_dump dump = { .tables = tables, .only = protocol };
-	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
+	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int r;
 
@@ -666,7 +667,8 @@ static int collect_elements(struct table_state *state, const struct element_tabl
 static int dump(struct kernel *kernel, struct kernel_decoder *reader, uint16_t type, uint16_t flags,
 		mnl_cb_t callback)
 {
-	char buffer[MNL_SOCKET_BUFFER_SIZE];
+	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
+	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int r;
 
