@@ -78,6 +78,12 @@ wait_for() {
 	return 1
 }
 
+# skip_test REASON: ends the test, reported as skipped for REASON.
+skip_test() {
+	printf '%s\n' "$*" >"$TEST_DIR/skip-reason"
+	exit 77
+}
+
 diag() {
 	printf '# %s\n' "$*" >&2
 }
@@ -96,7 +102,7 @@ expect_eq() {
 # run_tests: runs every test_* function defined by the script, each with
 # fresh namespaces, as TAP. Without root, every test is reported skipped.
 run_tests() {
-	local tests=() name number=0 reason=""
+	local tests=() name number=0 reason="" status
 	mapfile -t tests < <(declare -F | awk '$3 ~ /^test_/ { print $3 }')
 	if [ "$(id -u)" -ne 0 ]; then
 		reason="needs root for network namespaces (run make check as root)"
@@ -114,9 +120,13 @@ run_tests() {
 		fi
 		# A subshell with errexit: any failing command fails the test. Not
 		# inside an `if`, where bash would ignore errexit.
+		rm -f "$TEST_DIR/skip-reason"
 		( set -e; trap cleanup_test EXIT; "$name" )
-		if [ $? -eq 0 ]; then
+		status=$?
+		if [ "$status" -eq 0 ]; then
 			echo "ok $number - ${name#test_}"
+		elif [ "$status" -eq 77 ] && [ -e "$TEST_DIR/skip-reason" ]; then
+			echo "ok $number - ${name#test_} # SKIP $(cat "$TEST_DIR/skip-reason")"
 		else
 			echo "not ok $number - ${name#test_}"
 		fi
