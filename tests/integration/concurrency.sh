@@ -218,37 +218,35 @@ test_apply_racing_with_nft_flush_ruleset() {
 # Known engine bug, reported: the sysctl is written after the batch,
 # outside the transaction, so that when the two mappings declare different
 # unprivileged_port_start values, a run whose table lost can still write
-# its value last, leaving one file's table with the other's sysctl. Run
-# with PORTREDIR_KNOWN_BUGS=1 to see it (most 30-round runs show it).
-if [ -n "${PORTREDIR_KNOWN_BUGS:-}" ]; then
-	test_applies_declaring_different_sysctls_never_mix_table_and_sysctl() {
-		local ns round i state sysctl mixed=0
-		netns_make ns host
-		write_mappings
-		{ echo 'unprivileged_port_start 100'; cat "$TEST_DIR/a.conf"; } >"$TEST_DIR/sa.conf"
-		{ echo 'unprivileged_port_start 200'; cat "$TEST_DIR/b.conf"; } >"$TEST_DIR/sb.conf"
-		chmod 0644 "$TEST_DIR/sa.conf" "$TEST_DIR/sb.conf"
-		for round in $(seq 1 30); do
-			for i in $(seq 1 "$PROCESSES"); do
-				if [ $((i % 2)) -eq 0 ]; then
-					portredir_in "$ns" -q -f "$TEST_DIR/sb.conf" apply 2>/dev/null &
-				else
-					portredir_in "$ns" -q -f "$TEST_DIR/sa.conf" apply 2>/dev/null &
-				fi
-			done
-			wait
-			sysctl=$(in_ns "$ns" sysctl -n net.ipv4.ip_unprivileged_port_start)
-			if portredir_in "$ns" -q -f "$TEST_DIR/sa.conf" diff >/dev/null; then
-				state="A $sysctl"
-			elif portredir_in "$ns" -q -f "$TEST_DIR/sb.conf" diff >/dev/null; then
-				state="B $sysctl"
+# its value last, leaving one file's table with the other's sysctl. Skipped
+# unless PORTREDIR_KNOWN_BUGS=1 (then it fails in most runs).
+test_applies_declaring_different_sysctls_never_mix_table_and_sysctl() {
+	local ns round i sysctl mixed=0
+	[ -n "${PORTREDIR_KNOWN_BUGS:-}" ] ||
+		skip_test "known bug: the sysctl is written outside the transaction (PORTREDIR_KNOWN_BUGS=1 runs it)"
+	netns_make ns host
+	write_mappings
+	{ echo 'unprivileged_port_start 100'; cat "$TEST_DIR/a.conf"; } >"$TEST_DIR/sa.conf"
+	{ echo 'unprivileged_port_start 200'; cat "$TEST_DIR/b.conf"; } >"$TEST_DIR/sb.conf"
+	chmod 0644 "$TEST_DIR/sa.conf" "$TEST_DIR/sb.conf"
+	for round in $(seq 1 "$ROUNDS"); do
+		for i in $(seq 1 "$PROCESSES"); do
+			if [ $((i % 2)) -eq 0 ]; then
+				portredir_in "$ns" -q -f "$TEST_DIR/sb.conf" apply 2>/dev/null &
 			else
-				state="table of one, sysctl $sysctl"
-				mixed=$((mixed + 1))
+				portredir_in "$ns" -q -f "$TEST_DIR/sa.conf" apply 2>/dev/null &
 			fi
 		done
-		expect_eq "rounds that left one mapping's table with the other's sysctl" 0 "$mixed"
-	}
-fi
+		wait
+		# diff is in sync with a file only if table and sysctl are both its.
+		if ! portredir_in "$ns" -q -f "$TEST_DIR/sa.conf" diff >/dev/null &&
+			! portredir_in "$ns" -q -f "$TEST_DIR/sb.conf" diff >/dev/null; then
+			sysctl=$(in_ns "$ns" sysctl -n net.ipv4.ip_unprivileged_port_start)
+			diag "round $round: the table of one mapping, the sysctl at $sysctl"
+			mixed=$((mixed + 1))
+		fi
+	done
+	expect_eq "rounds that left one mapping's table with the other's sysctl" 0 "$mixed"
+}
 
 run_tests
