@@ -89,7 +89,7 @@ static int append_message(struct recording *recording, uint8_t type_index, const
 static int record_dump(struct kernel *kernel, struct recording *recording, uint8_t type_index, uint16_t flags,
 		       const char *set_name)
 {
-	char request[MNL_SOCKET_BUFFER_SIZE];
+	char request[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	uint32_t sequence;
 	int result = 0;
