@@ -857,7 +857,9 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 	default:
 		return -EINVAL;
 	}
-	if (decoder->structure_finished && type != NFT_MSG_GETSETELEM)
+	/* Netlink messages are read in place, as their structures: they must
+	 * be aligned as a receive buffer is. */
+	if ((decoder->structure_finished && type != NFT_MSG_GETSETELEM) || (uintptr_t)buffer % NLMSG_ALIGNTO)
 		return -EINVAL;
 	if (!messages_fit(buffer, length))
 		return -EBADMSG;

@@ -157,6 +157,7 @@ static int decode(const struct recording *recording, struct table_state **ret_st
 {
 	struct kernel_decoder *decoder;
 	size_t offset = 0;
+	void *copy;
 	int r;
 
 	r = kernel_decoder_new(&decoder);
@@ -165,10 +166,23 @@ static int decode(const struct recording *recording, struct table_state **ret_st
 	while (offset + DUMP_RECORD_HEADER_SIZE <= recording->length) {
 		const unsigned char *header = recording->bytes + offset;
 		size_t length = header[1] | (size_t)header[2] << 8;
+		uint16_t type;
 
-		uint16_t type = dump_record_types[header[0]];
-
-		r = kernel_decode_dump(decoder, type, header + DUMP_RECORD_HEADER_SIZE, length);
+		if (header[0] >= DUMP_RECORD_TYPE_COUNT || offset + DUMP_RECORD_HEADER_SIZE + length > recording->length) {
+			r = -EBADMSG;
+			goto out;
+		}
+		type = dump_record_types[header[0]];
+		/* Records follow 3-byte headers: each is decoded from a copy,
+		 * aligned as a receive buffer is. */
+		copy = malloc(length ? length : 1);
+		if (!copy) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(copy, header + DUMP_RECORD_HEADER_SIZE, length);
+		r = kernel_decode_dump(decoder, type, copy, length);
+		free(copy);
 		/* As the reader: no table is an empty state, and the dump of a
 		 * map that is not there fails alone. */
 		if (r == -ENOENT && type == NFT_MSG_GETTABLE)

@@ -381,6 +381,21 @@ static void message_longer_than_the_buffer_is_refused(void **unused)
 	kernel_decoder_free(decoder);
 }
 
+/* Messages are read in place as structures: a buffer not aligned as a
+ * receive buffer is (4 bytes) is refused, not read misaligned. */
+static void misaligned_buffer_is_refused(void **unused)
+{
+	struct kernel_decoder *decoder = NULL;
+	struct dump dump = { .length = 0 };
+
+	(void)unused;
+	assert_int_equal(kernel_decoder_new(&decoder), 0);
+	add_table(&dump, 4);
+	memmove(dump.buffer + 1, dump.buffer, dump.length);
+	assert_int_equal(kernel_decode_dump(decoder, NFT_MSG_GETTABLE, dump.buffer + 1, dump.length), -EINVAL);
+	kernel_decoder_free(decoder);
+}
+
 static void error_message_is_returned_as_its_errno(void **unused)
 {
 	struct kernel_decoder *decoder = NULL;
@@ -450,6 +465,7 @@ int main(void)
 		cmocka_unit_test(anonymous_set_not_counted_by_the_table_is_no_foreign_object),
 		cmocka_unit_test(element_with_an_attribute_of_an_unknown_type_alters_the_map),
 		cmocka_unit_test(message_longer_than_the_buffer_is_refused),
+		cmocka_unit_test(misaligned_buffer_is_refused),
 		cmocka_unit_test(error_message_is_returned_as_its_errno),
 		cmocka_unit_test(structure_dump_after_the_elements_is_refused),
 		cmocka_unit_test(message_without_a_family_header_is_skipped),
