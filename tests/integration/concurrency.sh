@@ -91,7 +91,7 @@ for round in $(seq 1 "$rounds"); do
 	for i in $(seq 1 "$processes"); do
 		mapping=$a
 		[ $((i % 2)) -eq 0 ] && mapping=$b
-		flock -s "$lock" "$portredir" -q -f "$mapping" apply 2>"$directory/err.$i" 9>&- &
+		flock -s "$lock" "$portredir" -v -q -f "$mapping" apply 2>"$directory/err.$i" 9>&- &
 		pids+=($!)
 	done
 	# Every process is waiting at the lock before it is released.
@@ -104,9 +104,10 @@ for round in $(seq 1 "$rounds"); do
 		status=$?
 		statuses="$statuses $status"
 		if [ "$status" -ne 0 ]; then
-			echo "failure: exit $status: $(head -n 1 "$directory/err.$((i + 1))")"
+			echo "failure: exit $status: $(grep -m 1 ": error: " "$directory/err.$((i + 1))")"
 		fi
 	done
+	echo "replanned: $(cat "$directory"/err.* | grep -c "planning again")"
 	state=$("$python" -c "$canonical")
 	if [ "$state" = "$expected_a" ]; then
 		echo "round $round: a;$statuses"
@@ -133,7 +134,8 @@ test_applies_of_two_mappings_started_together_never_mix() {
 	failures=$(grep '^failure: ' <<<"$report" || true)
 	diag "$ROUNDS rounds of $PROCESSES applies: $(grep -c ': a;' <<<"$report" || true) ended as A," \
 		"$(grep -c ': b;' <<<"$report" || true) as B, $mixed mixed;" \
-		"$(grep -c '^failure: ' <<<"$report" || true) of $((ROUNDS * PROCESSES)) processes gave up"
+		"$(grep -c '^failure: ' <<<"$report" || true) of $((ROUNDS * PROCESSES)) processes gave up;" \
+		"$(awk '/^replanned: / { total += $2 } END { print total + 0 }' <<<"$report") re-plans after the generation moved"
 	expect_eq "rounds that left a mix of A and B" 0 "$mixed"
 	expect_eq "rounds run" "$ROUNDS" "$(grep -c '^round ' <<<"$report")"
 	# A failure is allowed only as the bounded retry, saying so.
@@ -162,16 +164,23 @@ stop_racing() {
 }
 
 # apply_racing NS MAPPING COUNT: COUNT applies in a row while the racer
-# runs; each must exit 0 or give up saying so.
+# runs; each must exit 0 or give up saying so. Says how many repaired what
+# the racer did ("~" change lines).
 apply_racing() {
-	local ns=$1 mapping=$2 count=$3 i
+	local ns=$1 mapping=$2 count=$3 i gave_up=0 repaired=0
 	for i in $(seq 1 "$count"); do
-		run_captured portredir_in "$ns" -q -f "$mapping" apply
-		if [ "$RUN_STATUS" -ne 0 ] && ! grep -q "$RETRY_MESSAGE" <<<"$RUN_ERR"; then
-			diag "apply $i of $count exited $RUN_STATUS: $RUN_ERR"
-			return 1
+		run_captured portredir_in "$ns" -f "$mapping" apply
+		grep -q '^~ ' <<<"$RUN_OUT" && repaired=$((repaired + 1))
+		if [ "$RUN_STATUS" -ne 0 ]; then
+			grep -q "$RETRY_MESSAGE" <<<"$RUN_ERR" || {
+				diag "apply $i of $count exited $RUN_STATUS: $RUN_ERR"
+				return 1
+			}
+			gave_up=$((gave_up + 1))
 		fi
 	done
+	diag "$count applies during the race: $((count - gave_up)) exited 0 ($repaired of them after a repair)," \
+		"$gave_up gave up after retries"
 }
 
 # While nft keeps adding rules to a managed chain, every apply that ends
