@@ -27,8 +27,10 @@ hostile() {
 	eval "test_$1() { expect_apply_refused $1; }"
 }
 
-# input NAME CONTENT: a generated mapping file HOSTILE/NAME, root's, 0644.
+# input NAME CONTENT: a generated mapping file HOSTILE/NAME, root's, 0644
+# (nothing without root, when every test is skipped).
 input() {
+	[ -d "$HOSTILE" ] || return 0
 	printf '%b' "$2" >"$HOSTILE/$1"
 	chmod 0644 "$HOSTILE/$1"
 }
