@@ -156,24 +156,37 @@ static ssize_t receive(struct kernel *kernel, int timeout_ms)
 }
 
 struct dump_context {
-	mnl_cb_t callback;
-	void *data;
 	bool interrupted;
 	bool lost;
 };
 
-static int dump_message(const struct nlmsghdr *nlh, void *data)
-{
-	struct dump_context *context = data;
 
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		context->interrupted = true;
-	return context->callback(nlh, context->data);
+/* libmnl stops at the first message of a dump the kernel flagged
+ * inconsistent (NLM_F_DUMP_INTR, on every message to the end), leaving the
+ * rest on the socket, where the next request would find it. The rest is
+ * read here, up to the NLMSG_DONE or error that ends the dump. */
+static int finish_dump(struct kernel *kernel, uint32_t sequence, ssize_t length)
+{
+	for (;;) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)kernel->receive_buffer;
+		int remaining = (int)length;
+
+		for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+			if (nlh->nlmsg_seq == sequence &&
+			    (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))
+				return 0;
+		}
+		do
+			length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
+		while (length == -ENOBUFS);
+		if (length < 0)
+			return (int)length;
+	}
 }
 
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data)
 {
-	struct dump_context context = { .callback = callback, .data = data };
+	struct dump_context context = { false, false };
 	uint32_t sequence = request->nlmsg_seq;
 	ssize_t length;
 	int r;
@@ -192,8 +205,14 @@ int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callba
 		}
 		if (length < 0)
 			return (int)length;
-		r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
-			       dump_message, &context);
+		r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id, callback, data);
+		if (r < 0 && errno == EINTR) {
+			context.interrupted = true;
+			r = finish_dump(kernel, sequence, length);
+			if (r < 0)
+				return r;
+			break;
+		}
 		/* After lost replies, even the answer is not to be trusted. */
 		if (r < 0)
 			return context.lost ? -ENOBUFS : -errno;
