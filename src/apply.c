@@ -2,8 +2,10 @@
  * transaction, re-planning when the ruleset changed under it. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "command.h"
 #include "kernel.h"
+#include "lock.h"
 #include "plan.h"
 #include "sysctl.h"
 
@@ -43,6 +45,19 @@ static int write_port_start(const struct options *options, const struct plan *pl
 	}
 	print_verbose(options, "set net.ipv4.ip_unprivileged_port_start to %u", plan->port_start);
 	return 0;
+}
+
+int take_lock(const struct options *options)
+{
+	int lock = lock_namespace(LOCK_TIMEOUT_MS);
+
+	if (lock == -ETIMEDOUT)
+		print_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
+			    LOCK_TIMEOUT_MS / 1000);
+	else if (lock < 0)
+		print_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
+			      strerror(-lock));
+	return lock;
 }
 
 /* A table held by a running `watch --hold` keeps its flags: they are that
@@ -154,13 +169,21 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	struct kernel *kernel = NULL;
 	struct plan *plan = NULL;
 	enum outcome outcome = OUTCOME_ERROR;
-	int r, opened;
+	int r, opened, lock = -1;
 
 	/* The kernel is read while the mapping is parsed: for tens of
 	 * thousands of mappings each takes a good part of the run. Reading
 	 * changes nothing, and its result is dropped if the mapping is
 	 * invalid, so that only the mapping's errors are shown. */
 	opened = kernel_open(&kernel, &error);
+	/* Taken before the read: a plan made from what another run was
+	 * about to change would be stale without the kernel noticing (an
+	 * empty plan sends no batch to be refused). */
+	if (!dry_run && opened >= 0) {
+		lock = take_lock(options);
+		if (lock == -ETIMEDOUT)
+			goto out;
+	}
 	if (opened >= 0 && kernel_read_table_begin(kernel, true, &background) < 0)
 		background = NULL;
 	if (command_load_mapping(options, &desired) < 0) {
@@ -178,6 +201,8 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	if (r >= 0)
 		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;
 out:
+	if (lock >= 0)
+		close(lock);
 	print_kernel_statistics(options, kernel);
 	plan_free(plan);
 	kernel_close(kernel);

@@ -72,6 +72,11 @@ enum outcome apply_run(const struct options *options, bool dry_run);
  * the JSON boolean ("in_sync" for diff, "changed" for apply). */
 void print_changes(const struct options *options, const struct plan *plan, bool applied);
 
+/* Takes the namespace's lock against concurrent runs (lock.h), saying
+ * so when it times out; returns the descriptor to close, or -errno (going
+ * on without the lock is right for anything but -ETIMEDOUT). */
+int take_lock(const struct options *options);
+
 /* The change lines joined with "; " on one line, at most limit of them;
  * malloc'd, NULL when out of memory. */
 char *format_changes(const struct plan *plan, size_t limit);

@@ -2,6 +2,7 @@
  * sysctl back where it was before portredir first changed it. Idempotent. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "command.h"
 #include "kernel.h"
 #include "sysctl.h"
@@ -38,8 +39,11 @@ enum outcome flush_main(const struct options *options)
 	struct table_state *state = NULL;
 	struct kernel *kernel = NULL;
 	enum outcome outcome = OUTCOME_ERROR;
-	int r;
+	int r, lock;
 
+	lock = take_lock(options);
+	if (lock == -ETIMEDOUT)
+		goto out;
 	if (command_read_kernel(false, true, &kernel, &state) < 0)
 		goto out;
 	if (!state->table_exists) {
@@ -69,6 +73,8 @@ enum outcome flush_main(const struct options *options)
 		printf("- table inet portredir\n");
 	outcome = OUTCOME_OK;
 out:
+	if (lock >= 0)
+		close(lock);
 	print_kernel_statistics(options, kernel);
 	table_state_free(state);
 	kernel_close(kernel);

@@ -265,10 +265,15 @@ static void synchronize(struct watch *watch, const char *reason)
 	struct plan *plan = NULL;
 	uint32_t generation = 0;
 	char *changes;
-	int r;
+	int r, lock;
 
 	if (!watch->desired)
 		return;
+	lock = take_lock(watch->options);
+	if (lock == -ETIMEDOUT) {
+		watch_log(LOG_ERR, "error: %s: will try again on the next change", reason);
+		return;
+	}
 	if (kernel_events_pause(watch->events) < 0)
 		watch_log(LOG_WARNING, "warning: cannot pause nftables notifications: %m");
 	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
@@ -281,6 +286,8 @@ static void synchronize(struct watch *watch, const char *reason)
 		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	}
 	resume_events(watch, generation);
+	if (lock >= 0)
+		close(lock);
 	if (r < 0) {
 		watch_log(LOG_ERR, "error: %s: could not apply %s; will try again on the next change",
 			  reason, watch->options->path);

@@ -224,15 +224,12 @@ test_apply_racing_with_nft_flush_ruleset() {
 	expect_eq "table after the race and one apply" "$expected" "$(canonical_table "$ns")"
 }
 
-# Known engine bug, reported: the sysctl is written after the batch,
-# outside the transaction, so that when the two mappings declare different
-# unprivileged_port_start values, a run whose table lost can still write
-# its value last, leaving one file's table with the other's sysctl. Skipped
-# unless PORTREDIR_KNOWN_BUGS=1 (then it fails in most runs).
+# The sysctl is written after the batch, outside the transaction: runs of
+# mappings that declare different unprivileged_port_start values take turns
+# (a lock per network namespace), so that none leaves one file's table with
+# the other's sysctl.
 test_applies_declaring_different_sysctls_never_mix_table_and_sysctl() {
 	local ns round i sysctl mixed=0
-	[ -n "${PORTREDIR_KNOWN_BUGS:-}" ] ||
-		skip_test "known bug: the sysctl is written outside the transaction (PORTREDIR_KNOWN_BUGS=1 runs it)"
 	netns_make ns host
 	write_mappings
 	{ echo 'unprivileged_port_start 100'; cat "$TEST_DIR/a.conf"; } >"$TEST_DIR/sa.conf"
