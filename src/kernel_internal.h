@@ -52,10 +52,10 @@ struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, 
  * recorded replies. Dumps are decoded in the order the reader asks for
  * them: the table, chains, sets and rules (type NFT_MSG_GETTABLE,
  * GETCHAIN, GETSET, GETRULE), then the elements (GETSETELEM) of the maps
- * found. buffer holds one dump's replies as received, concatenated, and
- * is aligned to 4 bytes as a receive buffer is. kernel_decode_dump()
- * returns 0, -ENOMEM, -EINVAL for a dump out of order or a misaligned
- * buffer, or -errno of a netlink error or malformed message. */
+ * found. buffer holds one dump's replies as received, concatenated (it
+ * is decoded from a copy: any alignment will do). kernel_decode_dump()
+ * returns 0, -ENOMEM, -EINVAL for a dump out of order, or -errno of a
+ * netlink error or malformed message. */
 struct kernel_decoder;
 int kernel_decoder_new(struct kernel_decoder **ret_decoder);
 void kernel_decoder_free(struct kernel_decoder *decoder);

@@ -832,7 +832,8 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 	struct element_dump elements = { .tables = decoder->elements, .only = PROTOCOL_COUNT };
 	mnl_cb_t callback;
 	void *data = decoder;
-	int r;
+	char *copy;
+	int r, error;
 
 	switch (type) {
 	case NFT_MSG_GETTABLE:
@@ -857,15 +858,29 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 	default:
 		return -EINVAL;
 	}
-	/* Netlink messages are read in place, as their structures: they must
-	 * be aligned as a receive buffer is. */
-	if ((decoder->structure_finished && type != NFT_MSG_GETSETELEM) || (uintptr_t)buffer % NLMSG_ALIGNTO)
+	if (decoder->structure_finished && type != NFT_MSG_GETSETELEM)
 		return -EINVAL;
-	if (!messages_fit(buffer, length))
+	if (length > INT_MAX)
 		return -EBADMSG;
+	/* Decoded from a copy, aligned as a receive buffer is (messages are
+	 * read in place, as structures) and followed by a NUL: libnftnl
+	 * strdup()s string attributes having checked only that they are not
+	 * empty, and a forged dump's last one may not end before the buffer
+	 * does. (The kernel's strings always end in a NUL.) */
+	copy = malloc(length + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buffer, length);
+	copy[length] = '\0';
+	if (!messages_fit(copy, length)) {
+		free(copy);
+		return -EBADMSG;
+	}
 	/* Sequence number and port id 0: any message is taken, as it was
 	 * recorded. */
-	r = mnl_cb_run(buffer, length, 0, 0, callback, data);
+	r = mnl_cb_run(copy, length, 0, 0, callback, data);
+	error = errno;
+	free(copy);
 	if (decoder->error)
 		return decoder->error;
 	if (elements.error)
@@ -874,7 +889,7 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 		return 0;
 	/* An error message's code, as libmnl passed it on: any number at
 	 * all in a forged one. */
-	return errno > 0 && errno < 4096 ? -errno : -EBADMSG;
+	return error > 0 && error < 4096 ? -error : -EBADMSG;
 }
 
 int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **ret_state)
