@@ -165,12 +165,14 @@ stop_racing() {
 
 # apply_racing NS MAPPING COUNT: COUNT applies in a row while the racer
 # runs; each must exit 0 or give up saying so. Says how many repaired what
-# the racer did ("~" change lines).
+# the racer did ("~" change lines), and how often a batch was refused
+# because the racer moved the generation since the read, and re-planned.
 apply_racing() {
-	local ns=$1 mapping=$2 count=$3 i gave_up=0 repaired=0
+	local ns=$1 mapping=$2 count=$3 i gave_up=0 repaired=0 replanned=0
 	for i in $(seq 1 "$count"); do
-		run_captured portredir_in "$ns" -f "$mapping" apply
+		run_captured portredir_in "$ns" -v -f "$mapping" apply
 		grep -q '^~ ' <<<"$RUN_OUT" && repaired=$((repaired + 1))
+		replanned=$((replanned + $(grep -c 'planning again' <<<"$RUN_ERR" || true)))
 		if [ "$RUN_STATUS" -ne 0 ]; then
 			grep -q "$RETRY_MESSAGE" <<<"$RUN_ERR" || {
 				diag "apply $i of $count exited $RUN_STATUS: $RUN_ERR"
@@ -180,7 +182,7 @@ apply_racing() {
 		fi
 	done
 	diag "$count applies during the race: $((count - gave_up)) exited 0 ($repaired of them after a repair)," \
-		"$gave_up gave up after retries"
+		"$gave_up gave up after retries; $replanned re-plans after the generation moved"
 }
 
 # While nft keeps adding rules to a managed chain, every apply that ends
