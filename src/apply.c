@@ -47,19 +47,6 @@ static int write_port_start(const struct options *options, const struct plan *pl
 	return 0;
 }
 
-int take_lock(const struct options *options)
-{
-	int lock = lock_namespace(LOCK_TIMEOUT_MS);
-
-	if (lock == -ETIMEDOUT)
-		print_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
-			    LOCK_TIMEOUT_MS / 1000);
-	else if (lock < 0)
-		print_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
-			      strerror(-lock));
-	return lock;
-}
-
 /* A table held by a running `watch --hold` keeps its flags: they are that
  * process's business, and only the content is compared. */
 static uint32_t wanted_table_flags(const struct options *options, const struct kernel *kernel,

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "config.h"
 #include "kernel.h"
+#include "lock.h"
 #include "plan.h"
 #include "sysctl.h"
 
@@ -377,4 +378,17 @@ int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_k
 	if (r < 0)
 		print_kernel_error("cannot read the nftables ruleset", r, &error, changing);
 	return r;
+}
+
+int take_lock(const struct options *options)
+{
+	int lock = lock_namespace(LOCK_TIMEOUT_MS);
+
+	if (lock == -ETIMEDOUT)
+		print_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
+			    LOCK_TIMEOUT_MS / 1000);
+	else if (lock < 0)
+		print_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
+			      strerror(-lock));
+	return lock;
 }

@@ -15,11 +15,19 @@ fi
 server=portredir-demo-server-$$
 client=portredir-demo-client-$$
 site=$(mktemp -d /tmp/portredir-demo.XXXXXX)
+# Run as root, portredir refuses a mapping that a user other than root
+# could change (see portredir.conf(5), OWNERSHIP), and a clone is usually
+# a user's: the demo applies a root-owned copy of rules/, as an install
+# would put it in /etc/portredir/.
+rules=$(mktemp -d /tmp/portredir-demo-rules.XXXXXX)
+cp rules/*.conf "$rules/"
+chmod 0755 "$rules"
+chmod 0644 "$rules"/*.conf
 cleanup() {
 	ip netns pids "$server" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$server" 2>/dev/null || true
 	ip netns del "$client" 2>/dev/null || true
-	rm -rf "$site"
+	rm -rf "$site" "$rules"
 }
 trap cleanup EXIT
 
@@ -37,14 +45,14 @@ ip -n "$client" addr add 2001:db8::2/64 dev demo1 nodad
 ip -n "$server" link set demo0 up
 ip -n "$client" link set demo1 up
 
-step "portredir check -f rules/ (the shipped default)"
-"$portredir" -f rules/ check
+step "portredir check -f rules/ (the shipped default; a root-owned copy in $rules)"
+"$portredir" -f "$rules" check
 
 step "portredir diff: what apply would change in a fresh namespace"
-ip netns exec "$server" "$portredir" -f rules/ diff || true
+ip netns exec "$server" "$portredir" -f "$rules" diff || true
 
 step "portredir apply"
-ip netns exec "$server" "$portredir" -f rules/ apply
+ip netns exec "$server" "$portredir" -f "$rules" apply
 
 step "nft list table inet portredir"
 ip netns exec "$server" nft list table inet portredir
@@ -76,7 +84,7 @@ for url in http://127.0.0.1/ "http://[::1]/"; do
 done
 
 step "portredir diff: in sync"
-ip netns exec "$server" "$portredir" -f rules/ diff && echo "(exit 0: in sync)"
+ip netns exec "$server" "$portredir" -f "$rules" diff && echo "(exit 0: in sync)"
 
 step "portredir flush, and port 80 is closed again"
 ip netns exec "$server" "$portredir" flush
