@@ -54,7 +54,8 @@ int kernel_open(struct kernel **ret_kernel, struct kernel_error *error)
 	kernel = calloc(1, sizeof(*kernel));
 	if (!kernel)
 		return -ENOMEM;
-	kernel->receive_buffer = malloc(KERNEL_RECEIVE_BUFFER_SIZE);
+	/* One byte more than is received: see receive(). */
+	kernel->receive_buffer = malloc(KERNEL_RECEIVE_BUFFER_SIZE + 1);
 	if (!kernel->receive_buffer) {
 		r = -ENOMEM;
 		goto fail;
@@ -152,6 +153,10 @@ static ssize_t receive(struct kernel *kernel, int timeout_ms)
 	do
 		length = mnl_socket_recvfrom(kernel->socket, kernel->receive_buffer, KERNEL_RECEIVE_BUFFER_SIZE);
 	while (length < 0 && errno == EINTR);
+	/* libnftnl 1.2.4 strdup()s string attributes; one the kernel sent
+	 * unterminated at the very end would otherwise be read past. */
+	if (length >= 0)
+		kernel->receive_buffer[length] = '\0';
 	return length < 0 ? -errno : length;
 }
 
