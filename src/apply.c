@@ -54,8 +54,7 @@ static uint32_t wanted_table_flags(const struct options *options, const struct k
 {
 	if (options->hold)
 		return TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
-	if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
-	    state->table_owner != kernel_port_id(kernel))
+	if (table_held_elsewhere(state, kernel))
 		return state->table_flags;
 	return 0;
 }
@@ -104,8 +103,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		}
 		/* The kernel would refuse with EPERM, which reads like a missing
 		 * privilege; the truth is more useful. */
-		if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
-		    state->table_owner != kernel_port_id(kernel) && plan_changes_kernel_tables(plan)) {
+		if (table_held_elsewhere(state, kernel) && plan_changes_kernel_tables(plan)) {
 			print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it or let it apply the mapping; nothing was changed",
 				    state->table_owner);
 			r = -EBUSY;

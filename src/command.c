@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "lock.h"
 #include "plan.h"
+#include "state.h"
 #include "sysctl.h"
 
 /* Set by watch when stderr is the journal, which reads a leading "<N>" as
@@ -378,6 +379,12 @@ int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_k
 	if (r < 0)
 		print_kernel_error("cannot read the nftables ruleset", r, &error, changing);
 	return r;
+}
+
+bool table_held_elsewhere(const struct table_state *state, const struct kernel *kernel)
+{
+	return (state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
+	       state->table_owner != kernel_port_id(kernel);
 }
 
 int take_lock(const struct options *options)

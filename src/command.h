@@ -72,6 +72,11 @@ enum outcome apply_run(const struct options *options, bool dry_run);
  * the JSON boolean ("in_sync" for diff, "changed" for apply). */
 void print_changes(const struct options *options, const struct plan *plan, bool applied);
 
+struct table_state;
+/* Whether the managed table is owned (watch --hold) by a socket other than
+ * this kernel's: then only that process may change it. */
+bool table_held_elsewhere(const struct table_state *state, const struct kernel *kernel);
+
 /* Takes the namespace's lock against concurrent runs (lock.h), saying
  * so when it times out; returns the descriptor to close, or -errno (going
  * on without the lock is right for anything but -ETIMEDOUT). */

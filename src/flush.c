@@ -51,8 +51,7 @@ enum outcome flush_main(const struct options *options)
 		outcome = OUTCOME_OK;
 		goto out;
 	}
-	if ((state->table_flags & TABLE_FLAG_OWNER) && state->table_owner &&
-	    state->table_owner != kernel_port_id(kernel)) {
+	if (table_held_elsewhere(state, kernel)) {
 		print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it first; nothing was changed",
 			    state->table_owner);
 		goto out;
