@@ -32,12 +32,9 @@ static void set_error(struct kernel_error *error, const char *object, const char
 	snprintf(error->message, sizeof(error->message), "%s", message ? message : "");
 }
 
-/* Asks for a bigger buffer; the *FORCE variants pass wmem_max/rmem_max but
- * need CAP_NET_ADMIN in the initial namespace, so fall back to the plain
- * ones, which the kernel caps silently. */
-static int set_buffer_size(struct kernel *kernel, int force_option, int option, int size)
+int kernel_socket_set_buffer(struct mnl_socket *socket, int force_option, int option, int size)
 {
-	int fd = mnl_socket_get_fd(kernel->socket);
+	int fd = mnl_socket_get_fd(socket);
 
 	if (setsockopt(fd, SOL_SOCKET, force_option, &size, sizeof(size)) == 0)
 		return 0;
@@ -76,7 +73,7 @@ int kernel_open(struct kernel **ret_kernel, struct kernel_error *error)
 	 * keep thousands of acknowledgements from echoing the messages back. */
 	mnl_socket_setsockopt(kernel->socket, NETLINK_EXT_ACK, &on, sizeof(on));
 	mnl_socket_setsockopt(kernel->socket, NETLINK_CAP_ACK, &on, sizeof(on));
-	set_buffer_size(kernel, SO_RCVBUFFORCE, SO_RCVBUF, KERNEL_RECEIVE_QUEUE_SIZE);
+	kernel_socket_set_buffer(kernel->socket, SO_RCVBUFFORCE, SO_RCVBUF, KERNEL_RECEIVE_QUEUE_SIZE);
 	kernel->sequence = (uint32_t)time(NULL);
 	*ret_kernel = kernel;
 	return 0;
@@ -244,7 +241,7 @@ static int generation_message(const struct nlmsghdr *nlh, void *data)
 	return r;
 }
 
-int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
+int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
 {
 	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
 	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
@@ -265,11 +262,6 @@ int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation)
 	r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
 		       generation_message, ret_generation);
 	return r < 0 ? -errno : 0;
-}
-
-int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
-{
-	return kernel_get_generation(kernel, ret_generation);
 }
 
 struct batch_message {
@@ -336,16 +328,11 @@ void batch_free(struct batch *batch)
 	free(batch);
 }
 
-size_t batch_remaining(const struct batch *batch)
+static size_t batch_remaining(const struct batch *batch)
 {
 	size_t used = mnl_nlmsg_batch_size(batch->frames);
 
 	return used >= batch->size ? 0 : batch->size - used;
-}
-
-size_t batch_message_count(const struct batch *batch)
-{
-	return batch->message_count;
 }
 
 struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what)
@@ -444,7 +431,7 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
 
 		setsockopt(mnl_socket_get_fd(kernel->socket), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	} else if ((int)length + 4096 > kernel->send_buffer_size) {
-		r = set_buffer_size(kernel, SO_SNDBUFFORCE, SO_SNDBUF, (int)length + 65536);
+		r = kernel_socket_set_buffer(kernel->socket, SO_SNDBUFFORCE, SO_SNDBUF, (int)length + 65536);
 		if (r == 0)
 			kernel->send_buffer_size = (int)length + 65536;
 	}

@@ -27,7 +27,7 @@ struct kernel_events {
 int kernel_events_open(struct kernel_events **ret_events)
 {
 	struct kernel_events *events;
-	int size = EVENTS_RECEIVE_QUEUE_SIZE, r;
+	int r;
 
 	events = calloc(1, sizeof(*events));
 	if (!events)
@@ -42,8 +42,7 @@ int kernel_events_open(struct kernel_events **ret_events)
 		r = -errno;
 		goto fail;
 	}
-	if (setsockopt(mnl_socket_get_fd(events->socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(mnl_socket_get_fd(events->socket), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	kernel_socket_set_buffer(events->socket, SO_RCVBUFFORCE, SO_RCVBUF, EVENTS_RECEIVE_QUEUE_SIZE);
 	events->own_pid = getpid();
 	*ret_events = events;
 	return 0;

@@ -36,8 +36,11 @@ struct kernel {
  * (NLM_F_DUMP_INTR) or -ENOBUFS when replies were lost: both mean "dump
  * again". */
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data);
-int kernel_get_generation(struct kernel *kernel, uint32_t *ret_generation);
 uint32_t kernel_next_sequence(struct kernel *kernel);
+/* Asks for a bigger socket buffer; the *FORCE variants pass wmem_max and
+ * rmem_max but need CAP_NET_ADMIN in the initial namespace, so the plain
+ * ones, which the kernel caps silently, are the fallback. */
+int kernel_socket_set_buffer(struct mnl_socket *socket, int force_option, int option, int size);
 /* Adds what another socket sent to this one's statistics. */
 void kernel_add_statistics(struct kernel *kernel, const struct kernel *other);
 
@@ -74,8 +77,6 @@ void batch_free(struct batch *batch);
 struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what);
 /* Closes the message batch_add() returned, after its payload is built. */
 int batch_commit_message(struct batch *batch);
-size_t batch_remaining(const struct batch *batch);
-size_t batch_message_count(const struct batch *batch);
 int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error);
 
 /* The contract's objects. */

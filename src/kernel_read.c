@@ -920,12 +920,12 @@ int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_st
 		if (r < 0)
 			return r;
 		snprintf(error->object, sizeof(error->object), "ruleset generation");
-		r = kernel_get_generation(kernel, &before);
+		r = kernel_generation(kernel, &before);
 		if (r >= 0)
 			r = read_once(kernel, reader, with_elements, error);
 		if (r >= 0) {
 			snprintf(error->object, sizeof(error->object), "ruleset generation");
-			r = kernel_get_generation(kernel, &after);
+			r = kernel_generation(kernel, &after);
 		}
 		if (r >= 0 && before == after) {
 			r = kernel_decoder_finish(reader, &state);

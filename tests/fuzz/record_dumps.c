@@ -256,13 +256,13 @@ int main(int argc, char *argv[])
 		recording.record_open = false;
 		table_state_free(live);
 		live = NULL;
-		r = kernel_get_generation(kernel, &before);
+		r = kernel_generation(kernel, &before);
 		if (r >= 0)
 			r = record(kernel, &recording);
 		if (r >= 0)
 			r = kernel_read_table(kernel, true, &live, &error);
 		if (r >= 0)
-			r = kernel_get_generation(kernel, &after);
+			r = kernel_generation(kernel, &after);
 		if (r < 0) {
 			fprintf(stderr, "record_dumps: %s: %s\n", error.object, strerror(-r));
 			goto out;
