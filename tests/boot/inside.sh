@@ -132,17 +132,18 @@ unit_finished_before() {
 	return 1
 }
 
-# The identity apply ran with, from the journal's record of the process
-# that wrote its output: a dynamic user (not root), CAP_NET_ADMIN only.
+# ran_unprivileged UNIT: the identity portredir ran with in UNIT, from the
+# journal's record of the process that wrote its output: a dynamic user
+# (not root), CAP_NET_ADMIN only.
 ran_unprivileged() {
 	local fields uid capabilities
-	fields=$(journalctl -b -q -o export --no-pager _SYSTEMD_UNIT=portredir.service _COMM=portredir)
+	fields=$(journalctl -b -q -o export --no-pager _SYSTEMD_UNIT="$1" _COMM=portredir)
 	uid=$(sed -n 's/^_UID=//p' <<<"$fields" | sort -u)
 	capabilities=$(sed -n 's/^_CAP_EFFECTIVE=//p' <<<"$fields" | sort -u)
 	if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] && [ "$capabilities" = 1000 ]; then
 		return 0
 	fi
-	diag "apply ran as uid '$uid' with effective capabilities '$capabilities'"
+	diag "$1: portredir ran as uid '$uid' with effective capabilities '$capabilities'"
 	return 1
 }
 
@@ -184,7 +185,7 @@ boot_with_valid_mapping() {
 		'~ table inet portredir: created (missing)' \
 		'+ redirect tcp 80 to 8080' '+ redirect tcp 443 to 8443' '+ redirect udp 443 to 8443' \
 		'- unprivileged_port_start 1024' '+ unprivileged_port_start 1000'
-	check "apply ran as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged
+	check "apply ran as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir.service
 	check "portredir.service finished before network-pre.target was reached" \
 		unit_finished_before portredir.service network-pre.target
 	for unit in $(systemctl list-unit-files --no-legend 'portredir*' |
@@ -259,18 +260,6 @@ journal_at_priority() {
 	return 1
 }
 
-watch_ran_unprivileged() {
-	local fields uid capabilities
-	fields=$(journalctl -b -q -o export --no-pager _SYSTEMD_UNIT=portredir-watch.service _COMM=portredir)
-	uid=$(sed -n 's/^_UID=//p' <<<"$fields" | sort -u)
-	capabilities=$(sed -n 's/^_CAP_EFFECTIVE=//p' <<<"$fields" | sort -u)
-	if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] && [ "$capabilities" = 1000 ]; then
-		return 0
-	fi
-	diag "watch ran as uid '$uid' with effective capabilities '$capabilities'"
-	return 1
-}
-
 table_exists() {
 	nft list table inet portredir >/dev/null 2>&1
 }
@@ -293,7 +282,7 @@ boot_with_watch() {
 	check "the sysctl is set as declared" sysctl_is 1000
 	check "watch was ready before network-pre.target was reached" \
 		unit_ready_before portredir-watch.service network-pre.target
-	check "watch runs as a dynamic user with CAP_NET_ADMIN only" watch_ran_unprivileged
+	check "watch runs as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir-watch.service
 	check "systemd-analyze verify portredir-watch.service is clean" verify_unit portredir-watch.service
 
 	nft flush ruleset
