@@ -87,9 +87,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		if (r < 0)
 			goto out;
 		state->wanted_table_flags = wanted_table_flags(options, kernel, state);
-		print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s",
-			      state->generation, state->mapping->redirect_count,
-			      state->mapping->redirect_count == 1 ? "" : "s");
+		print_table_read(options, state);
 		r = plan_build(desired, state, &plan);
 		if (r < 0) {
 			print_error("out of memory while planning the changes");
@@ -128,9 +126,8 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		goto out;
 	}
 	applied = true;
-	/* Every commit moves the generation by one. */
 	if (ret_generation && plan_changes_kernel_tables(plan))
-		*ret_generation = state->generation + 1;
+		*ret_generation = kernel_generation_after(state->generation);
 	/* A failure here still leaves the plan to the caller: the rules it
 	 * holds were applied, and saying so matters. */
 	r = write_port_start(options, plan);
@@ -160,7 +157,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	 * thousands of mappings each takes a good part of the run. Reading
 	 * changes nothing, and its result is dropped if the mapping is
 	 * invalid, so that only the mapping's errors are shown. */
-	opened = kernel_open(&kernel, &error);
+	opened = command_open_kernel(&kernel, &error);
 	/* Taken before the read: a plan made from what another run was
 	 * about to change would be stale without the kernel noticing (an
 	 * empty plan sends no batch to be refused). */

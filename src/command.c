@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include "cache.h"
 #include "command.h"
 #include "config.h"
 #include "kernel.h"
@@ -360,6 +361,28 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		      statistics->element_messages, statistics->reads_repeated);
+	if (statistics->record_error)
+		print_verbose(options, "the maps' elements were not recorded for the next run: %s",
+			      strerror(-statistics->record_error));
+	else if (statistics->elements_recorded)
+		print_verbose(options, "the maps' elements were recorded for the next run");
+}
+
+void print_table_read(const struct options *options, const struct table_state *state)
+{
+	print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s%s",
+		      state->generation, state->mapping->redirect_count,
+		      state->mapping->redirect_count == 1 ? "" : "s",
+		      state->elements_cached ? " (as recorded at this generation; the maps were not dumped)" : "");
+}
+
+int command_open_kernel(struct kernel **ret_kernel, struct kernel_error *error)
+{
+	int r = kernel_open(ret_kernel, error);
+
+	if (r >= 0)
+		kernel_use_cache(*ret_kernel, &cache_files);
+	return r;
 }
 
 int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_kernel,
@@ -369,7 +392,7 @@ int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_k
 	int r;
 
 	*ret_state = NULL;
-	r = kernel_open(ret_kernel, &error);
+	r = command_open_kernel(ret_kernel, &error);
 	if (r < 0) {
 		*ret_kernel = NULL;
 		print_kernel_error("cannot open a netfilter netlink socket", r, &error, changing);

@@ -95,6 +95,12 @@ void print_priority(int priority);
  * the kernel's own words, and what to do. */
 void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
 
+/* With -v: what the read found, and whether the maps were dumped. */
+void print_table_read(const struct options *options, const struct table_state *state);
+
+/* Opens the kernel, with the cache of the maps' elements (cache.h). */
+int command_open_kernel(struct kernel **ret_kernel, struct kernel_error *error);
+
 struct table_state;
 /* Opens the kernel and reads the managed table (its elements too if asked),
  * printing a failure; changing says whether the command was about to

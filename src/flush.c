@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include "cache.h"
 #include "command.h"
 #include "kernel.h"
 #include "sysctl.h"
@@ -68,6 +69,9 @@ enum outcome flush_main(const struct options *options)
 		print_kernel_error("cannot delete table inet portredir", r, &error, true);
 		goto out;
 	}
+	/* A record of a table that is gone could never be used again. */
+	if (state->table_id)
+		cache_forget(state->table_id);
 	if (!options->quiet && !options->json)
 		printf("- table inet portredir\n");
 	outcome = OUTCOME_OK;

@@ -264,6 +264,32 @@ int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
 	return r < 0 ? -errno : 0;
 }
 
+uint32_t kernel_generation_after(uint32_t generation)
+{
+	return generation == UINT32_MAX ? 1 : generation + 1;
+}
+
+void kernel_use_cache(struct kernel *kernel, const struct kernel_cache *cache)
+{
+	kernel->cache = cache;
+}
+
+void kernel_record_elements(struct kernel *kernel, uint64_t table_id, uint32_t generation,
+			    const struct mapping *mapping)
+{
+	int r;
+
+	if (!kernel->cache || !table_id)
+		return;
+	r = kernel->cache->store(table_id, generation, mapping);
+	if (r < 0) {
+		kernel->statistics.record_error = r;
+	} else {
+		kernel->statistics.elements_recorded++;
+		kernel->statistics.record_error = 0;
+	}
+}
+
 struct batch_message {
 	uint32_t sequence;
 	char what[96];

@@ -33,6 +33,10 @@ struct kernel_statistics {
 	/* Reads of the table done again: the ruleset changed during the
 	 * dumps, or a dump was interrupted or lost replies. */
 	size_t reads_repeated;
+	/* The maps' elements left in the cache for the next run, and why
+	 * the last attempt did not (-errno), or 0. */
+	size_t elements_recorded;
+	int record_error;
 };
 
 /* How often a batch is re-planned when the ruleset changed between the
@@ -40,6 +44,24 @@ struct kernel_statistics {
 #define KERNEL_MAX_ATTEMPTS 10
 
 int kernel_open(struct kernel **ret_kernel, struct kernel_error *error);
+
+/* Where the reader may take the maps' elements instead of dumping them,
+ * and where the reader and the writer leave them (cache.h). This is safe
+ * because of the ruleset generation: every commit in the network
+ * namespace moves it, and nothing but a commit changes the maps of a
+ * table that is exactly the layout (only a rule of the same table could
+ * update them from the packet path). So elements recorded for the same
+ * table at the generation the kernel is still at are the elements it
+ * holds; any commit of anyone since, and the maps are dumped again.
+ * Elements are recorded after a read that dumped them and after a commit
+ * whose result is known (struct plan's result_known), when the
+ * generation moved by exactly that commit. Both callbacks return 0 or
+ * -errno, and run on the reader's thread. */
+struct kernel_cache {
+	int (*lookup)(uint64_t table_id, uint32_t generation, struct mapping **ret_mapping);
+	int (*store)(uint64_t table_id, uint32_t generation, const struct mapping *mapping);
+};
+void kernel_use_cache(struct kernel *kernel, const struct kernel_cache *cache);
 void kernel_close(struct kernel *kernel);
 const struct kernel_statistics *kernel_statistics(const struct kernel *kernel);
 /* The socket's netlink port: what the kernel names as a table's owner. */
@@ -95,5 +117,8 @@ int kernel_events_resume(struct kernel_events *events);
 
 /* The ruleset generation now. */
 int kernel_generation(struct kernel *kernel, uint32_t *ret_generation);
+/* The generation a commit bound to generation leaves: the kernel counts
+ * commits, skipping 0. */
+uint32_t kernel_generation_after(uint32_t generation);
 
 #endif

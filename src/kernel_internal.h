@@ -28,7 +28,12 @@ struct kernel {
 	int send_buffer_size;
 	char *receive_buffer;
 	struct kernel_statistics statistics;
+	const struct kernel_cache *cache;
 };
+
+/* Leaves the maps' elements in the cache, counting the outcome. */
+void kernel_record_elements(struct kernel *kernel, uint64_t table_id, uint32_t generation,
+			    const struct mapping *mapping);
 
 /* Dumps: sends request (built with NLM_F_DUMP in kernel->receive_buffer is
  * not allowed; use a separate buffer) and runs callback on every reply.
@@ -85,8 +90,15 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
  * knows type 0, the comment): the sysctl's value before portredir first
  * changed it. */
 #define LAYOUT_UDATA_ORIGINAL_PORT_START 0xf0
-struct nftnl_table *layout_table(const unsigned int *original_port_start, uint32_t flags);
+/* Another: the table's identity (struct table_state's table_id), 8 bytes
+ * in host byte order, chosen at random when portredir creates the table. */
+#define LAYOUT_UDATA_TABLE_ID 0xf1
+/* original_port_start may be NULL, table_id 0: no such attribute. */
+struct nftnl_table *layout_table(const unsigned int *original_port_start, uint64_t table_id, uint32_t flags);
 int layout_table_original_port_start(const struct nftnl_table *table, unsigned int *ret_value);
+int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id);
+/* A new table's identity: random, never 0. */
+uint64_t layout_new_table_id(void);
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
 struct nftnl_chain *layout_chain(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it

@@ -9,6 +9,9 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include "fault.h"
 #include "kernel_internal.h"
 
@@ -21,49 +24,111 @@
 #define NFT_CHAIN_PRIORITY_DSTNAT (-100)
 #define RTN_LOCAL_ADDRESS 2
 
-struct nftnl_table *layout_table(const unsigned int *original_port_start, uint32_t flags)
+struct nftnl_table *layout_table(const unsigned int *original_port_start, uint64_t table_id, uint32_t flags)
 {
 	struct nftnl_udata_buf *userdata;
 	struct nftnl_table *table = nftnl_table_alloc();
+	bool written = true;
 
 	if (!table)
 		return NULL;
 	nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(table, NFTNL_TABLE_NAME, TABLE_NAME);
 	nftnl_table_set_u32(table, NFTNL_TABLE_FLAGS, flags);
-	if (!original_port_start)
+	if (!original_port_start && !table_id)
 		return table;
 	userdata = nftnl_udata_buf_alloc(64);
 	if (!userdata) {
 		nftnl_table_free(table);
 		return NULL;
 	}
-	nftnl_udata_put_u32(userdata, LAYOUT_UDATA_ORIGINAL_PORT_START, *original_port_start);
-	nftnl_table_set_data(table, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(userdata),
-			     nftnl_udata_buf_len(userdata));
+	if (original_port_start)
+		written &= nftnl_udata_put_u32(userdata, LAYOUT_UDATA_ORIGINAL_PORT_START, *original_port_start);
+	if (table_id)
+		written &= nftnl_udata_put(userdata, LAYOUT_UDATA_TABLE_ID, sizeof(table_id), &table_id);
+	if (written)
+		nftnl_table_set_data(table, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(userdata),
+				     nftnl_udata_buf_len(userdata));
 	nftnl_udata_buf_free(userdata);
+	if (!written) {
+		nftnl_table_free(table);
+		return NULL;
+	}
 	return table;
 }
 
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004
+#endif
+
+uint64_t layout_new_table_id(void)
+{
+	uint64_t id = 0;
+
+	/* The id needs to be unique, not secret: early in boot, before the
+	 * entropy pool is ready, the kernel's insecure bytes serve (or, on
+	 * kernels before 5.6, the clock and the pid). */
+	if (getrandom(&id, sizeof(id), GRND_INSECURE) != sizeof(id) &&
+	    getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id)) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		id = ((uint64_t)now.tv_sec << 32) ^ (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 20);
+	}
+	return id ? id : 1;
+}
+
+/* The table's userdata attributes portredir writes, by type; those of the
+ * wrong length are left out, as if absent. */
+struct table_userdata {
+	const struct nftnl_udata *original_port_start;
+	const struct nftnl_udata *table_id;
+};
+
 static int table_userdata_attribute(const struct nftnl_udata *attribute, void *data)
 {
+	struct table_userdata *found = data;
+
 	if (nftnl_udata_type(attribute) == LAYOUT_UDATA_ORIGINAL_PORT_START &&
 	    nftnl_udata_len(attribute) == sizeof(uint32_t))
-		*(const struct nftnl_udata **)data = attribute;
+		found->original_port_start = attribute;
+	else if (nftnl_udata_type(attribute) == LAYOUT_UDATA_TABLE_ID &&
+		 nftnl_udata_len(attribute) == sizeof(uint64_t))
+		found->table_id = attribute;
+	return 0;
+}
+
+static int parse_table_userdata(const struct nftnl_table *table, struct table_userdata *found)
+{
+	const void *userdata;
+	uint32_t length = 0;
+
+	*found = (struct table_userdata){ 0 };
+	userdata = nftnl_table_get_data(table, NFTNL_TABLE_USERDATA, &length);
+	if (!userdata || nftnl_udata_parse(userdata, length, table_userdata_attribute, found) < 0)
+		return -ENOENT;
 	return 0;
 }
 
 int layout_table_original_port_start(const struct nftnl_table *table, unsigned int *ret_value)
 {
-	const struct nftnl_udata *found = NULL;
-	const void *userdata;
-	uint32_t length = 0;
+	struct table_userdata found;
 
-	userdata = nftnl_table_get_data(table, NFTNL_TABLE_USERDATA, &length);
-	if (!userdata || nftnl_udata_parse(userdata, length, table_userdata_attribute, &found) < 0 || !found)
+	if (parse_table_userdata(table, &found) < 0 || !found.original_port_start)
 		return -ENOENT;
-	*ret_value = nftnl_udata_get_u32(found);
+	*ret_value = nftnl_udata_get_u32(found.original_port_start);
 	return 0;
+}
+
+int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id)
+{
+	struct table_userdata found;
+
+	if (parse_table_userdata(table, &found) < 0 || !found.table_id)
+		return -ENOENT;
+	/* Userdata has no alignment to speak of. */
+	memcpy(ret_id, nftnl_udata_get(found.table_id), sizeof(*ret_id));
+	return *ret_id ? 0 : -ENOENT;
 }
 
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)

@@ -132,6 +132,8 @@ static int table_message(const struct nlmsghdr *nlh, void *data)
 		reader->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
 		state->has_original_port_start =
 			layout_table_original_port_start(table, &state->original_port_start) == 0;
+		if (layout_table_id(table, &state->table_id) < 0)
+			state->table_id = 0;
 		/* Whether the flags are right is the planner's to say. */
 		state->table_flags = nftnl_table_get_u32(table, NFTNL_TABLE_FLAGS);
 		if (nftnl_table_is_set(table, NFTNL_TABLE_OWNER))
@@ -712,10 +714,43 @@ static int finish_structure(struct kernel_decoder *reader)
 	return 0;
 }
 
-/* One pass over the table's objects. Returns -EINTR when a dump was
- * interrupted by a concurrent change. */
+/* Whether the table is exactly the contract's layout, as far as read:
+ * then nothing but a commit can change its maps (struct kernel_cache). */
+static bool table_is_layout(const struct table_state *state)
+{
+	if (!state->table_exists || state->table.status != OBJECT_OK)
+		return false;
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		if (state->chains[i].status != OBJECT_OK)
+			return false;
+	}
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (state->maps[i].status != OBJECT_OK)
+			return false;
+	}
+	return true;
+}
+
+/* Takes the elements from the cache when it holds them for this table at
+ * this generation; the caller checks afterwards that the generation did
+ * not move during the read. */
+static bool use_cached_elements(struct kernel *kernel, struct table_state *state, uint32_t generation)
+{
+	struct mapping *mapping;
+
+	if (!kernel->cache || !state->table_id || !table_is_layout(state) ||
+	    kernel->cache->lookup(state->table_id, generation, &mapping) < 0)
+		return false;
+	mapping_free(state->mapping);
+	state->mapping = mapping;
+	state->elements_cached = true;
+	return true;
+}
+
+/* One pass over the table's objects, started at generation. Returns -EINTR
+ * when a dump was interrupted by a concurrent change. */
 static int read_once(struct kernel *kernel, struct kernel_decoder *reader, bool with_elements,
-		     struct kernel_error *error)
+		     uint32_t generation, struct kernel_error *error)
 {
 	int r;
 
@@ -742,6 +777,10 @@ static int read_once(struct kernel *kernel, struct kernel_decoder *reader, bool 
 	r = finish_structure(reader);
 	if (r < 0)
 		return r;
+	if (use_cached_elements(kernel, reader->state, generation)) {
+		error->object[0] = '\0';
+		return 0;
+	}
 	snprintf(error->object, sizeof(error->object), "maps tcp_redirects and udp_redirects");
 	r = dump_maps(kernel, reader->elements);
 	if (r >= 0)
@@ -922,7 +961,7 @@ int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_st
 		snprintf(error->object, sizeof(error->object), "ruleset generation");
 		r = kernel_generation(kernel, &before);
 		if (r >= 0)
-			r = read_once(kernel, reader, with_elements, error);
+			r = read_once(kernel, reader, with_elements, before, error);
 		if (r >= 0) {
 			snprintf(error->object, sizeof(error->object), "ruleset generation");
 			r = kernel_generation(kernel, &after);
@@ -934,6 +973,10 @@ int kernel_read_table(struct kernel *kernel, bool with_elements, struct table_st
 				return r;
 			error->object[0] = '\0';
 			state->generation = before;
+			/* Read whole at one generation: what the next run
+			 * can take instead of a dump. */
+			if (with_elements && !state->elements_cached && table_is_layout(state))
+				kernel_record_elements(kernel, state->table_id, before, state->mapping);
 			*ret_state = state;
 			return 0;
 		}

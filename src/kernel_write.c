@@ -19,9 +19,9 @@
 #define SET_ID(protocol) ((uint32_t)(protocol) + 1)
 
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
-		     const unsigned int *original_port_start, uint32_t table_flags)
+		     const unsigned int *original_port_start, uint64_t table_id, uint32_t table_flags)
 {
-	struct nftnl_table *table = layout_table(original_port_start, table_flags);
+	struct nftnl_table *table = layout_table(original_port_start, table_id, table_flags);
 	struct nlmsghdr *nlh;
 
 	if (!table)
@@ -185,14 +185,14 @@ static size_t estimate_size(const struct plan *plan)
  * the maps they use, elements before additions of the same key), then
  * the table, the maps and their elements, and last the chains whose rules
  * use the maps. */
-static int build_batch(struct kernel *kernel, struct batch *batch, const struct plan *plan)
+static int build_batch(struct kernel *kernel, struct batch *batch, const struct plan *plan, uint64_t table_id)
 {
 	const struct redirect *first;
 	size_t count;
 	int r = 0;
 
 	if (plan->delete_table)
-		r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0);
+		r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0, 0);
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
 		if (plan->delete_chain[i] && !plan->delete_table)
 			r = add_chain(batch, (enum chain)i, NFT_MSG_DELCHAIN, 0);
@@ -209,7 +209,7 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	if (r >= 0 && plan->create_table)
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
 			      plan->record_original_port_start ? &plan->original_port_start : NULL,
-			      plan->table_flags);
+			      table_id, plan->table_flags);
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (!plan->create_map[i])
 			continue;
@@ -234,21 +234,40 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	return r;
 }
 
+/* After a commit whose result is known: the kernel moved to the next
+ * generation, unless someone committed right after, and the maps hold the
+ * desired redirects. */
+static void record_commit(struct kernel *kernel, const struct plan *plan, uint64_t table_id,
+			  uint32_t generation)
+{
+	uint32_t now;
+
+	if (!kernel->cache || !plan->result_known || kernel_generation(kernel, &now) < 0 ||
+	    now != kernel_generation_after(generation))
+		return;
+	kernel_record_elements(kernel, table_id, now, plan->desired);
+}
+
 int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t generation,
 		      struct kernel_error *error)
 {
+	uint64_t table_id = plan->table_id;
 	struct batch *batch;
 	int r;
 
 	if (!plan_changes_kernel_tables(plan))
 		return 0;
+	if (plan->create_table && !table_id)
+		table_id = layout_new_table_id();
 	batch = batch_new(kernel, estimate_size(plan), generation);
 	if (!batch)
 		return -ENOMEM;
-	r = build_batch(kernel, batch, plan);
+	r = build_batch(kernel, batch, plan, table_id);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);
 	batch_free(batch);
+	if (r >= 0)
+		record_commit(kernel, plan, table_id, generation);
 	return r;
 }
 
@@ -260,7 +279,7 @@ int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kerne
 	batch = batch_new(kernel, 0, generation);
 	if (!batch)
 		return -ENOMEM;
-	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0);
+	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0, 0);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);
 	batch_free(batch);

@@ -216,6 +216,23 @@ static int plan_port_start(struct plan_builder *builder, const struct mapping *d
 	return r;
 }
 
+static bool result_known(const struct plan *plan, const struct table_state *current)
+{
+	bool maps_created = true;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		maps_created &= plan->create_map[i];
+	if (maps_created)
+		return true;
+	if (current->table.status != OBJECT_OK)
+		return false;
+	for (int i = 0; i < CHAIN_COUNT; i++) {
+		if (current->chains[i].status != OBJECT_OK)
+			return false;
+	}
+	return true;
+}
+
 int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan)
 {
 	struct plan_builder builder = { 0 };
@@ -240,9 +257,12 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 		plan->record_original_port_start = true;
 		plan->original_port_start = current->port_start;
 	}
+	plan->table_id = current->table_id;
 	r = plan_structure(&builder, current, record_needed);
 	if (r >= 0)
 		r = plan_redirects(&builder, desired, current->mapping);
+	if (r >= 0)
+		plan->result_known = result_known(plan, current);
 	if (r >= 0)
 		r = plan_port_start(&builder, desired, current);
 	if (r < 0) {

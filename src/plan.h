@@ -69,6 +69,19 @@ struct plan {
 	bool record_original_port_start;
 	unsigned int original_port_start;
 
+	/* The identity of a created table (state.h's table_id), carried over
+	 * from the table it replaces; 0 when there is none yet, for the
+	 * writer to choose. */
+	uint64_t table_id;
+
+	/* Once the batch is committed, the maps hold exactly the desired
+	 * redirects: they are created by it, or the table was exactly the
+	 * layout when read, so nothing but a commit (which the batch's
+	 * generation excludes) changed them since. Not so when a foreign
+	 * rule stays in a chain until the batch: it could have updated a
+	 * map from the packet path in between. */
+	bool result_known;
+
 	/* Written after the batch succeeded. */
 	bool write_port_start;
 	unsigned int port_start;

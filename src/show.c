@@ -14,6 +14,7 @@ enum outcome show_main(const struct options *options)
 
 	if (command_read_kernel(true, false, &kernel, &state) < 0)
 		goto out;
+	print_table_read(options, state);
 	/* The sysctl is part of the state: printed as a directive, applying
 	 * the output keeps it where it is. */
 	r = sysctl_read_unprivileged_port_start(NULL, &state->mapping->unprivileged_port_start);

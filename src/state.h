@@ -55,6 +55,14 @@ struct table_state {
 	/* The generation the dumps were taken at; the batch is bound to it. */
 	uint32_t generation;
 
+	/* Kept in the table's userdata: a random number chosen when portredir
+	 * created the table (0: none, e.g. a table nft made). With the
+	 * generation it names what the maps held at a moment (cache.h). */
+	uint64_t table_id;
+	/* The elements were not dumped: they were recorded at this very
+	 * generation, by a run that read or committed them. */
+	bool elements_cached;
+
 	/* Kept in the table's userdata: the value net.ipv4.
 	 * ip_unprivileged_port_start had before portredir first changed it,
 	 * present only if portredir changed it. */

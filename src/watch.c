@@ -383,7 +383,7 @@ static int setup(struct watch *watch)
 		print_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
 		return r;
 	}
-	r = kernel_open(&watch->kernel, &error);
+	r = command_open_kernel(&watch->kernel, &error);
 	if (r < 0) {
 		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
 		return r;

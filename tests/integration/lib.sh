@@ -15,6 +15,10 @@ NETNS_CREATED=()
 BACKGROUND_PIDS=()
 TEST_DIR=$(mktemp -d /tmp/portredir-test.XXXXXX)
 chmod 0755 "$TEST_DIR"
+# portredir records the maps' elements between runs (src/cache.h): the
+# tests keep theirs, which portredir creates on first use, apart from the
+# host's /run/portredir.
+export PORTREDIR_RUNTIME_DIRECTORY="$TEST_DIR/run"
 # The user non-root listeners run as: nobody exists on every Debian system.
 LISTENER_USER=${LISTENER_USER:-nobody}
 

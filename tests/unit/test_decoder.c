@@ -37,7 +37,7 @@ static void end_message(struct dump *dump, const struct nlmsghdr *nlh)
 /* The table as the kernel dumps it: with the number of its chains and sets. */
 static void add_table(struct dump *dump, uint32_t use)
 {
-	struct nftnl_table *table = layout_table(NULL, 0);
+	struct nftnl_table *table = layout_table(NULL, 0, 0);
 	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWTABLE, NFPROTO_INET);
 
 	assert_non_null(table);

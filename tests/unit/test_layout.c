@@ -159,7 +159,7 @@ static void assert_table_userdata(const struct nftnl_table *table, uint32_t orig
 
 static void table_without_an_original_port_start_is_inet_portredir_without_flags_or_userdata(void **unused)
 {
-	struct nftnl_table *table = layout_table(NULL, 0);
+	struct nftnl_table *table = layout_table(NULL, 0, 0);
 	unsigned int value = 12345;
 
 	(void)unused;
@@ -174,7 +174,7 @@ static void table_without_an_original_port_start_is_inet_portredir_without_flags
 static void table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0(void **unused)
 {
 	const unsigned int original = 1024;
-	struct nftnl_table *table = layout_table(&original, 0);
+	struct nftnl_table *table = layout_table(&original, 0, 0);
 
 	(void)unused;
 	assert_non_null(table);
@@ -187,7 +187,7 @@ static void table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0(voi
 static void table_keeps_an_original_port_start_of_zero(void **unused)
 {
 	const unsigned int original = 0;
-	struct nftnl_table *table = layout_table(&original, 0);
+	struct nftnl_table *table = layout_table(&original, 0, 0);
 
 	(void)unused;
 	assert_non_null(table);
@@ -198,7 +198,7 @@ static void table_keeps_an_original_port_start_of_zero(void **unused)
 /* What `nft add table inet portredir { comment "x"; }` leaves. */
 static void table_with_only_a_comment_in_userdata_has_no_original_port_start(void **unused)
 {
-	struct nftnl_table *table = layout_table(NULL, 0);
+	struct nftnl_table *table = layout_table(NULL, 0, 0);
 	struct nftnl_udata_buf *userdata = nftnl_udata_buf_alloc(64);
 	unsigned int value = 12345;
 
@@ -214,10 +214,69 @@ static void table_with_only_a_comment_in_userdata_has_no_original_port_start(voi
 	nftnl_table_free(table);
 }
 
+/* The identity, alone or with the original value, 8 bytes of type 0xf1. */
+static void table_with_an_id_keeps_it_in_userdata_type_0xf1(void **unused)
+{
+	const uint64_t id = 0x0123456789abcdefull;
+	const unsigned int original = 1000;
+	struct nftnl_table *alone = layout_table(NULL, id, 0), *both = layout_table(&original, id, 0);
+	const struct nftnl_udata *attributes[256] = { 0 };
+	unsigned int value = 12345;
+	uint64_t read = 0, stored;
+	uint32_t length = 0;
+	const void *userdata;
+
+	(void)unused;
+	assert_non_null(alone);
+	assert_non_null(both);
+	userdata = nftnl_table_get_data(alone, NFTNL_TABLE_USERDATA, &length);
+	assert_non_null(userdata);
+	assert_int_equal(length, 2 + sizeof(uint64_t));
+	assert_int_equal(nftnl_udata_parse(userdata, length, collect_table_userdata, attributes), 0);
+	assert_non_null(attributes[LAYOUT_UDATA_TABLE_ID]);
+	assert_int_equal(nftnl_udata_len(attributes[LAYOUT_UDATA_TABLE_ID]), sizeof(uint64_t));
+	memcpy(&stored, nftnl_udata_get(attributes[LAYOUT_UDATA_TABLE_ID]), sizeof(stored));
+	assert_true(stored == id);
+	assert_int_equal(layout_table_id(alone, &read), 0);
+	assert_true(read == id);
+	assert_int_equal(layout_table_original_port_start(alone, &value), -ENOENT);
+
+	read = 0;
+	assert_int_equal(layout_table_id(both, &read), 0);
+	assert_true(read == id);
+	assert_int_equal(layout_table_original_port_start(both, &value), 0);
+	assert_int_equal(value, 1000);
+	nftnl_table_free(alone);
+	nftnl_table_free(both);
+}
+
+/* Tables nft made, or portredir before it kept an id, have none. */
+static void table_without_an_id_reads_as_having_none(void **unused)
+{
+	const unsigned int original = 1024;
+	struct nftnl_table *table = layout_table(&original, 0, 0);
+	uint64_t read = 42;
+
+	(void)unused;
+	assert_non_null(table);
+	assert_int_equal(layout_table_id(table, &read), -ENOENT);
+	nftnl_table_free(table);
+}
+
+static void new_table_ids_are_not_zero_and_differ(void **unused)
+{
+	uint64_t first = layout_new_table_id(), second = layout_new_table_id();
+
+	(void)unused;
+	assert_true(first != 0);
+	assert_true(second != 0);
+	assert_true(first != second);
+}
+
 static void table_survives_a_netlink_message_round_trip(void **unused)
 {
 	const unsigned int original = 1024;
-	struct nftnl_table *table = layout_table(&original, 0), *parsed = nftnl_table_alloc();
+	struct nftnl_table *table = layout_table(&original, 0, 0), *parsed = nftnl_table_alloc();
 	struct message message;
 
 	(void)unused;
@@ -602,6 +661,9 @@ int main(void)
 		cmocka_unit_test(table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0),
 		cmocka_unit_test(table_keeps_an_original_port_start_of_zero),
 		cmocka_unit_test(table_with_only_a_comment_in_userdata_has_no_original_port_start),
+		cmocka_unit_test(table_with_an_id_keeps_it_in_userdata_type_0xf1),
+		cmocka_unit_test(table_without_an_id_reads_as_having_none),
+		cmocka_unit_test(new_table_ids_are_not_zero_and_differ),
 		cmocka_unit_test(table_survives_a_netlink_message_round_trip),
 		cmocka_unit_test(tcp_map_is_an_inet_service_map_named_tcp_redirects),
 		cmocka_unit_test(udp_map_is_an_inet_service_map_named_udp_redirects),

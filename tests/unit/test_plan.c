@@ -1177,6 +1177,78 @@ static void plan_free_accepts_null(void **unused)
 
 /* Table flags (watch --hold). */
 
+/* After the commit the maps hold the desired redirects when nothing but a
+ * commit could have changed the maps the batch keeps. */
+static void result_is_known_for_a_table_that_was_the_layout(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8081));
+	current->table_id = 0x1234;
+	plan = build(desired, current);
+	assert_true(plan->result_known);
+	assert_false(plan->create_table);
+	assert_true(plan->table_id == 0x1234);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
+static void result_is_known_when_the_maps_are_created(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *missing = state_without_table(), *foreign = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_UDP, 53, 5353, 1));
+	plan = build(desired, missing);
+	assert_true(plan->result_known);
+	assert_true(plan->table_id == 0);
+	plan_free(plan);
+	/* A foreign chain: the whole table, maps included, is recreated. */
+	set_status(&foreign->table, OBJECT_ALTERED, "unexpected objects found");
+	foreign->table_id = 0x99;
+	plan = build(desired, foreign);
+	assert_true(plan->create_table);
+	assert_true(plan->result_known);
+	assert_true(plan->table_id == 0x99);
+	plan_free(plan);
+	table_state_free(missing);
+	table_state_free(foreign);
+	mapping_free(desired);
+}
+
+/* A foreign rule in a chain could update a map from the packet path
+ * between the read and the commit. */
+static void result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule(void **unused)
+{
+	struct mapping *desired = new_mapping();
+	struct table_state *current = state_with_layout();
+	struct plan *plan;
+
+	(void)unused;
+	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
+	set_status(&current->chains[CHAIN_OUTPUT], OBJECT_ALTERED, "unexpected rule found");
+	plan = build(desired, current);
+	assert_true(plan->create_chain[CHAIN_OUTPUT]);
+	assert_false(plan->create_map[PROTOCOL_TCP]);
+	assert_false(plan->result_known);
+	plan_free(plan);
+	/* The same with one map recreated: the other is still kept. */
+	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "unexpected element found");
+	plan = build(desired, current);
+	assert_true(plan->create_map[PROTOCOL_UDP]);
+	assert_false(plan->result_known);
+	plan_free(plan);
+	table_state_free(current);
+	mapping_free(desired);
+}
+
 static void table_with_flags_it_should_not_have_is_recreated(void **unused)
 {
 	struct mapping *desired = new_mapping();
@@ -1239,6 +1311,9 @@ static void table_with_the_wanted_flags_is_in_sync(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(result_is_known_for_a_table_that_was_the_layout),
+		cmocka_unit_test(result_is_known_when_the_maps_are_created),
+		cmocka_unit_test(result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule),
 		cmocka_unit_test(table_with_flags_it_should_not_have_is_recreated),
 		cmocka_unit_test(table_to_be_held_is_recreated_with_the_owner_and_persist_flags),
 		cmocka_unit_test(table_with_the_wanted_flags_is_in_sync),

@@ -1,0 +1,385 @@
+/* Records of the maps' elements between runs (cache.h): files written
+ * whole under a temporary name and renamed into place, so that a reader
+ * sees the old record or the new one, never half of one. The records are
+ * in host byte order and layout, for this machine only; the magic names
+ * the format's version. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cache.h"
+
+#define CACHE_MAGIC "prelems1"
+#define CACHE_NAME_LENGTH 16
+
+struct cache_header {
+	char magic[8];
+	uint64_t table_id;
+	uint32_t generation;
+	/* Entries of each protocol, tcp's first, each sorted by port. */
+	uint32_t counts[PROTOCOL_COUNT];
+	uint32_t reserved;
+	/* Over the header (with this field 0), then the entries. */
+	uint64_t checksum;
+};
+
+struct cache_entry {
+	uint16_t port;
+	uint16_t target;
+};
+
+#define CACHE_MAX_ENTRIES ((size_t)PROTOCOL_COUNT * (UINT16_MAX + 1))
+#define CACHE_MAX_SIZE (sizeof(struct cache_header) + CACHE_MAX_ENTRIES * sizeof(struct cache_entry))
+
+#define CHECKSUM_START 0xcbf29ce484222325ull
+
+/* FNV-1a, continued from hash: it catches a record cut short or changed
+ * by accident, which is all a file only its owner can write needs. */
+static uint64_t checksum(uint64_t hash, const void *buffer, size_t length)
+{
+	const unsigned char *bytes = buffer;
+
+	for (size_t i = 0; i < length; i++) {
+		hash ^= bytes[i];
+		hash *= 0x100000001b3ull;
+	}
+	return hash;
+}
+
+/* A directory or file is trusted when the user portredir runs as owns it
+ * and nobody else may write it: a record others could forge would make
+ * portredir believe the kernel holds what it does not. */
+static bool trusted(const struct stat *status)
+{
+	return status->st_uid == geteuid() && !(status->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static int open_directory(bool create)
+{
+	const char *path = getenv(CACHE_DIRECTORY_VARIABLE);
+	struct stat status;
+	int fd;
+
+	if (!path || !*path)
+		path = CACHE_DEFAULT_DIRECTORY;
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &status) < 0 || !trusted(&status)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+static void record_name(char name[CACHE_NAME_LENGTH + 1], uint64_t table_id)
+{
+	snprintf(name, CACHE_NAME_LENGTH + 1, "%016" PRIx64, table_id);
+}
+
+static int read_all(int fd, void *buffer, size_t length)
+{
+	char *cursor = buffer;
+
+	while (length) {
+		ssize_t n = read(fd, cursor, length);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EBADMSG;
+		cursor += n;
+		length -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buffer, size_t length)
+{
+	const char *cursor = buffer;
+
+	while (length) {
+		ssize_t n = write(fd, cursor, length);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		cursor += n;
+		length -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads a whole record of at most CACHE_MAX_SIZE bytes; malloc'd. */
+static int read_record(int directory, uint64_t table_id, char **ret_buffer, size_t *ret_length)
+{
+	char name[CACHE_NAME_LENGTH + 1];
+	struct stat status;
+	char *buffer;
+	int fd, r;
+
+	record_name(name, table_id);
+	fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &status) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = -EPERM;
+	if (!S_ISREG(status.st_mode) || !trusted(&status))
+		goto out;
+	r = -EBADMSG;
+	if (status.st_size < (off_t)sizeof(struct cache_header) || status.st_size > (off_t)CACHE_MAX_SIZE)
+		goto out;
+	r = -ENOMEM;
+	buffer = malloc((size_t)status.st_size);
+	if (!buffer)
+		goto out;
+	r = read_all(fd, buffer, (size_t)status.st_size);
+	if (r < 0) {
+		free(buffer);
+		goto out;
+	}
+	*ret_buffer = buffer;
+	*ret_length = (size_t)status.st_size;
+out:
+	close(fd);
+	return r;
+}
+
+/* Checks a record through and through before a byte of it is believed:
+ * its size, checksum, table and order. */
+static int decode_record(const char *buffer, size_t length, uint64_t table_id, uint32_t generation,
+			 struct mapping **ret_mapping)
+{
+	struct cache_header header;
+	const struct cache_entry *entries;
+	struct mapping *mapping;
+	size_t total = 0, at = 0;
+	uint64_t sum;
+
+	memcpy(&header, buffer, sizeof(header));
+	if (memcmp(header.magic, CACHE_MAGIC, sizeof(header.magic)) || header.table_id != table_id)
+		return -EBADMSG;
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (header.counts[i] > UINT16_MAX + 1u)
+			return -EBADMSG;
+		total += header.counts[i];
+	}
+	if (length != sizeof(header) + total * sizeof(struct cache_entry))
+		return -EBADMSG;
+	sum = header.checksum;
+	header.checksum = 0;
+	if (checksum(checksum(CHECKSUM_START, &header, sizeof(header)), buffer + sizeof(header),
+		     length - sizeof(header)) != sum)
+		return -EBADMSG;
+	if (header.generation != generation)
+		return -ESTALE;
+	mapping = mapping_new();
+	if (!mapping)
+		return -ENOMEM;
+	/* The entries follow a 40-byte header: aligned for 16-bit fields. */
+	entries = (const struct cache_entry *)(const void *)(buffer + sizeof(header));
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		for (uint32_t j = 0; j < header.counts[i]; j++, at++) {
+			const struct redirect redirect = {
+				.protocol = (enum protocol)i,
+				.port = entries[at].port,
+				.target = entries[at].target,
+			};
+
+			int r = 0;
+
+			if (j && entries[at].port <= entries[at - 1].port)
+				r = -EBADMSG;
+			else if (mapping_add_redirect(mapping, &redirect) < 0)
+				r = -ENOMEM;
+			if (r < 0) {
+				mapping_free(mapping);
+				return r;
+			}
+		}
+	}
+	*ret_mapping = mapping;
+	return 0;
+}
+
+int cache_lookup(uint64_t table_id, uint32_t generation, struct mapping **ret_mapping)
+{
+	char *buffer = NULL;
+	size_t length = 0;
+	int directory, r;
+
+	directory = open_directory(false);
+	if (directory < 0)
+		return directory;
+	r = read_record(directory, table_id, &buffer, &length);
+	close(directory);
+	if (r < 0)
+		return r;
+	r = decode_record(buffer, length, table_id, generation, ret_mapping);
+	free(buffer);
+	return r;
+}
+
+struct record_age {
+	char name[CACHE_NAME_LENGTH + 1];
+	struct timespec written;
+};
+
+static bool is_record_name(const char *name)
+{
+	if (strlen(name) != CACHE_NAME_LENGTH)
+		return false;
+	for (const char *c = name; *c; c++) {
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+static bool older(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
+}
+
+/* Keeps the CACHE_MAX_RECORDS most recently written records. Anything
+ * else in the directory is left alone. */
+static void prune(int directory)
+{
+	struct record_age kept[CACHE_MAX_RECORDS + 1];
+	size_t count = 0;
+	struct dirent *entry;
+	DIR *listing;
+	int fd;
+
+	fd = dup(directory);
+	if (fd < 0)
+		return;
+	listing = fdopendir(fd);
+	if (!listing) {
+		close(fd);
+		return;
+	}
+	while ((entry = readdir(listing))) {
+		struct stat status;
+		size_t oldest = 0;
+
+		if (!is_record_name(entry->d_name) ||
+		    fstatat(directory, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		snprintf(kept[count].name, sizeof(kept[count].name), "%s", entry->d_name);
+		kept[count].written = status.st_mtim;
+		if (++count <= CACHE_MAX_RECORDS)
+			continue;
+		for (size_t i = 1; i < count; i++) {
+			if (older(&kept[i].written, &kept[oldest].written))
+				oldest = i;
+		}
+		unlinkat(directory, kept[oldest].name, 0);
+		kept[oldest] = kept[--count];
+	}
+	closedir(listing);
+}
+
+static int encode_record(uint64_t table_id, uint32_t generation, const struct mapping *mapping,
+			 char **ret_buffer, size_t *ret_length)
+{
+	struct cache_header header = { .table_id = table_id, .generation = generation };
+	struct cache_entry *entries;
+	size_t length;
+	char *buffer;
+
+	if (mapping->redirect_count > CACHE_MAX_ENTRIES)
+		return -E2BIG;
+	memcpy(header.magic, CACHE_MAGIC, sizeof(header.magic));
+	length = sizeof(header) + mapping->redirect_count * sizeof(*entries);
+	buffer = malloc(length);
+	if (!buffer)
+		return -ENOMEM;
+	entries = (struct cache_entry *)(void *)(buffer + sizeof(header));
+	for (size_t i = 0; i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+
+		header.counts[redirect->protocol]++;
+		entries[i] = (struct cache_entry){ .port = redirect->port, .target = redirect->target };
+	}
+	header.checksum = checksum(checksum(CHECKSUM_START, &header, sizeof(header)), entries,
+				   length - sizeof(header));
+	memcpy(buffer, &header, sizeof(header));
+	*ret_buffer = buffer;
+	*ret_length = length;
+	return 0;
+}
+
+int cache_store(uint64_t table_id, uint32_t generation, const struct mapping *mapping)
+{
+	char name[CACHE_NAME_LENGTH + 1], temporary[CACHE_NAME_LENGTH + 32];
+	char *buffer = NULL;
+	size_t length = 0;
+	int directory, fd, r;
+
+	r = encode_record(table_id, generation, mapping, &buffer, &length);
+	if (r < 0)
+		return r;
+	directory = open_directory(true);
+	if (directory < 0) {
+		free(buffer);
+		return directory;
+	}
+	record_name(name, table_id);
+	/* Not a record name: prune() passes it by. */
+	snprintf(temporary, sizeof(temporary), "%s.%ld.tmp", name, (long)getpid());
+	fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = write_all(fd, buffer, length);
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && renameat(directory, temporary, directory, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(directory, temporary, 0);
+	else
+		prune(directory);
+out:
+	close(directory);
+	free(buffer);
+	return r;
+}
+
+int cache_forget(uint64_t table_id)
+{
+	char name[CACHE_NAME_LENGTH + 1];
+	int directory, r = 0;
+
+	directory = open_directory(false);
+	if (directory == -ENOENT)
+		return 0;
+	if (directory < 0)
+		return directory;
+	record_name(name, table_id);
+	if (unlinkat(directory, name, 0) < 0 && errno != ENOENT)
+		r = -errno;
+	close(directory);
+	return r;
+}
+
+const struct kernel_cache cache_files = {
+	.lookup = cache_lookup,
+	.store = cache_store,
+};
