@@ -187,8 +187,11 @@ out:
 		close(lock);
 	print_kernel_statistics(options, kernel);
 	plan_free(plan);
-	kernel_close(kernel);
 	mapping_free(desired);
+	/* Last: after a commit, closing the socket waits for the kernel to
+	 * free the transaction (an RCU grace period, milliseconds), which
+	 * the work above overlaps. */
+	kernel_close(kernel);
 	return outcome;
 }
 

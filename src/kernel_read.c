@@ -645,6 +645,8 @@ static int dump_maps(struct kernel *kernel, struct element_table *tables)
  * construction. */
 static int collect_elements(struct table_state *state, const struct element_table *tables)
 {
+	if (mapping_reserve(state->mapping, tables[PROTOCOL_TCP].count + tables[PROTOCOL_UDP].count) < 0)
+		return -ENOMEM;
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct element_table *table = &tables[i];
 

@@ -58,6 +58,20 @@ const char *mapping_add_file(struct mapping *mapping, const char *path)
 	return copy;
 }
 
+int mapping_reserve(struct mapping *mapping, size_t capacity)
+{
+	struct redirect *redirects;
+
+	if (capacity <= mapping->redirect_capacity)
+		return 0;
+	redirects = realloc(mapping->redirects, capacity * sizeof(*redirects));
+	if (!redirects)
+		return -ENOMEM;
+	mapping->redirects = redirects;
+	mapping->redirect_capacity = capacity;
+	return 0;
+}
+
 int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect)
 {
 	if (mapping->redirect_count == mapping->redirect_capacity) {

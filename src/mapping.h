@@ -60,6 +60,8 @@ void mapping_free(struct mapping *mapping);
 /* Returns the stored copy of path, to be used in locations. */
 const char *mapping_add_file(struct mapping *mapping, const char *path);
 int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect);
+/* Room for capacity redirects in all, when their number is known. */
+int mapping_reserve(struct mapping *mapping, size_t capacity);
 
 /* Sorts redirects by (protocol, port), the canonical order of the normalized
  * form, of the kernel maps and of the planner's merge. Stable, so that of two

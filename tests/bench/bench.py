@@ -7,8 +7,12 @@ runs of:
   1. a full apply into an empty kernel, versus nft -f of the same ruleset;
   2. diff when in sync, versus nft list table inet portredir;
   3. apply after one mapping changed, versus an nft -f reload of the whole
-     changed ruleset and versus nft add element of that one element;
+     changed ruleset, versus nft add element of that one element, and
+     versus nft deleting and adding it in one batch (what the change is);
   4. show, versus nft list table inet portredir;
+and 2. and 3. again right after another process committed (nft adds and
+deletes a table of its own), so that portredir cannot use its record of the maps'
+elements (src/cache.h) and dumps them: the worst case of each. All that
 with peak RSS, user and system CPU of both, and the netlink messages and
 bytes portredir sent. Prints a table of ratios portredir/nft, writes the
 raw figures as CSV and draws time against N as a PNG with gnuplot.
@@ -166,6 +170,11 @@ def main():
     OUT_FILE = os.path.join(work, "stdout")
     ERR_FILE = os.path.join(work, "stderr")
     TIME_FILE = os.path.join(work, "time")
+    # portredir's records of the maps (src/cache.h) go to a directory of
+    # the bench's own, not the host's /run/portredir; on a tmpfs, as /run
+    # is on a systemd machine.
+    records = tempfile.mkdtemp(prefix="portredir-bench.", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    os.environ["PORTREDIR_RUNTIME_DIRECTORY"] = records
     subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
     rows = []
     try:
@@ -174,6 +183,7 @@ def main():
     finally:
         subprocess.run(["ip", "netns", "del", NAMESPACE])
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(records, ignore_errors=True)
     report(rows, arguments.out)
 
 
@@ -206,12 +216,26 @@ def bench_size(size, runs, work):
     def nothing():
         pass
 
+    def elsewhere():
+        # Any commit in the namespace moves the generation: portredir's
+        # record no longer stands for the kernel, and it dumps the maps.
+        # (A batch that changes nothing commits nothing, and leaves the
+        # generation alone: this one adds and deletes a table.)
+        netns("nft", "add table inet bench_elsewhere; delete table inet bench_elsewhere")
+
+    def in_sync_then_elsewhere():
+        in_sync()
+        elsewhere()
+
     portredir = [PORTREDIR, "-q", "-v", "-f"]
     print("N=%d per protocol (%d map elements), median of %d runs" % (size, 2 * size, runs), flush=True)
     full_apply = median_of(runs, empty, portredir + [files["mapping.conf"], "apply"])
     nft_full = median_of(runs, empty, ["nft", "-f", files["ruleset.nft"]])
     rows.append(row(size, "full apply", full_apply, "nft -f", nft_full))
 
+    # From a table portredir created, as on a machine it manages: one nft
+    # made carries no identity, and its maps are always dumped.
+    empty()
     in_sync()
     rules = rule_count()
     diff = median_of(runs, nothing, portredir + [files["mapping.conf"], "diff"])
@@ -223,8 +247,24 @@ def bench_size(size, runs, work):
     nft_element = median_of(runs, one_changed_nft,
                             ["nft", "add", "element", "inet", "portredir", "tcp_redirects",
                              "{ %d : %d }" % (port, new_target)])
+    # The same change as one nft batch: delete the element, add it with
+    # the new target. What the kernel itself needs for the change,
+    # including the RCU grace period a process that deleted elements
+    # waits for when it closes its netlink socket.
+    nft_swap = median_of(runs, in_sync,
+                         ["nft", "delete element inet portredir tcp_redirects { %d }; "
+                          "add element inet portredir tcp_redirects { %d : %d }" % (port, port, new_target)])
     rows.append(row(size, "one mapping changed", change, "nft -f reload", nft_reload))
     rows.append(row(size, "one mapping changed", change, "nft add element", nft_element))
+    rows.append(row(size, "one mapping changed", change, "nft del+add elem", nft_swap))
+
+    # nft's reload left a table of its own: portredir's again.
+    empty()
+    in_sync()
+    diff_dumped = median_of(runs, elsewhere, portredir + [files["mapping.conf"], "diff"])
+    rows.append(row(size, "diff, maps dumped", diff_dumped, "nft list table", nft_list))
+    change_dumped = median_of(runs, in_sync_then_elsewhere, portredir + [files["changed.conf"], "apply"])
+    rows.append(row(size, "one change, dumped", change_dumped, "nft -f reload", nft_reload))
 
     in_sync()
     show = median_of(runs, nothing, portredir + [files["mapping.conf"], "show"])
@@ -275,10 +315,13 @@ def report(rows, out):
             ours["rss_kib"], theirs["rss_kib"], ratio(ours["rss_kib"], theirs["rss_kib"]),
             ours["messages"], ours["element_messages"], ours["bytes"], item["rules"]))
     print()
-    print("one mapping changed, relative to portredir's own in-sync diff at the same N:")
+    print("one mapping changed, relative to portredir's own in-sync diff at the same N; beside")
+    print("it, what the change alone costs nft (its delete + add batch, process included):")
     for item in rows:
-        if item["task"] == "one mapping changed" and item["tool"] == "nft -f reload":
-            print("  N=%-6d %.2f x diff" % (item["n"], ratio(item["ours"]["seconds"], item["diff_seconds"])))
+        if item["task"] == "one mapping changed" and item["tool"] == "nft del+add elem":
+            print("  N=%-6d %.2f x diff (%+.4f s); nft delete + add: %.4f s" % (
+                item["n"], ratio(item["ours"]["seconds"], item["diff_seconds"]),
+                item["ours"]["seconds"] - item["diff_seconds"], item["theirs"]["seconds"]))
     targets(rows)
     print("raw figures: %s" % csv_path)
     plot(rows, out, csv_path)
