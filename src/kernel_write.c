@@ -183,8 +183,11 @@ static size_t estimate_size(const struct plan *plan)
 
 /* The order the kernel needs: what is deleted goes first (rules before
  * the maps they use, elements before additions of the same key), then
- * the table, the maps and their elements, and last the chains whose rules
- * use the maps. */
+ * the table, the maps, the chains whose rules use the maps, and last the
+ * elements. A rule that binds a map makes the kernel check every element
+ * the map holds already against the binding, four walks of the whole map
+ * for the four rules; elements added to a bound map are checked one by
+ * one as they come, which is the same check, once. */
 static int build_batch(struct kernel *kernel, struct batch *batch, const struct plan *plan, uint64_t table_id)
 {
 	const struct redirect *first;
@@ -211,18 +214,8 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			      plan->record_original_port_start ? &plan->original_port_start : NULL,
 			      table_id, plan->table_flags);
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		if (!plan->create_map[i])
-			continue;
-		r = add_map(batch, (enum protocol)i, NFT_MSG_NEWSET, NLM_F_CREATE);
-		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
-			       &first, &count);
-		if (r >= 0 && count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
-	}
-	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		protocol_range(plan->additions, plan->addition_count, (enum protocol)i, &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+		if (plan->create_map[i])
+			r = add_map(batch, (enum protocol)i, NFT_MSG_NEWSET, NLM_F_CREATE);
 	}
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
 		if (!plan->create_chain[i])
@@ -230,6 +223,19 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 		r = add_chain(batch, (enum chain)i, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
 		for (int j = 0; r >= 0 && j < PROTOCOL_COUNT; j++)
 			r = add_rule(batch, (enum chain)i, (enum protocol)j);
+	}
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (!plan->create_map[i])
+			continue;
+		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
+			       &first, &count);
+		if (count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+	}
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		protocol_range(plan->additions, plan->addition_count, (enum protocol)i, &first, &count);
+		if (count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
 	}
 	return r;
 }
