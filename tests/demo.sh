@@ -23,11 +23,15 @@ rules=$(mktemp -d /tmp/portredir-demo-rules.XXXXXX)
 cp rules/*.conf "$rules/"
 chmod 0755 "$rules"
 chmod 0644 "$rules"/*.conf
+# portredir records the maps' elements between runs under /run/portredir;
+# the demo's record goes with the demo.
+records=$(mktemp -d /tmp/portredir-demo-run.XXXXXX)
+export PORTREDIR_RUNTIME_DIRECTORY=$records
 cleanup() {
 	ip netns pids "$server" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$server" 2>/dev/null || true
 	ip netns del "$client" 2>/dev/null || true
-	rm -rf "$site" "$rules"
+	rm -rf "$site" "$rules" "$records"
 }
 trap cleanup EXIT
 
