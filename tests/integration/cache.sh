@@ -219,4 +219,27 @@ test_each_namespace_has_its_own_record() {
 	expect_record_used
 }
 
+# Without PORTREDIR_RUNTIME_DIRECTORY the records go to /run/portredir,
+# created 0700: shown on a /run of the test's own (a tmpfs in a mount
+# namespace), never the host's.
+test_by_default_records_go_to_run_portredir() {
+	netns_make NS host
+	write_mapping "$TEST_DIR/start.conf" 'redirect tcp 80 to 8080'
+	# The namespace is entered through a descriptor opened before /run,
+	# where ip netns keeps it, is covered.
+	unset PORTREDIR_RUNTIME_DIRECTORY
+	run_captured unshare -m bash -c '
+		exec 3<"/run/netns/$1"
+		mount -t tmpfs -o mode=0755 portredir-test /run
+		nsenter --net=/proc/self/fd/3 "$2" -q -f "$3" apply
+		nsenter --net=/proc/self/fd/3 "$2" -v -q -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
+		stat -c "%a %U" /run/portredir
+		find /run/portredir -type f -printf "%m %u\n"
+	' default-directory "$NS" "$PORTREDIR" "$TEST_DIR/start.conf"
+	expect_eq "exit status" 0 "$RUN_STATUS"
+	grep -q '^portredir: read table inet portredir at generation [0-9]*: 1 redirect (as recorded' <<<"$RUN_OUT"
+	expect_eq "the directory and its record" '700 root
+600 root' "$(tail -n 2 <<<"$RUN_OUT")"
+}
+
 run_tests
