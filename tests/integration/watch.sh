@@ -158,9 +158,13 @@ test_one_repair_per_external_change_and_none_for_its_own() {
 	ns=$(netns_add w)
 	start_watch "$ns" "$RULES_DIR/rules.conf" -v
 	wait_for "the table" table_is "$ns" "$EXPECTED_TABLE"
+	# Each change waits for the repair's log line, written once watch has
+	# compared the generation after its own commit: a change made before
+	# that is one it could only call "while portredir was busy".
 	for element in 80 443; do
 		in_ns "$ns" nft delete element inet portredir tcp_redirects "{ $element }"
 		wait_for "the element to come back" table_is "$ns" "$EXPECTED_TABLE"
+		wait_for "the repair to be logged" log_count_above "changed by nft (pid " $((element == 80 ? 0 : 1))
 	done
 	in_ns "$ns" nft flush ruleset
 	wait_for "the table to come back" table_is "$ns" "$EXPECTED_TABLE"
