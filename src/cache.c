@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cache.h"
 
 #define CACHE_MAGIC "prelems2"
 #define CACHE_NAME_LENGTH 16
+#define CACHE_ABANDONED_SECONDS 60
 
 struct cache_header {
 	char magic[8];
@@ -260,20 +262,39 @@ static bool is_record_name(const char *name)
 	return true;
 }
 
+/* What cache_store() writes before renaming it: "<record>.<pid>.tmp". */
+static bool is_temporary_name(const char *name)
+{
+	char record[CACHE_NAME_LENGTH + 1];
+	size_t length = strlen(name);
+
+	if (length <= CACHE_NAME_LENGTH + strlen(".tmp") || name[CACHE_NAME_LENGTH] != '.' ||
+	    strcmp(name + length - strlen(".tmp"), ".tmp"))
+		return false;
+	memcpy(record, name, CACHE_NAME_LENGTH);
+	record[CACHE_NAME_LENGTH] = '\0';
+	return is_record_name(record);
+}
+
 static bool older(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
 }
 
-/* Keeps the CACHE_MAX_RECORDS most recently written records. Anything
- * else in the directory is left alone. */
+/* Keeps the CACHE_MAX_RECORDS most recently written records, and removes
+ * what a run that died while writing one left (no writer takes a minute).
+ * Anything else in the directory is left alone. */
 static void prune(int directory)
 {
 	struct record_age kept[CACHE_MAX_RECORDS + 1];
+	struct timespec abandoned;
 	size_t count = 0;
 	struct dirent *entry;
 	DIR *listing;
 	int fd;
+
+	clock_gettime(CLOCK_REALTIME, &abandoned);
+	abandoned.tv_sec -= CACHE_ABANDONED_SECONDS;
 
 	fd = dup(directory);
 	if (fd < 0)
@@ -287,8 +308,11 @@ static void prune(int directory)
 		struct stat status;
 		size_t oldest = 0;
 
-		if (!is_record_name(entry->d_name) ||
-		    fstatat(directory, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(directory, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (is_temporary_name(entry->d_name) && older(&status.st_mtim, &abandoned))
+			unlinkat(directory, entry->d_name, 0);
+		if (!is_record_name(entry->d_name))
 			continue;
 		snprintf(kept[count].name, sizeof(kept[count].name), "%s", entry->d_name);
 		kept[count].written = status.st_mtim;

@@ -295,6 +295,35 @@ static void only_the_most_recently_written_records_are_kept(void **state)
 	mapping_free(stored);
 }
 
+/* A run that died while writing a record leaves its temporary file: gone
+ * once it is a minute old; one being written now stays. */
+static void files_abandoned_while_writing_are_removed(void **state)
+{
+	struct fixture *fixture = *state;
+	struct mapping *stored = sample(2);
+	const struct timespec old[2] = { { .tv_sec = 1000000 }, { .tv_sec = 1000000 } };
+	char stale[160], fresh[160], other[160];
+	const char *paths[] = { stale, fresh, other };
+	int fd;
+
+	assert_int_equal(cache_store(TABLE_ID, 1, stored), 0);
+	record_path(fixture, RECORD_NAME ".4242.tmp", stale, sizeof(stale));
+	record_path(fixture, "00000000000000aa.4243.tmp", fresh, sizeof(fresh));
+	record_path(fixture, "notes.tmp", other, sizeof(other));
+	for (size_t i = 0; i < 3; i++) {
+		fd = open(paths[i], O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, other, old, 0), 0);
+	assert_int_equal(cache_store(TABLE_ID + 1, 1, stored), 0);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+	mapping_free(stored);
+}
+
 /* Without a directory it may create or use, the cache is simply absent. */
 static void an_unusable_directory_fails_cleanly(void **state)
 {
@@ -332,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_record_owned_by_another_user_is_not_used, setup, teardown),
 		cmocka_unit_test_setup_teardown(forgetting_removes_the_record_and_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_the_most_recently_written_records_are_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(files_abandoned_while_writing_are_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unusable_directory_fails_cleanly, setup, teardown),
 	};
 
