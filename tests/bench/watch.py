@@ -113,6 +113,9 @@ def main():
     if os.geteuid() != 0:
         raise SystemExit("watch bench: needs root to create a network namespace")
     work = tempfile.mkdtemp(prefix="portredir-watch-bench.")
+    # portredir's records of the maps (src/cache.h) go with the bench's
+    # files, not into the host's /run/portredir.
+    os.environ["PORTREDIR_RUNTIME_DIRECTORY"] = os.path.join(work, "run")
     small = os.path.join(work, "small.conf")
     large = os.path.join(work, "large.conf")
     with open(small, "w") as handle:
