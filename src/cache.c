@@ -211,7 +211,6 @@ static int decode_record(const char *buffer, size_t length, uint64_t table_id, u
 				.port = entries[at].port,
 				.target = entries[at].target,
 			};
-
 			int r = 0;
 
 			if (j && entries[at].port <= entries[at - 1].port)
