@@ -42,6 +42,18 @@ void print_error(const char *format, ...)
 	fputc('\n', stderr);
 }
 
+void print_warning(const char *format, ...)
+{
+	va_list arguments;
+
+	print_priority(LOG_WARNING);
+	fputs("portredir: warning: ", stderr);
+	va_start(arguments, format);
+	vfprintf(stderr, format, arguments);
+	va_end(arguments);
+	fputc('\n', stderr);
+}
+
 void print_verbose(const struct options *options, const char *format, ...)
 {
 	va_list arguments;
@@ -72,15 +84,10 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 			fprintf(stderr, "portredir: error: %s\n", diagnostic->message);
 		free(line);
 	}
-	if (diagnostics->dropped_errors) {
-		print_priority(LOG_ERR);
-		fprintf(stderr, "portredir: error: %zu more errors not shown; fix the ones above first\n",
-			diagnostics->dropped_errors);
-	}
-	if (diagnostics->dropped_warnings && !quiet) {
-		print_priority(LOG_WARNING);
-		fprintf(stderr, "portredir: warning: %zu more warnings not shown\n", diagnostics->dropped_warnings);
-	}
+	if (diagnostics->dropped_errors)
+		print_error("%zu more errors not shown; fix the ones above first", diagnostics->dropped_errors);
+	if (diagnostics->dropped_warnings && !quiet)
+		print_warning("%zu more warnings not shown", diagnostics->dropped_warnings);
 }
 
 void print_mapping(FILE *stream, const struct mapping *mapping)
@@ -138,20 +145,16 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 	r = sysctl_read_unprivileged_port_start(NULL, &kernel->unprivileged_port_start);
 	if (r < 0) {
 		kernel->unprivileged_port_start = SYSCTL_DEFAULT_UNPRIVILEGED_PORT_START;
-		if (!options->quiet) {
-			print_priority(LOG_WARNING);
-			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u\n",
-				strerror(-r), kernel->unprivileged_port_start);
-		}
+		if (!options->quiet)
+			print_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u",
+				      strerror(-r), kernel->unprivileged_port_start);
 	}
 	r = sysctl_read_local_port_range(NULL, &kernel->local_port_first, &last);
 	if (r < 0) {
 		kernel->local_port_first = SYSCTL_DEFAULT_LOCAL_PORT_FIRST;
-		if (!options->quiet) {
-			print_priority(LOG_WARNING);
-			fprintf(stderr, "portredir: warning: cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u\n",
-				strerror(-r), kernel->local_port_first);
-		}
+		if (!options->quiet)
+			print_warning("cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u",
+				      strerror(-r), kernel->local_port_first);
 	}
 	print_verbose(options, "net.ipv4.ip_unprivileged_port_start is %u, ip_local_port_range starts at %u",
 		      kernel->unprivileged_port_start, kernel->local_port_first);
@@ -182,9 +185,8 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 	}
 	print_diagnostics(&diagnostics, options->quiet);
 	if (diagnostics.error_count) {
-		print_priority(LOG_ERR);
-		fprintf(stderr, "portredir: error: %s: %zu error%s; nothing was changed\n", options->path,
-			diagnostics.error_count, diagnostics.error_count == 1 ? "" : "s");
+		print_error("%s: %zu error%s; nothing was changed", options->path, diagnostics.error_count,
+			    diagnostics.error_count == 1 ? "" : "s");
 		r = -EINVAL;
 		goto out;
 	}
@@ -200,23 +202,25 @@ out:
 	return r;
 }
 
-static void print_change_line(FILE *stream, const struct plan *plan, const struct change *change)
+/* One change line, without its end: a line of its own on stdout, or one
+ * of several on watch's log line. */
+static void print_change(FILE *stream, const struct plan *plan, const struct change *change)
 {
 	const struct structure_change *structure;
 
 	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
 		structure = &plan->structure_changes[change->structure];
-		fprintf(stream, "~ %s: %s (%s)\n", structure->object, structure->action, structure->reason);
+		fprintf(stream, "~ %s: %s (%s)", structure->object, structure->action, structure->reason);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
-		fprintf(stream, "%c redirect %s %u to %u\n", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
+		fprintf(stream, "%c redirect %s %u to %u", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
-		fprintf(stream, "%c unprivileged_port_start %u\n",
+		fprintf(stream, "%c unprivileged_port_start %u",
 			change->kind == CHANGE_PORT_START_ADDED ? '+' : '-', change->port_start);
 		break;
 	}
@@ -260,18 +264,9 @@ char *format_changes(const struct plan *plan, size_t limit)
 	if (!stream)
 		return NULL;
 	for (size_t i = 0; i < plan->change_count && i < limit; i++) {
-		char *line = NULL;
-		size_t length = 0;
-		FILE *one = open_memstream(&line, &length);
-
-		if (!one)
-			break;
-		print_change_line(one, plan, &plan->changes[i]);
-		fclose(one);
-		if (line && length && line[length - 1] == '\n')
-			line[length - 1] = '\0';
-		fprintf(stream, "%s%s", i ? "; " : "", line ? line : "");
-		free(line);
+		if (i)
+			fputs("; ", stream);
+		print_change(stream, plan, &plan->changes[i]);
 	}
 	if (plan->change_count > limit)
 		fprintf(stream, "; and %zu more", plan->change_count - limit);
@@ -299,8 +294,10 @@ void print_changes(const struct options *options, const struct plan *plan, bool 
 	}
 	if (options->quiet)
 		return;
-	for (size_t i = 0; i < plan->change_count; i++)
-		print_change_line(stdout, plan, &plan->changes[i]);
+	for (size_t i = 0; i < plan->change_count; i++) {
+		print_change(stdout, plan, &plan->changes[i]);
+		fputc('\n', stdout);
+	}
 }
 
 /* What an administrator can do about the usual failures. */

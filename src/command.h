@@ -115,6 +115,8 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 /* One line on stderr, "portredir: error: ...", for failures that are not
  * tied to a place in the mapping file. */
 void print_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* The same, "portredir: warning: ...". */
+void print_warning(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void print_verbose(const struct options *options, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -115,7 +115,7 @@ static void notify_service_manager(const char *message)
 	if (fd < 0)
 		return;
 	if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&address, length) < 0)
-		watch_log(LOG_WARNING, "warning: cannot notify the service manager: %m");
+		print_warning("cannot notify the service manager: %m");
 	close(fd);
 }
 
@@ -232,7 +232,7 @@ static void reload_mapping(struct watch *watch)
 	struct mapping *mapping = NULL;
 
 	if (command_load_mapping(watch->options, &mapping) < 0) {
-		watch_log(LOG_ERR, "error: %s is not valid; keeping the last valid mapping until it is fixed",
+		print_error("%s is not valid; keeping the last valid mapping until it is fixed",
 			  watch->options->path);
 		return;
 	}
@@ -271,15 +271,15 @@ static void synchronize(struct watch *watch, const char *reason)
 		return;
 	lock = take_lock(watch->options);
 	if (lock == -ETIMEDOUT) {
-		watch_log(LOG_ERR, "error: %s: will try again on the next change", reason);
+		print_error("%s: will try again on the next change", reason);
 		return;
 	}
 	if (kernel_events_pause(watch->events) < 0)
-		watch_log(LOG_WARNING, "warning: cannot pause nftables notifications: %m");
+		print_warning("cannot pause nftables notifications: %m");
 	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
 		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
-		watch_log(LOG_WARNING, "warning: this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
+		print_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
 		watch->options_copy.hold = false;
 		plan_free(plan);
 		plan = NULL;
@@ -289,7 +289,7 @@ static void synchronize(struct watch *watch, const char *reason)
 	if (lock >= 0)
 		close(lock);
 	if (r < 0) {
-		watch_log(LOG_ERR, "error: %s: could not apply %s; will try again on the next change",
+		print_error("%s: could not apply %s; will try again on the next change",
 			  reason, watch->options->path);
 	} else if (plan_is_empty(plan)) {
 		print_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
@@ -453,7 +453,7 @@ enum outcome watch_main(const struct options *options)
 			}
 		}
 		if ((descriptors[1].revents & POLLIN) && read_inotify(&watch) < 0)
-			watch_log(LOG_WARNING, "warning: cannot watch %s for changes: %m", options->path);
+			print_warning("cannot watch %s for changes: %m", options->path);
 		if (descriptors[2].revents & POLLIN) {
 			struct kernel_event event;
 			int r = kernel_events_read(watch.events, &event);
