@@ -74,15 +74,9 @@ int mapping_reserve(struct mapping *mapping, size_t capacity)
 
 int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect)
 {
-	if (mapping->redirect_count == mapping->redirect_capacity) {
-		size_t capacity = mapping->redirect_capacity ? mapping->redirect_capacity * 2 : 16;
-		struct redirect *redirects = realloc(mapping->redirects, capacity * sizeof(*redirects));
-
-		if (!redirects)
-			return -ENOMEM;
-		mapping->redirects = redirects;
-		mapping->redirect_capacity = capacity;
-	}
+	if (mapping->redirect_count == mapping->redirect_capacity &&
+	    mapping_reserve(mapping, mapping->redirect_capacity ? mapping->redirect_capacity * 2 : 16) < 0)
+		return -ENOMEM;
 	mapping->redirects[mapping->redirect_count++] = *redirect;
 	return 0;
 }

@@ -10,12 +10,6 @@ cd "$(dirname "$0")/.."
 
 passed=0 failed=0 skipped=0
 
-# portredir records the maps' elements between runs (src/cache.h) under
-# /run/portredir: the tests keep theirs apart from the host's.
-PORTREDIR_RUNTIME_DIRECTORY=$(mktemp -d /tmp/portredir-run.XXXXXX)
-export PORTREDIR_RUNTIME_DIRECTORY
-trap 'rm -rf "$PORTREDIR_RUNTIME_DIRECTORY"' EXIT
-
 # Reads TAP from a program's output and adds it to the counts; a program
 # that exits non-zero without reporting a failure (a crash, a sanitizer
 # abort) counts as one failure of its own.
