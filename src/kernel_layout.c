@@ -134,13 +134,17 @@ int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id)
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
 {
 	struct nftnl_udata_buf *userdata;
+	struct nftnl_expr *counter;
 	struct nftnl_set *set;
 
 	set = nftnl_set_alloc();
 	if (!set)
 		return NULL;
 	userdata = nftnl_udata_buf_alloc(64);
-	if (!userdata) {
+	counter = nftnl_expr_alloc("counter");
+	if (!userdata || !counter) {
+		nftnl_udata_buf_free(userdata);
+		nftnl_expr_free(counter);
 		nftnl_set_free(set);
 		return NULL;
 	}
@@ -153,6 +157,12 @@ struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
 	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
 	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_TYPE_INET_SERVICE);
 	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
+	/* "counter", as nft writes it (one expression: NFTA_SET_EXPR). The
+	 * kernel gives every element added without expressions of its own a
+	 * copy, and the lookup that picks an element's target counts on it:
+	 * one per new connection or flow, since NAT chains see only the first
+	 * packet of each, which is status's "connections". */
+	nftnl_set_set_data(set, NFTNL_SET_EXPR, counter, 0);
 	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
 	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
 	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),

@@ -8,8 +8,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <libnftnl/common.h>
 #include <stdio.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernel_internal.h"
@@ -281,8 +282,21 @@ static bool map_matches_layout(const struct nftnl_set *set)
 	       nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN) == sizeof(uint16_t) &&
 	       nftnl_set_get_u32(set, NFTNL_SET_DATA_TYPE) == 13 &&
 	       nftnl_set_get_u32(set, NFTNL_SET_DATA_LEN) == sizeof(uint16_t) &&
-	       !nftnl_set_is_set(set, NFTNL_SET_TIMEOUT) && !nftnl_set_is_set(set, NFTNL_SET_EXPR) &&
-	       !nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS);
+	       !nftnl_set_is_set(set, NFTNL_SET_TIMEOUT) && !nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS);
+}
+
+/* The one expression of the layout's maps: a counter. Maps without it
+ * were made before status counted connections. */
+static bool map_has_counter(const struct nftnl_set *set)
+{
+	const struct nftnl_expr *expression;
+	const char *name;
+
+	if (!nftnl_set_is_set(set, NFTNL_SET_EXPR))
+		return false;
+	expression = nftnl_set_get(set, NFTNL_SET_EXPR);
+	name = expression ? nftnl_expr_get_str(expression, NFTNL_EXPR_NAME) : NULL;
+	return name && !strcmp(name, "counter");
 }
 
 static int set_message(const struct nlmsghdr *nlh, void *data)
@@ -324,6 +338,8 @@ static int set_message(const struct nlmsghdr *nlh, void *data)
 	mark_found(&state->maps[protocol]);
 	if (!map_matches_layout(set))
 		mark_altered(&state->maps[protocol], "map type changed");
+	else if (!map_has_counter(set))
+		mark_altered(&state->maps[protocol], "counters missing");
 out:
 	nftnl_set_free(set);
 	return MNL_CB_OK;

@@ -3,17 +3,19 @@
 # (design.md), down to the rule bytecode nft itself would generate.
 . "$(dirname "$0")/lib.sh"
 
-# `nft list table inet portredir` for the shipped mapping, written out here
-# rather than derived, so that a change of the oracle shows in review.
+# `nft -s list table inet portredir` for the shipped mapping, written out
+# here rather than derived, so that a change of the oracle shows in review.
 LITERAL_TABLE='table inet portredir {
 	map tcp_redirects {
 		type inet_service : inet_service
-		elements = { 80 : 8080, 443 : 8443 }
+		counter
+		elements = { 80 counter : 8080, 443 counter : 8443 }
 	}
 
 	map udp_redirects {
 		type inet_service : inet_service
-		elements = { 443 : 8443 }
+		counter
+		elements = { 443 counter : 8443 }
 	}
 
 	chain prerouting {
@@ -99,6 +101,34 @@ test_maps_are_declared_as_nft_declares_them() {
 	expect_eq "nft -j list maps" \
 		"$(ip netns exec "$scratch" nft -j list maps | sed 's/"handle": [0-9]*/"handle": H/g')" \
 		"$(ip netns exec "$ns" nft -j list maps | sed 's/"handle": [0-9]*/"handle": H/g')"
+}
+
+# The layout before the maps had counters (what portredir made before
+# status counted connections): diff names the repair, apply makes it in
+# one transaction, and a connection open across it keeps working.
+test_maps_without_counters_are_recreated_with_them() {
+	local ns line
+	netns_make ns host
+	sed 's/ counter;//' <<<"$CONTRACT_LAYOUT" | in_ns "$ns" nft -f -
+	start_server "$ns" "$LISTENER_USER" tcp :: 8080 host-tcp-8080 hold
+	expect_portredir "$ns" 1 '~ map tcp_redirects: recreated (counters missing)
+~ map udp_redirects: recreated (counters missing)
+~ chain prerouting: recreated (its rules use a recreated map)
+~ chain output: recreated (its rules use a recreated map)
++ redirect tcp 80 to 8080
++ redirect tcp 443 to 8443
++ redirect udp 443 to 8443' -f "$RULES_DIR" diff
+	coproc HELD { in_ns "$ns" "$PYTHON" -c "$HOLD_PROGRAM" 127.0.0.1 80; }
+	read -r -u "${HELD[0]}" line
+	expect_eq "held connection before the repair" "connected" "$line"
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_table_objects "$ns" "$EXPECTED_TABLE"
+	echo >&"${HELD[1]}"
+	read -r -u "${HELD[0]}" line
+	expect_eq "held connection after the repair" "host-tcp-8080 still answering" "$line"
+	exec {HELD[1]}>&-
+	wait "$HELD_PID"
+	expect_portredir "$ns" 0 "" -f "$RULES_DIR" diff
 }
 
 test_apply_twice_changes_nothing() {

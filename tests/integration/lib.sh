@@ -157,11 +157,12 @@ fi
 # An interpreter any user can run (python3 on PATH may be root's pyenv shim).
 PYTHON=/usr/bin/python3
 
-# The contract's layout (design.md, "The kernel layout") as written there,
-# for `nft -f`: what portredir must build for the shipped mapping.
+# The contract's layout (design.md, "The kernel layout"), with the counter
+# on each map that status reads, for `nft -f`: what portredir must build
+# for the shipped mapping.
 CONTRACT_LAYOUT='table inet portredir {
-	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
-	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
+	map tcp_redirects { type inet_service : inet_service; counter; elements = { 80 : 8080, 443 : 8443 } }
+	map udp_redirects { type inet_service : inet_service; counter; elements = { 443 : 8443 } }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
@@ -175,15 +176,18 @@ CONTRACT_LAYOUT='table inet portredir {
 }'
 
 # table_text TCP_ELEMENTS UDP_ELEMENTS: the managed table exactly as
-# `nft list table inet portredir` (nftables 1.0.6) prints it, with the given
-# map elements ("80 : 8080, 443 : 8443"); an empty map has no elements line.
+# `nft -s list table inet portredir` (nftables 1.0.6; -s leaves out the
+# counters' values, which traffic moves) prints it, with the given map
+# elements ("80 : 8080, 443 : 8443"); an empty map has no elements line.
 table_text() {
-	local tcp=$1 udp=$2
+	local tcp udp
+	tcp=$(sed 's/\([0-9]*\) : /\1 counter : /g' <<<"$1")
+	udp=$(sed 's/\([0-9]*\) : /\1 counter : /g' <<<"$2")
 	printf 'table inet portredir {\n'
-	printf '\tmap tcp_redirects {\n\t\ttype inet_service : inet_service\n'
+	printf '\tmap tcp_redirects {\n\t\ttype inet_service : inet_service\n\t\tcounter\n'
 	[ -z "$tcp" ] || printf '\t\telements = { %s }\n' "$tcp"
 	printf '\t}\n\n'
-	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n'
+	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n\t\tcounter\n'
 	[ -z "$udp" ] || printf '\t\telements = { %s }\n' "$udp"
 	printf '\t}\n\n'
 	local chain priority
@@ -383,9 +387,10 @@ if document != json.loads(expected):
 ' "$1" "$2" "$3"
 }
 
-# table_of NS: the managed table as nft lists it (fails when it is missing).
+# table_of NS: the managed table as nft lists it, without the counters'
+# values (fails when it is missing).
 table_of() {
-	ip netns exec "$1" nft list table inet portredir
+	ip netns exec "$1" nft -s list table inet portredir
 }
 
 # expect_table NS EXPECTED_TEXT
@@ -451,3 +456,77 @@ write_mapping() {
 load_contract_layout() {
 	printf '%s\n' "$CONTRACT_LAYOUT" | ip netns exec "$1" nft -f -
 }
+
+# A server on one address (IPv4 or IPv6, "::" with IPV6_V6ONLY when asked),
+# for the tests of status and of held connections. Mode "close" answers
+# each TCP connection with one line and closes it, as LISTENER_PROGRAM
+# does; mode "hold" keeps each connection open and answers every line
+# received with "ANSWER still answering". UDP datagrams get the answer.
+SERVER_PROGRAM='
+import socket, sys, threading
+protocol, address, port, answer, v6only, mode = sys.argv[1:7]
+family = socket.AF_INET6 if ":" in address else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM)
+if family == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((address, int(port)))
+def hold(connection):
+    lines = connection.makefile("rb")
+    for _ in lines:
+        connection.sendall(answer.encode() + b" still answering\n")
+    connection.close()
+if protocol == "udp":
+    while True:
+        _, client = s.recvfrom(65535)
+        s.sendto(answer.encode() + b"\n", client)
+s.listen(64)
+while True:
+    connection, _ = s.accept()
+    if mode == "hold":
+        threading.Thread(target=hold, args=(connection,), daemon=True).start()
+    else:
+        connection.sendall(answer.encode() + b"\n")
+        connection.close()
+'
+
+# start_server NS USER PROTO ADDRESS PORT ANSWER [v6only] [hold]: the server
+# above in NS as USER; returns once the socket is bound.
+start_server() {
+	local ns=$1 user=$2 protocol=$3 address=$4 port=$5 answer=$6 v6only=0 mode=close
+	[ "${7:-}" != v6only ] || v6only=1
+	[ "${8:-${7:-}}" != hold ] || mode=hold
+	background ip netns exec "$ns" setpriv --reuid="$user" --regid="$(id -g "$user")" \
+		--clear-groups "$PYTHON" -c "$SERVER_PROGRAM" "$protocol" "$address" "$port" "$answer" \
+		"$v6only" "$mode"
+	wait_for "$protocol server on $address port $port in $ns" socket_is_bound "$ns" "$protocol" "$port"
+}
+
+# Opens COUNT TCP connections to ADDRESS PORT (default 1) and prints
+# "connected"; at each line on stdin sends a line on each and prints what
+# comes back ("closed", "reset" or "timeout" if nothing); at end of input
+# closes them.
+HOLD_PROGRAM='
+import socket, sys
+address, port = sys.argv[1], int(sys.argv[2])
+count = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+connections = []
+for _ in range(count):
+    c = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    c.settimeout(5)
+    c.connect((address, port))
+    connections.append(c)
+print("connected", flush=True)
+for _ in sys.stdin:
+    for c in connections:
+        try:
+            c.sendall(b"x\n")
+            line = c.makefile("rb").readline().decode().strip() or "closed"
+        except (ConnectionResetError, BrokenPipeError):
+            line = "reset"
+        except socket.timeout:
+            line = "timeout"
+        print(line, flush=True)
+for c in connections:
+    c.close()
+'

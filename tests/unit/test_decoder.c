@@ -10,11 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/expr.h>
 #include "kernel_internal.h"
 
 /* One dump's replies, concatenated as received. */
@@ -459,6 +461,83 @@ static void structure_dump_after_the_elements_is_refused(void **unused)
 	kernel_decoder_free(decoder);
 }
 
+/* A map made before the layout had counters: recreated with them. */
+static void map_without_counters_is_altered(void **unused)
+{
+	struct kernel_decoder *decoder = NULL;
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct dump dump = { .length = 0 };
+	struct table_state *state;
+	struct nlmsghdr *nlh;
+
+	(void)unused;
+	assert_int_equal(kernel_decoder_new(&decoder), 0);
+	add_table(&dump, 4);
+	decode(decoder, NFT_MSG_GETTABLE, &dump);
+	dump.length = 0;
+	add_chain(&dump, CHAIN_PREROUTING, -100);
+	add_chain(&dump, CHAIN_OUTPUT, -100);
+	decode(decoder, NFT_MSG_GETCHAIN, &dump);
+	dump.length = 0;
+	/* The layout's map as it was, without the expression (libnftnl
+	 * 1.2.4 cannot unset one safely). */
+	assert_non_null(set);
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(PROTOCOL_TCP));
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, 13);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
+	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, 13);
+	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
+	nlh = start_message(&dump, NFT_MSG_NEWSET, NFPROTO_INET);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(&dump, nlh);
+	add_map(&dump, PROTOCOL_UDP);
+	decode(decoder, NFT_MSG_GETSET, &dump);
+	state = finish(decoder);
+	assert_object(&state->maps[PROTOCOL_TCP], OBJECT_ALTERED, "counters missing");
+	assert_object(&state->maps[PROTOCOL_UDP], OBJECT_OK, "");
+	table_state_free(state);
+}
+
+/* Elements as the kernel dumps them from a map with counters: each with
+ * its copy of the counter. */
+static void elements_with_counters_decode_to_their_mapping(void **unused)
+{
+	struct kernel_decoder *decoder = decode_layout(false);
+	struct dump dump = { .length = 0 };
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set_elem *element = nftnl_set_elem_alloc();
+	struct nftnl_expr *counter = nftnl_expr_alloc("counter");
+	struct nlmsghdr *nlh = start_message(&dump, NFT_MSG_NEWSETELEM, NFPROTO_INET);
+	uint16_t port = htons(80), target = htons(8080);
+	struct table_state *state;
+
+	(void)unused;
+	assert_non_null(set);
+	assert_non_null(element);
+	assert_non_null(counter);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(PROTOCOL_TCP));
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &target, sizeof(target));
+	nftnl_expr_set_u64(counter, NFTNL_EXPR_CTR_PACKETS, 3);
+	nftnl_expr_set_u64(counter, NFTNL_EXPR_CTR_BYTES, 180);
+	nftnl_set_elem_add_expr(element, counter);
+	nftnl_set_elem_add(set, element);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(&dump, nlh);
+	decode(decoder, NFT_MSG_GETSETELEM, &dump);
+	state = finish(decoder);
+	assert_intact(state);
+	assert_int_equal(state->mapping->redirect_count, 1);
+	assert_redirect(&state->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
+	table_state_free(state);
+}
+
 /* A message too short for the family header libnftnl reads first. */
 static void message_without_a_family_header_is_skipped(void **unused)
 {
@@ -499,6 +578,8 @@ int main(void)
 		cmocka_unit_test(error_message_is_returned_as_its_errno),
 		cmocka_unit_test(structure_dump_after_the_elements_is_refused),
 		cmocka_unit_test(message_without_a_family_header_is_skipped),
+		cmocka_unit_test(map_without_counters_is_altered),
+		cmocka_unit_test(elements_with_counters_decode_to_their_mapping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,6 +328,21 @@ static void assert_map_userdata(const struct nftnl_set *set)
 	assert_int_equal(nftnl_udata_get_u32(attributes[NFTNL_UDATA_SET_DATABYTEORDER]), BIG_ENDIAN_BYTEORDER);
 }
 
+/* "counter;" in the map's declaration: one expression, a counter with no
+ * values of its own (the kernel keeps one per element). */
+static void assert_map_counter(const struct nftnl_set *set)
+{
+	const struct nftnl_expr *counter;
+
+	assert_true(nftnl_set_is_set(set, NFTNL_SET_EXPR));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS));
+	counter = nftnl_set_get(set, NFTNL_SET_EXPR);
+	assert_non_null(counter);
+	assert_string_equal(nftnl_expr_get_str(counter, NFTNL_EXPR_NAME), "counter");
+	assert_false(nftnl_expr_is_set(counter, NFTNL_EXPR_CTR_PACKETS));
+	assert_false(nftnl_expr_is_set(counter, NFTNL_EXPR_CTR_BYTES));
+}
+
 static void assert_layout_map(const struct nftnl_set *set, const char *name, uint32_t set_id)
 {
 	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), NFPROTO_INET);
@@ -342,6 +357,7 @@ static void assert_layout_map(const struct nftnl_set *set, const char *name, uin
 	assert_false(nftnl_set_is_set(set, NFTNL_SET_TIMEOUT));
 	assert_false(nftnl_set_is_set(set, NFTNL_SET_OBJ_TYPE));
 	assert_map_userdata(set);
+	assert_map_counter(set);
 }
 
 static void tcp_map_is_an_inet_service_map_named_tcp_redirects(void **unused)
@@ -389,6 +405,69 @@ static void map_survives_a_netlink_message_round_trip(void **unused)
 	assert_layout_map(parsed, "udp_redirects", 2);
 	nftnl_set_free(parsed);
 	nftnl_set_free(set);
+}
+
+/* What `nft --debug=mnl add map inet portredir tcp_redirects '{ type
+ * inet_service : inet_service; counter; }'` sends (nft 1.0.6): the set's
+ * expression as NFTA_SET_EXPR, holding the name "counter" and an empty
+ * NFTA_EXPR_DATA. */
+struct set_expression {
+	const struct nlattr *expression;
+	unsigned int expressions;
+};
+
+static int set_expression_attribute(const struct nlattr *attribute, void *data)
+{
+	struct set_expression *found = data;
+
+	if (mnl_attr_get_type(attribute) == NFTA_SET_EXPR)
+		found->expression = attribute;
+	if (mnl_attr_get_type(attribute) == NFTA_SET_EXPRESSIONS)
+		found->expressions++;
+	return MNL_CB_OK;
+}
+
+struct counter_expression {
+	const char *name;
+	const struct nlattr *data;
+	unsigned int others;
+};
+
+static int counter_expression_attribute(const struct nlattr *attribute, void *data)
+{
+	struct counter_expression *found = data;
+
+	if (mnl_attr_get_type(attribute) == NFTA_EXPR_NAME)
+		found->name = mnl_attr_get_str(attribute);
+	else if (mnl_attr_get_type(attribute) == NFTA_EXPR_DATA)
+		found->data = attribute;
+	else
+		found->others++;
+	return MNL_CB_OK;
+}
+
+static void map_counter_is_sent_as_nft_sends_it(void **unused)
+{
+	struct nftnl_set *set = layout_map(PROTOCOL_TCP, 1);
+	struct set_expression found = { NULL, 0 };
+	struct counter_expression counter = { NULL, NULL, 0 };
+	struct message message;
+
+	(void)unused;
+	assert_non_null(set);
+	start_message(&message, NFT_MSG_NEWSET);
+	nftnl_set_nlmsg_build_payload(message.header, set);
+	nftnl_set_free(set);
+	assert_int_equal(mnl_attr_parse(message.header, sizeof(struct nfgenmsg), set_expression_attribute, &found),
+			 MNL_CB_OK);
+	assert_non_null(found.expression);
+	assert_int_equal(found.expressions, 0);
+	assert_int_equal(mnl_attr_parse_nested(found.expression, counter_expression_attribute, &counter), MNL_CB_OK);
+	assert_non_null(counter.name);
+	assert_string_equal(counter.name, "counter");
+	assert_non_null(counter.data);
+	assert_int_equal(mnl_attr_get_payload_len(counter.data), 0);
+	assert_int_equal(counter.others, 0);
 }
 
 /* Chains. */
@@ -669,6 +748,7 @@ int main(void)
 		cmocka_unit_test(udp_map_is_an_inet_service_map_named_udp_redirects),
 		cmocka_unit_test(map_userdata_says_key_and_data_are_big_endian),
 		cmocka_unit_test(map_survives_a_netlink_message_round_trip),
+		cmocka_unit_test(map_counter_is_sent_as_nft_sends_it),
 		cmocka_unit_test(prerouting_chain_is_a_nat_chain_on_prerouting_at_priority_dstnat_accepting),
 		cmocka_unit_test(output_chain_is_a_nat_chain_on_output_at_priority_minus_100_accepting),
 		cmocka_unit_test(chains_survive_a_netlink_message_round_trip),
