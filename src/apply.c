@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "lock.h"
 #include "plan.h"
+#include "status.h"
 #include "sysctl.h"
 
 /* The sysctl is part of the state compared with the mapping; it is only
@@ -180,6 +181,8 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	r = apply_mapping(options, kernel, background, desired, dry_run, &plan, NULL);
 	if (plan)
 		print_changes(options, plan, !dry_run);
+	if (plan && !dry_run && plan_changes_kernel_tables(plan))
+		warn_shadowed_listeners(options, plan);
 	if (r >= 0)
 		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;
 out:

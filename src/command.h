@@ -36,6 +36,7 @@ enum outcome apply_main(const struct options *options);
 enum outcome show_main(const struct options *options);
 enum outcome flush_main(const struct options *options);
 enum outcome watch_main(const struct options *options);
+enum outcome status_main(const struct options *options);
 
 /* Reads, parses and validates the mapping named by options->path against
  * the current network namespace's sysctls, printing every diagnostic to

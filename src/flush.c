@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "command.h"
 #include "kernel.h"
+#include "status.h"
 #include "sysctl.h"
 
 /* Before the table goes: the original value lives in its userdata, so a
@@ -45,7 +46,8 @@ enum outcome flush_main(const struct options *options)
 	lock = take_lock(options);
 	if (lock == -ETIMEDOUT)
 		goto out;
-	if (command_read_kernel(false, true, &kernel, &state) < 0)
+	/* With its elements: which connections deleting it resets. */
+	if (command_read_kernel(true, true, &kernel, &state) < 0)
 		goto out;
 	if (!state->table_exists) {
 		print_verbose(options, "table inet portredir does not exist; nothing to do");
@@ -57,6 +59,7 @@ enum outcome flush_main(const struct options *options)
 			    state->table_owner);
 		goto out;
 	}
+	warn_flush_resets(options, state);
 	if (restore_port_start(options, state) < 0)
 		goto out;
 	/* Not bound to a generation: deleting is right whatever else changed. */

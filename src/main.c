@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "show", show_main, "print the kernel's current state as a mapping file" },
 	{ "flush", flush_main, "delete the managed table and restore the sysctl portredir changed" },
 	{ "watch", watch_main, "apply, then re-apply whenever the mapping, the table or the sysctl changes" },
+	{ "status", status_main, "say why traffic does or does not arrive; exit 1 when a problem is found" },
 };
 
 static const struct command *find_command(const char *name)
@@ -62,7 +63,7 @@ static void print_usage(FILE *stream)
 		"  -h, --help       print this help\n"
 		"  -V, --version    print the version\n"
 		"\n"
-		"Exit status: 0 success or in sync, 1 differences (diff), 2 error.\n"
+		"Exit status: 0 success or in sync, 1 differences (diff) or problems (status), 2 error.\n"
 		"See portredir(8) and portredir.conf(5).\n",
 		CONFIG_DEFAULT_PATH, WATCH_DEFAULT_INTERVAL);
 }

@@ -417,14 +417,14 @@ static void count_traffic(const struct status_input *input, struct mapping_repor
 {
 	mapping->connections = -1;
 	mapping->active = -1;
-	for (size_t i = 0; input->counters && i < input->counter_count; i++) {
+	for (size_t i = 0; input->counters_known && i < input->counter_count; i++) {
 		const struct element_counter *counter = &input->counters[i];
 
 		if (counter->protocol == mapping->protocol && counter->port == mapping->port &&
 		    counter->target == mapping->target)
 			mapping->connections = (int64_t)counter->packets;
 	}
-	if (!input->flows)
+	if (!input->flows_known)
 		return;
 	mapping->active = 0;
 	for (size_t i = 0; i < input->flow_count; i++) {

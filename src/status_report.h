@@ -94,10 +94,12 @@ struct status_input {
 	/* The kernel's redirects, when the table exists. */
 	const struct mapping *applied;
 	/* Counters of the maps' elements, sorted by protocol and port;
-	 * NULL when the maps have none (the layout before counters). */
+	 * unknown when the maps have none (the layout before counters). */
+	bool counters_known;
 	const struct element_counter *counters;
 	size_t counter_count;
-	/* Redirected connections open now; NULL when conntrack was not read. */
+	/* Redirected connections open now, when conntrack was read. */
+	bool flows_known;
 	const struct flow_count *flows;
 	size_t flow_count;
 	/* Other tables' chains; NULL when not read. */

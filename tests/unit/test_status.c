@@ -383,8 +383,10 @@ static void traffic_comes_from_the_counters_and_conntrack(void **state)
 	mapping = analyze(fixture);
 	assert_int_equal(mapping->connections, -1);
 	assert_int_equal(mapping->active, -1);
+	fixture->input.counters_known = true;
 	fixture->input.counters = counters;
 	fixture->input.counter_count = 2;
+	fixture->input.flows_known = true;
 	fixture->input.flows = flows;
 	fixture->input.flow_count = 3;
 	mapping = analyze(fixture);
