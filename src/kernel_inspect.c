@@ -230,8 +230,29 @@ static void set_unreadable(struct rule_summary *rule, const char *name)
 		snprintf(rule->unreadable, sizeof(rule->unreadable), "%s", name);
 }
 
+/* "tcp dport 8000-8100" as nft writes it: two comparisons, gte and lte. */
+struct port_bounds {
+	bool bounded;
+	uint32_t low;
+	uint32_t high;
+};
+
+static void bound_port(struct port_bounds *bounds, uint32_t op, uint16_t port)
+{
+	if (!bounds->bounded)
+		*bounds = (struct port_bounds){ true, 0, UINT16_MAX };
+	if (op == NFT_CMP_GTE && port > bounds->low)
+		bounds->low = port;
+	else if (op == NFT_CMP_GT && port + 1u > bounds->low)
+		bounds->low = port + 1u;
+	else if (op == NFT_CMP_LTE && port < bounds->high)
+		bounds->high = port;
+	else if (op == NFT_CMP_LT && (uint32_t)port - 1u < bounds->high)
+		bounds->high = port ? port - 1u : 0;
+}
+
 static void summarize_compare(struct rule_summary *rule, const struct nftnl_expr *expression,
-			      enum register_content *registers)
+			      enum register_content *registers, struct port_bounds *bounds)
 {
 	enum register_content content = get_register(registers, nftnl_expr_get_u32(expression, NFTNL_EXPR_CMP_SREG));
 	uint32_t op = nftnl_expr_get_u32(expression, NFTNL_EXPR_CMP_OP), length = 0;
@@ -244,6 +265,10 @@ static void summarize_compare(struct rule_summary *rule, const struct nftnl_expr
 		memcpy(&port, data, sizeof(port));
 		if (rule_add_ports(rule, ntohs(port), ntohs(port)) < 0)
 			set_unreadable(rule, "cmp");
+	} else if (content == REGISTER_DESTINATION_PORT && length == sizeof(port) &&
+		   (op == NFT_CMP_GTE || op == NFT_CMP_GT || op == NFT_CMP_LTE || op == NFT_CMP_LT)) {
+		memcpy(&port, data, sizeof(port));
+		bound_port(bounds, op, ntohs(port));
 	} else if (content == REGISTER_CT_STATUS_DNAT && op == NFT_CMP_NEQ && length == 4 &&
 		   !memcmp(data, "\0\0\0\0", 4)) {
 		rule->matches_dnat = true;
@@ -390,7 +415,8 @@ static bool is_one_of(const char *name, const char *const *names, size_t count)
 }
 
 static int summarize_expression(struct rule_dump *dump, struct chain_summary *chain, struct rule_summary *rule,
-				const struct nftnl_expr *expression, enum register_content *registers)
+				const struct nftnl_expr *expression, enum register_content *registers,
+				struct port_bounds *bounds)
 {
 	/* Expressions that load a register for a later comparison. */
 	static const char *const loads[] = { "fib", "socket", "rt", "exthdr", "hash", "numgen", "osf", "xfrm",
@@ -429,7 +455,7 @@ static int summarize_expression(struct rule_dump *dump, struct chain_summary *ch
 				     nftnl_expr_get_u32(expression, NFTNL_EXPR_CT_KEY) == NFT_CT_STATUS ?
 					     REGISTER_CT_STATUS : REGISTER_OTHER);
 	} else if (!strcmp(name, "cmp")) {
-		summarize_compare(rule, expression, registers);
+		summarize_compare(rule, expression, registers, bounds);
 	} else if (!strcmp(name, "range")) {
 		summarize_range(rule, expression, registers);
 	} else if (!strcmp(name, "bitwise")) {
@@ -461,6 +487,7 @@ static int summarize_expression(struct rule_dump *dump, struct chain_summary *ch
 static int summarize_rule(struct rule_dump *dump, const struct nftnl_rule *object)
 {
 	enum register_content registers[REGISTER_COUNT] = { REGISTER_OTHER };
+	struct port_bounds bounds = { false, 0, 0 };
 	const char *table = nftnl_rule_get_str(object, NFTNL_RULE_TABLE);
 	const char *chain_name = nftnl_rule_get_str(object, NFTNL_RULE_CHAIN);
 	struct nftnl_expr_iter *iterator;
@@ -482,8 +509,13 @@ static int summarize_rule(struct rule_dump *dump, const struct nftnl_rule *objec
 	if (!iterator)
 		return -ENOMEM;
 	while (r >= 0 && (expression = nftnl_expr_iter_next(iterator)))
-		r = summarize_expression(dump, chain, rule, expression, registers);
+		r = summarize_expression(dump, chain, rule, expression, registers, &bounds);
 	nftnl_expr_iter_destroy(iterator);
+	/* Bounds that leave no port match none. */
+	if (r >= 0 && bounds.bounded && bounds.low <= bounds.high)
+		r = rule_add_ports(rule, (uint16_t)bounds.low, (uint16_t)bounds.high);
+	else if (r >= 0 && bounds.bounded)
+		rule->matches_port = true;
 	return r;
 }
 

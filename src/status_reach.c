@@ -164,7 +164,9 @@ static void listener_place(const struct host *host, const struct listener *liste
 		else
 			append(buffer, size, " on interface %u", listener->interface);
 	}
-	if (listener->family == AF_INET6 && listener->ipv6_only)
+	/* The kernel makes every socket bound to one IPv6 address IPv6-only:
+	 * the option says something of the wildcard only. */
+	if (listener->family == AF_INET6 && listener->ipv6_only && host_address_is_any(AF_INET6, listener->address))
 		append(buffer, size, " (IPV6_V6ONLY)");
 }
 
@@ -203,7 +205,7 @@ void status_listener_text(const struct host *host, const struct listener *listen
 		else
 			append(buffer, size, " on interface %u", listener->interface);
 	}
-	if (listener->family == AF_INET6 && listener->ipv6_only)
+	if (listener->family == AF_INET6 && listener->ipv6_only && host_address_is_any(AF_INET6, listener->address))
 		append(buffer, size, " IPv6 only");
 	append(buffer, size, " (");
 	if (listener->pid)

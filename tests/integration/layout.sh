@@ -107,7 +107,7 @@ test_maps_are_declared_as_nft_declares_them() {
 # status counted connections): diff names the repair, apply makes it in
 # one transaction, and a connection open across it keeps working.
 test_maps_without_counters_are_recreated_with_them() {
-	local ns line
+	local ns
 	netns_make ns host
 	sed 's/ counter;//' <<<"$CONTRACT_LAYOUT" | in_ns "$ns" nft -f -
 	start_server "$ns" "$LISTENER_USER" tcp :: 8080 host-tcp-8080 hold
@@ -118,16 +118,12 @@ test_maps_without_counters_are_recreated_with_them() {
 + redirect tcp 80 to 8080
 + redirect tcp 443 to 8443
 + redirect udp 443 to 8443' -f "$RULES_DIR" diff
-	coproc HELD { in_ns "$ns" "$PYTHON" -c "$HOLD_PROGRAM" 127.0.0.1 80; }
-	read -r -u "${HELD[0]}" line
-	expect_eq "held connection before the repair" "connected" "$line"
+	hold one "$ns" 127.0.0.1 80
+	poke one 'host-tcp-8080 still answering'
 	portredir_in "$ns" -q -f "$RULES_DIR" apply
 	expect_table_objects "$ns" "$EXPECTED_TABLE"
-	echo >&"${HELD[1]}"
-	read -r -u "${HELD[0]}" line
-	expect_eq "held connection after the repair" "host-tcp-8080 still answering" "$line"
-	exec {HELD[1]}>&-
-	wait "$HELD_PID"
+	poke one 'host-tcp-8080 still answering'
+	release one
 	expect_portredir "$ns" 0 "" -f "$RULES_DIR" diff
 }
 

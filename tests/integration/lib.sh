@@ -502,22 +502,23 @@ start_server() {
 	wait_for "$protocol server on $address port $port in $ns" socket_is_bound "$ns" "$protocol" "$port"
 }
 
-# Opens COUNT TCP connections to ADDRESS PORT (default 1) and prints
-# "connected"; at each line on stdin sends a line on each and prints what
-# comes back ("closed", "reset" or "timeout" if nothing); at end of input
-# closes them.
+# Opens COUNT TCP connections to ADDRESS PORT (default 1), writing
+# "connected" to OUT; at each SIGUSR1 sends a line on each and writes what
+# comes back ("closed", "reset" or "timeout" if nothing); at SIGUSR2 closes
+# them and exits. Signals, not a pipe: a pipe's writer would be inherited
+# by the next such process, and this one would never see its end.
 HOLD_PROGRAM='
-import socket, sys
-address, port = sys.argv[1], int(sys.argv[2])
-count = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+import signal, socket, sys
+out = open(sys.argv[1], "w", buffering=1)
+address, port = sys.argv[2], int(sys.argv[3])
+count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 connections = []
 for _ in range(count):
     c = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
     c.settimeout(5)
     c.connect((address, port))
     connections.append(c)
-print("connected", flush=True)
-for _ in sys.stdin:
+def poke(*_):
     for c in connections:
         try:
             c.sendall(b"x\n")
@@ -526,7 +527,46 @@ for _ in sys.stdin:
             line = "reset"
         except socket.timeout:
             line = "timeout"
-        print(line, flush=True)
-for c in connections:
-    c.close()
+        out.write(line + "\n")
+def release(*_):
+    for c in connections:
+        c.close()
+    sys.exit(0)
+signal.signal(signal.SIGUSR1, poke)
+signal.signal(signal.SIGUSR2, release)
+out.write("connected\n")
+while True:
+    signal.pause()
 '
+
+# hold NAME NS ADDRESS PORT [COUNT]: HOLD_PROGRAM in NS as root, in the
+# background; returns once its connections are open.
+hold() {
+	local name=$1 ns=$2
+	shift 2
+	: >"$TEST_DIR/$name.out"
+	background ip netns exec "$ns" "$PYTHON" -c "$HOLD_PROGRAM" "$TEST_DIR/$name.out" "$@"
+	printf -v "HOLD_PID_$name" %s "${BACKGROUND_PIDS[-1]}"
+	wait_for "$name connected" grep -qx connected "$TEST_DIR/$name.out"
+}
+
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# poke NAME EXPECTED: a line on each of NAME's connections; EXPECTED is
+# what came back, one line per connection.
+poke() {
+	local pid_variable="HOLD_PID_$1" lines
+	lines=$(($(wc -l <"$TEST_DIR/$1.out") + $(wc -l <<<"$2")))
+	kill -USR1 "${!pid_variable}"
+	wait_for "$1 answered" has_lines "$TEST_DIR/$1.out" "$lines"
+	expect_eq "what $1's connections got" "$2" "$(tail -n "$(wc -l <<<"$2")" "$TEST_DIR/$1.out")"
+}
+
+# release NAME: closes NAME's connections; returns once it has ended.
+release() {
+	local pid_variable="HOLD_PID_$1"
+	kill -USR2 "${!pid_variable}"
+	wait "${!pid_variable}"
+}
