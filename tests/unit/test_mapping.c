@@ -93,7 +93,7 @@ static void protocol_from_name_reads_only_the_given_length(void **unused)
 	(void)unused;
 	assert_int_equal(protocol_from_name("tcp,udp", 3, &protocol), 0);
 	assert_int_equal(protocol, PROTOCOL_TCP);
-	assert_int_equal(protocol_from_name("tcp,udp" + 4, 3, &protocol), 0);
+	assert_int_equal(protocol_from_name(&"tcp,udp"[4], 3, &protocol), 0);
 	assert_int_equal(protocol, PROTOCOL_UDP);
 }
 
