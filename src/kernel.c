@@ -156,7 +156,7 @@ static ssize_t receive(struct kernel *kernel, int timeout_ms)
 	/* libnftnl 1.2.4 strdup()s string attributes; one the kernel sent
 	 * unterminated at the very end would otherwise be read past. */
 	kernel->receive_buffer[length] = '\0';
-	/* Every reader walks the messages with libmnl, which would follow
+	/* Whatever reads the buffer walks it with libmnl, which would follow
 	 * one claiming 2 GiB or more off the buffer. */
 	if (!kernel_messages_fit(kernel->receive_buffer, (size_t)length))
 		return -EBADMSG;
