@@ -5,23 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
-
-
-static int append(void **items, size_t *count, size_t *capacity, size_t size, const void *item)
-{
-	if (*count == *capacity) {
-		size_t new_capacity = *capacity ? *capacity * 2 : 8;
-		void *grown = realloc(*items, new_capacity * size);
-
-		if (!grown)
-			return -ENOMEM;
-		*items = grown;
-		*capacity = new_capacity;
-	}
-	memcpy((char *)*items + *count * size, item, size);
-	(*count)++;
-	return 0;
-}
+#include "util.h"
 
 struct plan_builder {
 	struct plan *plan;
@@ -33,9 +17,12 @@ struct plan_builder {
 static int add_change(struct plan_builder *builder, const struct change *change)
 {
 	struct plan *plan = builder->plan;
+	int r = ARRAY_GROW_ONE(plan->changes, plan->change_count, builder->change_capacity, 8);
 
-	return append((void **)&plan->changes, &plan->change_count, &builder->change_capacity,
-		      sizeof(*change), change);
+	if (r < 0)
+		return r;
+	plan->changes[plan->change_count++] = *change;
+	return 0;
 }
 
 static int add_structure(struct plan_builder *builder, const char *object, const char *action,
@@ -58,6 +45,17 @@ static int add_structure(struct plan_builder *builder, const char *object, const
 	return add_change(builder, &change);
 }
 
+static int append_redirect(struct redirect **redirects, size_t *count, size_t *capacity,
+			   const struct redirect *redirect)
+{
+	int r = ARRAY_GROW_ONE(*redirects, *count, *capacity, 8);
+
+	if (r < 0)
+		return r;
+	(*redirects)[(*count)++] = *redirect;
+	return 0;
+}
+
 static int add_redirect_change(struct plan_builder *builder, enum change_kind kind,
 			       const struct redirect *redirect, bool map_stays)
 {
@@ -74,10 +72,9 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 	if (r < 0 || !map_stays)
 		return r;
 	if (kind == CHANGE_REDIRECT_REMOVED)
-		return append((void **)&plan->deletions, &plan->deletion_count,
-			      &builder->deletion_capacity, sizeof(*redirect), redirect);
-	return append((void **)&plan->additions, &plan->addition_count,
-		      &builder->addition_capacity, sizeof(*redirect), redirect);
+		return append_redirect(&plan->deletions, &plan->deletion_count, &builder->deletion_capacity,
+				       redirect);
+	return append_redirect(&plan->additions, &plan->addition_count, &builder->addition_capacity, redirect);
 }
 
 /* Everything is created anew: the table was missing, or only recreating it

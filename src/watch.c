@@ -19,12 +19,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 #include "command.h"
 #include "kernel.h"
 #include "plan.h"
 #include "sysctl.h"
+#include "util.h"
 
 /* A burst of writes to the mapping (an editor, a deployment tool copying
  * several drop-ins) becomes one apply once it has been quiet this long. */
@@ -60,14 +60,6 @@ struct watch {
 	/* The parent does not exist (yet): an ancestor is watched instead. */
 	bool watching_ancestor;
 };
-
-static long long now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void watch_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static void watch_log(int priority, const char *format, ...)
@@ -174,7 +166,7 @@ static bool name_is_relevant(const struct watch *watch, const struct inotify_eve
 
 static void schedule(struct watch *watch, int quiet_ms)
 {
-	long long now = now_ms();
+	long long now = monotonic_ms();
 
 	if (!watch->first_pending_ms)
 		watch->first_pending_ms = now;
@@ -220,7 +212,7 @@ static int read_inotify(struct watch *watch)
 static void schedule_sysctl_check(struct watch *watch)
 {
 	if (watch->desired && watch->desired->has_unprivileged_port_start)
-		watch->next_sysctl_check_ms = now_ms() + (long long)watch->options->interval * 1000;
+		watch->next_sysctl_check_ms = monotonic_ms() + (long long)watch->options->interval * 1000;
 	else
 		watch->next_sysctl_check_ms = 0;
 }
@@ -337,7 +329,7 @@ static void check_sysctl(struct watch *watch)
 
 static int poll_timeout(const struct watch *watch)
 {
-	long long now = now_ms(), wake = 0;
+	long long now = monotonic_ms(), wake = 0;
 
 	if (watch->deadline_ms)
 		wake = watch->deadline_ms;
@@ -468,9 +460,9 @@ enum outcome watch_main(const struct options *options)
 				schedule(&watch, KERNEL_QUIET_MS);
 			}
 		}
-		if (watch.deadline_ms && now_ms() >= watch.deadline_ms)
+		if (watch.deadline_ms && monotonic_ms() >= watch.deadline_ms)
 			do_pending_work(&watch);
-		if (watch.next_sysctl_check_ms && now_ms() >= watch.next_sysctl_check_ms)
+		if (watch.next_sysctl_check_ms && monotonic_ms() >= watch.next_sysctl_check_ms)
 			check_sysctl(&watch);
 	}
 out:
