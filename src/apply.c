@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include "apply.h"
 #include "command.h"
 #include "kernel.h"
-#include "lock.h"
+#include "operations.h"
+#include "output.h"
 #include "plan.h"
 #include "sysctl.h"
 
@@ -178,8 +180,11 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		goto out;
 	}
 	r = apply_mapping(options, kernel, background, desired, dry_run, &plan, NULL);
-	if (plan)
-		print_changes(options, plan, !dry_run);
+	if (plan) {
+		const struct change_list changes = plan_change_list(plan);
+
+		output_changes(options, &changes, !dry_run);
+	}
 	if (r >= 0)
 		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;
 out:

@@ -39,7 +39,7 @@ static int add_structure(struct plan_builder *builder, const char *object, const
 	if (plan->structure_change_count == PLAN_MAX_STRUCTURE_CHANGES)
 		return -EINVAL;
 	structure = &plan->structure_changes[plan->structure_change_count++];
-	structure->object = object;
+	snprintf(structure->object, sizeof(structure->object), "%s", object);
 	structure->action = action;
 	snprintf(structure->reason, sizeof(structure->reason), "%s", reason);
 	return add_change(builder, &change);
@@ -117,21 +117,24 @@ static int plan_structure(struct plan_builder *builder, const struct table_state
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct object_state *map = &current->maps[i];
+		char object[32];
 
 		if (map->status == OBJECT_OK)
 			continue;
 		plan->delete_map[i] = map->status == OBJECT_ALTERED;
 		plan->create_map[i] = true;
 		map_recreated |= plan->delete_map[i];
-		r = add_structure(builder, i == PROTOCOL_TCP ? "map tcp_redirects" : "map udp_redirects",
-				  map->status == OBJECT_MISSING ? "created" : "recreated",
+		snprintf(object, sizeof(object), "map %s", map_name((enum protocol)i));
+		r = add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
 				  map->status == OBJECT_MISSING ? "missing" : map->reason);
 		if (r < 0)
 			return r;
 	}
 	for (int i = 0; i < CHAIN_COUNT; i++) {
 		const struct object_state *chain = &current->chains[i];
-		const char *object = i == CHAIN_PREROUTING ? "chain prerouting" : "chain output";
+		char object[32];
+
+		snprintf(object, sizeof(object), "chain %s", chain_name((enum chain)i));
 
 		if (chain->status == OBJECT_MISSING) {
 			plan->create_chain[i] = true;
@@ -273,6 +276,17 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 bool plan_is_empty(const struct plan *plan)
 {
 	return plan->change_count == 0;
+}
+
+struct change_list plan_change_list(const struct plan *plan)
+{
+	const struct change_list list = {
+		.changes = plan->changes,
+		.count = plan->change_count,
+		.structures = plan->structure_changes,
+	};
+
+	return list;
 }
 
 bool plan_changes_kernel_tables(const struct plan *plan)

@@ -7,41 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "change.h"
 #include "mapping.h"
 #include "state.h"
 
-enum change_kind {
-	/* A structural repair of the managed table. */
-	CHANGE_STRUCTURE,
-	CHANGE_REDIRECT_REMOVED,
-	CHANGE_REDIRECT_ADDED,
-	CHANGE_PORT_START_REMOVED,
-	CHANGE_PORT_START_ADDED,
-};
-
-/* A structural repair of the managed table, for its "~" line. */
-struct structure_change {
-	/* "table inet portredir", "map tcp_redirects", "chain output". */
-	const char *object;
-	/* "created" or "recreated". */
-	const char *action;
-	char reason[64];
-};
-
 /* The table, two maps and two chains: at most five repairs. */
 #define PLAN_MAX_STRUCTURE_CHANGES 5
-
-/* One change line. 12 bytes: a full apply reports 131,070 of them. */
-struct change {
-	uint8_t kind;		/* enum change_kind */
-	uint8_t protocol;	/* enum protocol, for redirect changes */
-	uint16_t port;
-	uint16_t target;
-	/* For CHANGE_STRUCTURE: the index in plan->structure_changes. */
-	uint16_t structure;
-	/* For unprivileged_port_start changes. */
-	uint32_t port_start;
-};
 
 struct plan {
 	/* Structure: what to delete and create, in the order the kernel
@@ -99,6 +70,8 @@ struct plan {
 /* Returns 0 and a plan (possibly empty), or -ENOMEM. */
 int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan);
 bool plan_is_empty(const struct plan *plan);
+/* The plan's change lines, for output.h. */
+struct change_list plan_change_list(const struct plan *plan);
 /* Whether the plan needs a batch (it may only change the sysctl). */
 bool plan_changes_kernel_tables(const struct plan *plan);
 void plan_free(struct plan *plan);

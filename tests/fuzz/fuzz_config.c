@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "command.h"
 #include "config.h"
+#include "output.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
