@@ -13,12 +13,12 @@
 
 /* The sysctl is part of the state compared with the mapping; it is only
  * needed, and its absence only an error, when the mapping declares it. */
-static int read_port_start(const struct mapping *desired, struct table_state *state)
+static int read_port_start(struct plan_input *input)
 {
-	int r = sysctl_read_unprivileged_port_start(NULL, &state->port_start);
+	int r = sysctl_read_unprivileged_port_start(NULL, &input->port_start);
 
-	state->has_port_start = r >= 0;
-	if (r < 0 && desired->has_unprivileged_port_start) {
+	input->has_port_start = r >= 0;
+	if (r < 0 && input->desired->has_unprivileged_port_start) {
 		print_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
 			    strerror(-r));
 		return r;
@@ -67,6 +67,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 {
 	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
+	struct plan_input input;
 	struct plan *plan = NULL;
 	bool applied = false;
 	int r;
@@ -85,12 +86,16 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		}
 		if (ret_generation)
 			*ret_generation = state->generation;
-		r = read_port_start(desired, state);
+		input = (struct plan_input){
+			.desired = desired,
+			.current = state,
+			.table_flags = wanted_table_flags(options, kernel, state),
+		};
+		r = read_port_start(&input);
 		if (r < 0)
 			goto out;
-		state->wanted_table_flags = wanted_table_flags(options, kernel, state);
 		print_table_read(options, state);
-		r = plan_build(desired, state, &plan);
+		r = plan_build(&input, &plan);
 		if (r < 0) {
 			print_error("out of memory while planning the changes");
 			goto out;

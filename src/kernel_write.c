@@ -149,35 +149,12 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 	return 0;
 }
 
-/* The redirects of one protocol in a sorted array: a contiguous run, as
- * protocol is the first sort key. */
-static void protocol_range(const struct redirect *redirects, size_t count, enum protocol protocol,
-			   const struct redirect **ret_first, size_t *ret_count)
-{
-	size_t start = 0, end;
-
-	while (start < count && redirects[start].protocol < protocol)
-		start++;
-	end = start;
-	while (end < count && redirects[end].protocol == protocol)
-		end++;
-	*ret_first = redirects + start;
-	*ret_count = end - start;
-}
-
 static size_t estimate_size(const struct plan *plan)
 {
 	size_t elements = plan->deletion_count + plan->addition_count;
-	const struct redirect *first;
-	size_t count;
 
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (!plan->create_map[i])
-			continue;
-		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
-			       &first, &count);
-		elements += count;
-	}
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		elements += plan->created_map_elements[i].count;
 	return elements * BYTES_PER_ELEMENT + 16 * BYTES_PER_OBJECT;
 }
 
@@ -190,8 +167,7 @@ static size_t estimate_size(const struct plan *plan)
  * one as they come, which is the same check, once. */
 static int build_batch(struct kernel *kernel, struct batch *batch, const struct plan *plan, uint64_t table_id)
 {
-	const struct redirect *first;
-	size_t count;
+	struct redirect_span span;
 	int r = 0;
 
 	if (plan->delete_table)
@@ -205,9 +181,10 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_map(batch, (enum protocol)i, NFT_MSG_DELSET, 0);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		protocol_range(plan->deletions, plan->deletion_count, (enum protocol)i, &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, first, count);
+		span = redirects_of_protocol(plan->deletions, plan->deletion_count, (enum protocol)i);
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	if (r >= 0 && plan->create_table)
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
@@ -225,17 +202,16 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_rule(batch, (enum chain)i, (enum protocol)j);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		if (!plan->create_map[i])
-			continue;
-		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
-			       &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+		span = plan->created_map_elements[i];
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		protocol_range(plan->additions, plan->addition_count, (enum protocol)i, &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+		span = redirects_of_protocol(plan->additions, plan->addition_count, (enum protocol)i);
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	return r;
 }
@@ -248,10 +224,10 @@ static void record_commit(struct kernel *kernel, const struct plan *plan, uint64
 {
 	uint32_t now;
 
-	if (!kernel->cache || !plan->result_known || kernel_generation(kernel, &now) < 0 ||
+	if (!kernel->cache || !plan->result || kernel_generation(kernel, &now) < 0 ||
 	    now != kernel_generation_after(generation))
 		return;
-	kernel_record_elements(kernel, table_id, now, plan->desired);
+	kernel_record_elements(kernel, table_id, now, plan->result);
 }
 
 int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t generation,

@@ -94,9 +94,9 @@ static int plan_whole_table(struct plan_builder *builder, const struct table_sta
 			     current->table_exists ? "recreated" : "created", reason);
 }
 
-static int plan_structure(struct plan_builder *builder, const struct table_state *current,
-			  bool record_needed)
+static int plan_structure(struct plan_builder *builder, const struct plan_input *input, bool record_needed)
 {
+	const struct table_state *current = input->current;
 	struct plan *plan = builder->plan;
 	bool map_recreated = false;
 	int r;
@@ -107,7 +107,7 @@ static int plan_structure(struct plan_builder *builder, const struct table_state
 		return plan_whole_table(builder, current, current->table.reason);
 	/* The kernel cannot make a table owned or persistent after the
 	 * fact: only a new table gets the flags. */
-	if (current->table_flags != current->wanted_table_flags)
+	if (current->table_flags != input->table_flags)
 		return plan_whole_table(builder, current, "table flags changed");
 	/* The kernel cannot change a table's userdata in place: to remember
 	 * the sysctl's original value, the table is recreated, in the same
@@ -199,18 +199,18 @@ static int add_port_start_change(struct plan_builder *builder, enum change_kind 
 }
 
 /* The sysctl is only ever written when the mapping declares a value. */
-static int plan_port_start(struct plan_builder *builder, const struct mapping *desired,
-			   const struct table_state *current)
+static int plan_port_start(struct plan_builder *builder, const struct plan_input *input)
 {
+	const struct mapping *desired = input->desired;
 	struct plan *plan = builder->plan;
 	int r;
 
-	if (!desired->has_unprivileged_port_start || !current->has_port_start ||
-	    current->port_start == desired->unprivileged_port_start)
+	if (!desired->has_unprivileged_port_start || !input->has_port_start ||
+	    input->port_start == desired->unprivileged_port_start)
 		return 0;
 	plan->write_port_start = true;
 	plan->port_start = desired->unprivileged_port_start;
-	r = add_port_start_change(builder, CHANGE_PORT_START_REMOVED, current->port_start);
+	r = add_port_start_change(builder, CHANGE_PORT_START_REMOVED, input->port_start);
 	if (r >= 0)
 		r = add_port_start_change(builder, CHANGE_PORT_START_ADDED, desired->unprivileged_port_start);
 	return r;
@@ -233,8 +233,38 @@ static bool result_known(const struct plan *plan, const struct table_state *curr
 	return true;
 }
 
-int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan)
+struct redirect_span redirects_of_protocol(const struct redirect *redirects, size_t count, enum protocol protocol)
 {
+	size_t start = 0, end;
+
+	while (start < count && redirects[start].protocol < protocol)
+		start++;
+	end = start;
+	while (end < count && redirects[end].protocol == protocol)
+		end++;
+	return (struct redirect_span){ .redirects = redirects + start, .count = end - start };
+}
+
+/* What the writer needs besides the operations: the elements of the maps
+ * it creates, and what to record after the commit. */
+static void plan_results(struct plan *plan, const struct plan_input *input)
+{
+	const struct mapping *desired = input->desired;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (plan->create_map[i])
+			plan->created_map_elements[i] = redirects_of_protocol(desired->redirects,
+									      desired->redirect_count,
+									      (enum protocol)i);
+	}
+	plan->result_known = result_known(plan, input->current);
+	plan->result = plan->result_known ? desired : NULL;
+}
+
+int plan_build(const struct plan_input *input, struct plan **ret_plan)
+{
+	const struct table_state *current = input->current;
+	const struct mapping *desired = input->desired;
 	struct plan_builder builder = { 0 };
 	struct plan *plan;
 	bool record_needed;
@@ -243,28 +273,27 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 	plan = builder.plan = calloc(1, sizeof(*builder.plan));
 	if (!plan)
 		return -ENOMEM;
-	plan->desired = desired;
-	plan->table_flags = current->wanted_table_flags;
+	plan->table_flags = input->table_flags;
 	/* The first change of the sysctl records what it was, so that flush
 	 * can put it back; a record that exists is kept, never replaced. */
-	record_needed = desired->has_unprivileged_port_start && current->has_port_start &&
-			current->port_start != desired->unprivileged_port_start &&
+	record_needed = desired->has_unprivileged_port_start && input->has_port_start &&
+			input->port_start != desired->unprivileged_port_start &&
 			!current->has_original_port_start;
 	if (current->has_original_port_start) {
 		plan->record_original_port_start = true;
 		plan->original_port_start = current->original_port_start;
 	} else if (record_needed) {
 		plan->record_original_port_start = true;
-		plan->original_port_start = current->port_start;
+		plan->original_port_start = input->port_start;
 	}
 	plan->table_id = current->table_id;
-	r = plan_structure(&builder, current, record_needed);
+	r = plan_structure(&builder, input, record_needed);
 	if (r >= 0)
 		r = plan_redirects(&builder, desired, current->mapping);
-	if (r >= 0)
-		plan->result_known = result_known(plan, current);
-	if (r >= 0)
-		r = plan_port_start(&builder, desired, current);
+	if (r >= 0) {
+		plan_results(plan, input);
+		r = plan_port_start(&builder, input);
+	}
 	if (r < 0) {
 		plan_free(builder.plan);
 		return r;
