@@ -35,8 +35,8 @@ static int restore_port_start(const struct table_state *state, struct flush_chan
 		return 0;
 	written = sysctl_write_unprivileged_port_start(NULL, state->original_port_start);
 	if (written < 0) {
-		print_error("cannot restore net.ipv4.ip_unprivileged_port_start to %u: %s; nothing was changed",
-			    state->original_port_start, strerror(-written));
+		output_error("cannot restore net.ipv4.ip_unprivileged_port_start to %u: %s; nothing was changed",
+			     state->original_port_start, strerror(-written));
 		return written;
 	}
 	if (r >= 0)
@@ -60,13 +60,13 @@ enum outcome flush_main(const struct options *options)
 	if (command_read_kernel(false, true, &kernel, &state) < 0)
 		goto out;
 	if (!state->table_exists) {
-		print_verbose(options, "table inet portredir does not exist; nothing to do");
+		output_verbose(options, "table inet portredir does not exist; nothing to do");
 		outcome = OUTCOME_OK;
 		goto out;
 	}
 	if (table_held_elsewhere(state, kernel)) {
-		print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it first; nothing was changed",
-			    state->table_owner);
+		output_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it first; nothing was changed",
+			     state->table_owner);
 		goto out;
 	}
 	if (restore_port_start(state, &done) < 0)
@@ -78,7 +78,7 @@ enum outcome flush_main(const struct options *options)
 		goto out;
 	}
 	if (r < 0) {
-		print_kernel_error("cannot delete table inet portredir", r, &error, done.count == 0);
+		output_kernel_error("cannot delete table inet portredir", r, &error, done.count == 0);
 		goto out;
 	}
 	/* A record of a table that is gone could never be used again. */
@@ -97,7 +97,7 @@ out:
 	}
 	if (lock >= 0)
 		close(lock);
-	print_kernel_statistics(options, kernel);
+	output_kernel_statistics(options, kernel);
 	table_state_free(state);
 	kernel_close(kernel);
 	return outcome;

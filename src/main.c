@@ -23,13 +23,13 @@ int main(int argc, char *argv[])
 	case COMMAND_LINE_RUN:
 		break;
 	case COMMAND_LINE_HELP:
-		print_help();
+		output_help();
 		return EXIT_IN_SYNC;
 	case COMMAND_LINE_VERSION:
-		print_version();
+		output_version();
 		return EXIT_IN_SYNC;
 	case COMMAND_LINE_ERROR:
-		print_usage_error(error);
+		output_usage_error(error);
 		return EXIT_TROUBLE;
 	}
 
@@ -38,7 +38,7 @@ int main(int argc, char *argv[])
 	 * rely on what was printed. */
 	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		print_error("cannot write the output: %s", errno ? strerror(errno) : "write error");
+		output_error("cannot write the output: %s", errno ? strerror(errno) : "write error");
 		return EXIT_TROUBLE;
 	}
 	switch (outcome) {

@@ -24,18 +24,18 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 	if (r < 0) {
 		kernel->unprivileged_port_start = SYSCTL_DEFAULT_UNPRIVILEGED_PORT_START;
 		if (!options->quiet)
-			print_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u",
-				      strerror(-r), kernel->unprivileged_port_start);
+			output_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; assuming the kernel default %u",
+				       strerror(-r), kernel->unprivileged_port_start);
 	}
 	r = sysctl_read_local_port_range(NULL, &kernel->local_port_first, &last);
 	if (r < 0) {
 		kernel->local_port_first = SYSCTL_DEFAULT_LOCAL_PORT_FIRST;
 		if (!options->quiet)
-			print_warning("cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u",
-				      strerror(-r), kernel->local_port_first);
+			output_warning("cannot read net.ipv4.ip_local_port_range: %s; assuming the kernel default first port %u",
+				       strerror(-r), kernel->local_port_first);
 	}
-	print_verbose(options, "net.ipv4.ip_unprivileged_port_start is %u, ip_local_port_range starts at %u",
-		      kernel->unprivileged_port_start, kernel->local_port_first);
+	output_verbose(options, "net.ipv4.ip_unprivileged_port_start is %u, ip_local_port_range starts at %u",
+		       kernel->unprivileged_port_start, kernel->local_port_first);
 }
 
 int command_load_mapping_into(const struct options *options, struct mapping *mapping,
@@ -54,18 +54,18 @@ int command_load_mapping_into(const struct options *options, struct mapping *map
 		if (r < 0)
 			goto out;
 	}
-	print_diagnostics(diagnostics, options->quiet);
+	output_diagnostics(diagnostics, options->quiet);
 	if (diagnostics->error_count) {
-		print_error("%s: %zu error%s; nothing was changed", options->path, diagnostics->error_count,
-			    diagnostics->error_count == 1 ? "" : "s");
+		output_error("%s: %zu error%s; nothing was changed", options->path, diagnostics->error_count,
+			     diagnostics->error_count == 1 ? "" : "s");
 		r = -EINVAL;
 		goto out;
 	}
-	print_verbose(options, "read %s: %zu redirect%s", options->path, mapping->redirect_count,
-		      mapping->redirect_count == 1 ? "" : "s");
+	output_verbose(options, "read %s: %zu redirect%s", options->path, mapping->redirect_count,
+		       mapping->redirect_count == 1 ? "" : "s");
 out:
 	if (r == -ENOMEM)
-		print_error("out of memory while reading %s", options->path);
+		output_error("out of memory while reading %s", options->path);
 	return r;
 }
 
@@ -76,7 +76,7 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 	int r;
 
 	if (!mapping) {
-		print_error("out of memory while reading %s", options->path);
+		output_error("out of memory while reading %s", options->path);
 		return -ENOMEM;
 	}
 	diagnostics_init(&diagnostics);
@@ -109,12 +109,12 @@ int command_read_kernel(bool with_elements, bool changing, struct kernel **ret_k
 	r = command_open_kernel(ret_kernel, &error);
 	if (r < 0) {
 		*ret_kernel = NULL;
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, changing);
+		output_kernel_error("cannot open a netfilter netlink socket", r, &error, changing);
 		return r;
 	}
 	r = kernel_read_table(*ret_kernel, with_elements, ret_state, &error);
 	if (r < 0)
-		print_kernel_error("cannot read the nftables ruleset", r, &error, changing);
+		output_kernel_error("cannot read the nftables ruleset", r, &error, changing);
 	return r;
 }
 
@@ -129,10 +129,10 @@ int take_lock(const struct options *options)
 	int lock = lock_namespace(LOCK_TIMEOUT_MS);
 
 	if (lock == -ETIMEDOUT)
-		print_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
-			    LOCK_TIMEOUT_MS / 1000);
+		output_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
+			     LOCK_TIMEOUT_MS / 1000);
 	else if (lock < 0)
-		print_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
-			      strerror(-lock));
+		output_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
+			       strerror(-lock));
 	return lock;
 }

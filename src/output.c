@@ -74,7 +74,7 @@ static void print_line(int priority, const char *label, const char *format, va_l
 	free(text);
 }
 
-void print_error(const char *format, ...)
+void output_error(const char *format, ...)
 {
 	va_list arguments;
 
@@ -83,7 +83,7 @@ void print_error(const char *format, ...)
 	va_end(arguments);
 }
 
-void print_warning(const char *format, ...)
+void output_warning(const char *format, ...)
 {
 	va_list arguments;
 
@@ -92,7 +92,7 @@ void print_warning(const char *format, ...)
 	va_end(arguments);
 }
 
-void print_verbose(const struct options *options, const char *format, ...)
+void output_verbose(const struct options *options, const char *format, ...)
 {
 	va_list arguments;
 
@@ -103,7 +103,7 @@ void print_verbose(const struct options *options, const char *format, ...)
 	va_end(arguments);
 }
 
-void print_log(int priority, const char *format, ...)
+void output_log(int priority, const char *format, ...)
 {
 	va_list arguments;
 
@@ -112,12 +112,12 @@ void print_log(int priority, const char *format, ...)
 	va_end(arguments);
 }
 
-void print_usage_error(const char *message)
+void output_usage_error(const char *message)
 {
 	fprintf(stderr, "portredir: error: %s; see 'portredir --help'\n", message);
 }
 
-void print_help(void)
+void output_help(void)
 {
 	printf("Usage: portredir [-f PATH] [--json] [-q] [-v] COMMAND\n"
 	       "Redirect privileged ports (80, 443) to unprivileged services with nftables.\n"
@@ -144,12 +144,12 @@ void print_help(void)
 	       CONFIG_DEFAULT_PATH, WATCH_DEFAULT_INTERVAL);
 }
 
-void print_version(void)
+void output_version(void)
 {
 	printf("portredir %s\n", VERSION);
 }
 
-void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
+void output_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 {
 	for (size_t i = 0; i < diagnostics->count; i++) {
 		const struct diagnostic *diagnostic = &diagnostics->items[i];
@@ -169,9 +169,9 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 		free(line);
 	}
 	if (diagnostics->dropped_errors)
-		print_error("%zu more errors not shown; fix the ones above first", diagnostics->dropped_errors);
+		output_error("%zu more errors not shown; fix the ones above first", diagnostics->dropped_errors);
 	if (diagnostics->dropped_warnings && !quiet)
-		print_warning("%zu more warnings not shown", diagnostics->dropped_warnings);
+		output_warning("%zu more warnings not shown", diagnostics->dropped_warnings);
 }
 
 /* What an administrator can do about the usual failures. */
@@ -200,7 +200,7 @@ static const char *kernel_error_hint(int error, const struct kernel_error *detai
 	}
 }
 
-void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing)
+void output_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing)
 {
 	const struct kernel_error none = { "", "" };
 	char object[sizeof(details->object) + 4] = "", message[sizeof(details->message) + 16] = "";
@@ -213,33 +213,33 @@ void print_kernel_error(const char *action, int error, const struct kernel_error
 		snprintf(object, sizeof(object), " (%s)", details->object);
 	if (details->message[0])
 		snprintf(message, sizeof(message), " (kernel: %s)", details->message);
-	print_error("%s%s: %s%s%s%s%s", action, object, strerror(-error), message,
-		    changed_nothing ? "; nothing was changed" : "", hint ? "; " : "", hint ? hint : "");
+	output_error("%s%s: %s%s%s%s%s", action, object, strerror(-error), message,
+		     changed_nothing ? "; nothing was changed" : "", hint ? "; " : "", hint ? hint : "");
 }
 
-void print_kernel_statistics(const struct options *options, const struct kernel *kernel)
+void output_kernel_statistics(const struct options *options, const struct kernel *kernel)
 {
 	const struct kernel_statistics *statistics;
 
 	if (!kernel)
 		return;
 	statistics = kernel_statistics(kernel);
-	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
-		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
-		      statistics->element_messages, statistics->reads_repeated);
+	output_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
+		       statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
+		       statistics->element_messages, statistics->reads_repeated);
 	if (statistics->record_error)
-		print_verbose(options, "the maps' elements were not recorded for the next run: %s",
-			      strerror(-statistics->record_error));
+		output_verbose(options, "the maps' elements were not recorded for the next run: %s",
+			       strerror(-statistics->record_error));
 	else if (statistics->elements_recorded)
-		print_verbose(options, "the maps' elements were recorded for the next run");
+		output_verbose(options, "the maps' elements were recorded for the next run");
 }
 
-void print_table_read(const struct options *options, const struct table_state *state)
+void output_table_read(const struct options *options, const struct table_state *state)
 {
-	print_verbose(options, "read table inet portredir at generation %u: %zu redirect%s%s",
-		      state->generation, state->mapping->redirect_count,
-		      state->mapping->redirect_count == 1 ? "" : "s",
-		      state->elements_cached ? " (as recorded at this generation; the maps were not dumped)" : "");
+	output_verbose(options, "read table inet portredir at generation %u: %zu redirect%s%s",
+		       state->generation, state->mapping->redirect_count,
+		       state->mapping->redirect_count == 1 ? "" : "s",
+		       state->elements_cached ? " (as recorded at this generation; the maps were not dumped)" : "");
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
@@ -257,7 +257,7 @@ static void print_json_string(FILE *stream, const char *text)
 	fputc('"', stream);
 }
 
-void print_mapping(FILE *stream, const struct mapping *mapping)
+void output_mapping_to(FILE *stream, const struct mapping *mapping)
 {
 	if (mapping->has_unprivileged_port_start)
 		fprintf(stream, "unprivileged_port_start %u\n", mapping->unprivileged_port_start);
@@ -292,7 +292,7 @@ void output_mapping(const struct options *options, const struct mapping *mapping
 		print_mapping_json(stdout, mapping);
 		fputc('\n', stdout);
 	} else {
-		print_mapping(stdout, mapping);
+		output_mapping_to(stdout, mapping);
 	}
 }
 
@@ -386,7 +386,7 @@ void output_changes(const struct options *options, const struct change_list *cha
 	}
 }
 
-char *format_changes(const struct change_list *changes, size_t limit)
+char *output_format_changes(const struct change_list *changes, size_t limit)
 {
 	char *text = NULL;
 	size_t size = 0;

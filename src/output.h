@@ -1,7 +1,8 @@
 /* Everything portredir prints, text and JSON alike: errors, warnings and
  * -v lines on stderr, the mapping file's diagnostics, the normalized
  * mapping, change lines, watch's log and events. Commands print only
- * through it. */
+ * through it. Every name starts with output_: libcmocka exports
+ * print_error(), which a unit test linking this module would replace. */
 #ifndef OUTPUT_H
 #define OUTPUT_H
 
@@ -23,40 +24,41 @@ void output_use_syslog_prefixes(bool enable);
 
 /* One line on stderr, "portredir: error: ...", for failures that are not
  * tied to a place in the mapping file. */
-void print_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void output_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* The same, "portredir: warning: ...". */
-void print_warning(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void output_warning(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* With -v: "portredir: ...". */
-void print_verbose(const struct options *options, const char *format, ...)
+void output_verbose(const struct options *options, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 /* A line of watch's log, "portredir: ...", at a syslog priority
  * (LOG_NOTICE for what it changed, LOG_INFO for the rest). */
-void print_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
+void output_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* A usage error of the command line: one line pointing at --help. */
-void print_usage_error(const char *message);
+void output_usage_error(const char *message);
 /* portredir --help: the synopsis, the commands and the options. */
-void print_help(void);
-void print_version(void);
+void output_help(void);
+void output_version(void);
 
 /* The first error line printed since output_forget_errors(), without its
  * "portredir: error: "; "" when there was none. */
 const char *output_first_error(void);
 void output_forget_errors(void);
 
-/* Every diagnostic, FILE:LINE:COL: first (warnings unless quiet). */
-void print_diagnostics(const struct diagnostics *diagnostics, bool quiet);
+/* The mapping file's diagnostics on stderr, one line each, errors and
+ * (unless quiet) warnings. */
+void output_diagnostics(const struct diagnostics *diagnostics, bool quiet);
 
 /* One line for a failed kernel operation: what failed, the errno text,
  * the kernel's own words, and what to do. */
-void print_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
+void output_kernel_error(const char *action, int error, const struct kernel_error *details, bool changed_nothing);
 /* With -v: what was sent to the kernel, in netlink messages and bytes. */
-void print_kernel_statistics(const struct options *options, const struct kernel *kernel);
+void output_kernel_statistics(const struct options *options, const struct kernel *kernel);
 /* With -v: what the read found, and whether the maps were dumped. */
-void print_table_read(const struct options *options, const struct table_state *state);
+void output_table_read(const struct options *options, const struct table_state *state);
 
 /* The normalized form of a mapping (a valid mapping file). */
-void print_mapping(FILE *stream, const struct mapping *mapping);
+void output_mapping_to(FILE *stream, const struct mapping *mapping);
 /* check and show: the normalized form on stdout, or with --json
  * {"unprivileged_port_start":N or null,"redirects":[...]}. */
 void output_mapping(const struct options *options, const struct mapping *mapping);
@@ -69,7 +71,7 @@ void output_changes(const struct options *options, const struct change_list *cha
 
 /* The change lines joined with "; " on one line, at most limit of them;
  * malloc'd, NULL when out of memory. */
-char *format_changes(const struct change_list *changes, size_t limit);
+char *output_format_changes(const struct change_list *changes, size_t limit);
 
 /* watch --json: one JSON object per line on stdout per event. */
 enum watch_event_kind {

@@ -100,7 +100,7 @@ static void notify_service_manager(const char *message)
 	if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&address, length) < 0) {
 		int r = -errno;
 
-		print_warning("cannot notify the service manager: %s", strerror(-r));
+		output_warning("cannot notify the service manager: %s", strerror(-r));
 	}
 	close(fd);
 }
@@ -227,7 +227,7 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 	if (mapping)
 		r = command_load_mapping_into(watch->options, mapping, &diagnostics);
 	else
-		print_error("out of memory while reading %s", watch->options->path);
+		output_error("out of memory while reading %s", watch->options->path);
 	if (r < 0) {
 		if (r == -EINVAL) {
 			event.diagnostics = &diagnostics;
@@ -236,8 +236,8 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 			event.message = output_first_error();
 		}
 		output_watch_event(watch->options, &event);
-		print_error("%s is not valid; keeping the last valid mapping until it is fixed",
-			    watch->options->path);
+		output_error("%s is not valid; keeping the last valid mapping until it is fixed",
+			     watch->options->path);
 		diagnostics_clear(&diagnostics);
 		mapping_free(mapping);
 		return false;
@@ -273,7 +273,7 @@ static void report_failure(struct watch *watch, struct watch_event *event, const
 	event->kind = WATCH_EVENT_ERROR;
 	event->message = output_first_error();
 	output_watch_event(watch->options, event);
-	print_error("%s", line);
+	output_error("%s", line);
 }
 
 /* One apply through the planner, and one line saying what it did: an
@@ -300,11 +300,11 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	}
 	r = kernel_events_pause(watch->events);
 	if (r < 0)
-		print_warning("cannot pause nftables notifications: %s", strerror(-r));
+		output_warning("cannot pause nftables notifications: %s", strerror(-r));
 	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
 		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
-		print_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
+		output_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
 		watch->options_copy.hold = false;
 		plan_free(plan);
 		plan = NULL;
@@ -325,11 +325,11 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	if (event->kind == WATCH_EVENT_APPLIED || changes.count)
 		output_watch_event(watch->options, event);
 	if (!changes.count) {
-		print_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
+		output_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
 	} else {
-		text = format_changes(&changes, WATCH_MAX_CHANGES_LOGGED);
-		print_log(LOG_NOTICE, "%s: applied %zu change%s: %s", reason, changes.count,
-			  changes.count == 1 ? "" : "s", text ? text : "");
+		text = output_format_changes(&changes, WATCH_MAX_CHANGES_LOGGED);
+		output_log(LOG_NOTICE, "%s: applied %zu change%s: %s", reason, changes.count,
+			   changes.count == 1 ? "" : "s", text ? text : "");
 		free(text);
 	}
 	plan_free(plan);
@@ -424,17 +424,17 @@ static int setup(struct watch *watch)
 	}
 	r = arm_watches(watch);
 	if (r < 0) {
-		print_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
+		output_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
 		return r;
 	}
 	r = command_open_kernel(&watch->kernel, &error);
 	if (r < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
+		output_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
 		return r;
 	}
 	r = kernel_events_open(&watch->events);
 	if (r < 0) {
-		print_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
+		output_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
 		return r;
 	}
 	return 0;
@@ -466,8 +466,8 @@ enum outcome watch_main(const struct options *options)
 	if (reload_mapping(&watch, WATCH_CAUSE_START))
 		started.kind = WATCH_EVENT_APPLIED;
 	synchronize(&watch, "started", &started);
-	print_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
-		  watch.options->hold ? ", which it holds" : "");
+	output_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
+		   watch.options->hold ? ", which it holds" : "");
 	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");
 
 	for (;;) {
@@ -480,7 +480,7 @@ enum outcome watch_main(const struct options *options)
 
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
-			print_error("cannot wait for events: %s", strerror(-r));
+			output_error("cannot wait for events: %s", strerror(-r));
 			goto out;
 		}
 		if (descriptors[0].revents & POLLIN) {
@@ -488,12 +488,12 @@ enum outcome watch_main(const struct options *options)
 
 			while (read(watch.signal_fd, &signal, sizeof(signal)) == sizeof(signal)) {
 				if (signal.ssi_signo == SIGHUP) {
-					print_log(LOG_INFO, "SIGHUP: reading %s again", options->path);
+					output_log(LOG_INFO, "SIGHUP: reading %s again", options->path);
 					watch.file_dirty = watch.reload_requested = true;
 					schedule(&watch, 0);
 				} else {
-					print_log(LOG_INFO, "stopping on %s; the rules stay in place",
-						  strsignal((int)signal.ssi_signo));
+					output_log(LOG_INFO, "stopping on %s; the rules stay in place",
+						   strsignal((int)signal.ssi_signo));
 					notify_service_manager("STOPPING=1");
 					outcome = OUTCOME_OK;
 					goto out;
@@ -503,7 +503,7 @@ enum outcome watch_main(const struct options *options)
 		if (descriptors[1].revents & POLLIN) {
 			r = read_inotify(&watch);
 			if (r < 0)
-				print_warning("cannot watch %s for changes: %s", options->path, strerror(-r));
+				output_warning("cannot watch %s for changes: %s", options->path, strerror(-r));
 		}
 		if (descriptors[2].revents & POLLIN) {
 			struct kernel_event event;
@@ -511,7 +511,7 @@ enum outcome watch_main(const struct options *options)
 			r = kernel_events_read(watch.events, &event);
 
 			if (r < 0) {
-				print_error("cannot read nftables notifications: %s", strerror(-r));
+				output_error("cannot read nftables notifications: %s", strerror(-r));
 				goto out;
 			}
 			if (event.changed) {

@@ -59,7 +59,7 @@ static char *normalize(const struct mapping *mapping, size_t *ret_length)
 	FILE *stream = open_memstream(&text, ret_length);
 
 	require(stream);
-	print_mapping(stream, mapping);
+	output_mapping_to(stream, mapping);
 	require(fclose(stream) == 0);
 	return text;
 }
