@@ -267,13 +267,12 @@ static void resume_events(struct watch *watch, uint32_t expected)
 }
 
 /* An apply failed: its error line (the first since output_forget_errors())
- * as an event, and one line saying what happens next. */
-static void report_failure(struct watch *watch, struct watch_event *event, const char *line)
+ * as an event. */
+static void report_failure(struct watch *watch, struct watch_event *event)
 {
 	event->kind = WATCH_EVENT_ERROR;
 	event->message = output_first_error();
 	output_watch_event(watch->options, event);
-	output_error("%s", line);
 }
 
 /* One apply through the planner, and one line saying what it did: an
@@ -285,7 +284,6 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	struct change_list changes;
 	struct plan *plan = NULL;
 	uint32_t generation = 0;
-	char line[PATH_MAX + 256];
 	char *text;
 	int r, lock;
 
@@ -294,8 +292,8 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	output_forget_errors();
 	lock = take_lock(watch->options);
 	if (lock == -ETIMEDOUT) {
-		snprintf(line, sizeof(line), "%s: will try again on the next change", reason);
-		report_failure(watch, event, line);
+		report_failure(watch, event);
+		output_error("%s: will try again on the next change", reason);
 		return;
 	}
 	r = kernel_events_pause(watch->events);
@@ -314,9 +312,9 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	if (lock >= 0)
 		close(lock);
 	if (r < 0) {
-		snprintf(line, sizeof(line), "%s: could not apply %s; will try again on the next change",
-			 reason, watch->options->path);
-		report_failure(watch, event, line);
+		report_failure(watch, event);
+		output_error("%s: could not apply %s; will try again on the next change", reason,
+			     watch->options->path);
 		plan_free(plan);
 		return;
 	}
