@@ -296,6 +296,23 @@ void output_mapping(const struct options *options, const struct mapping *mapping
 	}
 }
 
+/* The first character of a change line, and its JSON "op". */
+static char change_op(const struct change *change)
+{
+	switch ((enum change_kind)change->kind) {
+	case CHANGE_STRUCTURE:
+		return '~';
+	case CHANGE_REDIRECT_ADDED:
+	case CHANGE_PORT_START_ADDED:
+		return '+';
+	case CHANGE_REDIRECT_REMOVED:
+	case CHANGE_PORT_START_REMOVED:
+	case CHANGE_TABLE_REMOVED:
+		break;
+	}
+	return '-';
+}
+
 /* One change line, without its end: a line of its own on stdout, or one
  * of several on watch's log line. */
 static void print_change(FILE *stream, const struct change_list *list, const struct change *change)
@@ -309,16 +326,15 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
-		fprintf(stream, "%c redirect %s %u to %u", change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
+		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
-		fprintf(stream, "%c unprivileged_port_start %u",
-			change->kind == CHANGE_PORT_START_ADDED ? '+' : '-', change->port_start);
+		fprintf(stream, "%c unprivileged_port_start %u", change_op(change), change->port_start);
 		break;
 	case CHANGE_TABLE_REMOVED:
-		fputs("- table " TABLE_FAMILY_NAME " " TABLE_NAME, stream);
+		fprintf(stream, "%c table " TABLE_FAMILY_NAME " " TABLE_NAME, change_op(change));
 		break;
 	}
 }
@@ -330,7 +346,7 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
 		structure = &list->structures[change->structure];
-		fputs("{\"op\":\"~\",\"object\":", stream);
+		fprintf(stream, "{\"op\":\"%c\",\"object\":", change_op(change));
 		print_json_string(stream, structure->object);
 		fputs(",\"action\":", stream);
 		print_json_string(stream, structure->action);
@@ -340,17 +356,17 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
-		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}",
-			change->kind == CHANGE_REDIRECT_ADDED ? '+' : '-',
+		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
-		fprintf(stream, "{\"op\":\"%c\",\"unprivileged_port_start\":%u}",
-			change->kind == CHANGE_PORT_START_ADDED ? '+' : '-', change->port_start);
+		fprintf(stream, "{\"op\":\"%c\",\"unprivileged_port_start\":%u}", change_op(change),
+			change->port_start);
 		break;
 	case CHANGE_TABLE_REMOVED:
-		fputs("{\"op\":\"-\",\"object\":\"table " TABLE_FAMILY_NAME " " TABLE_NAME "\"}", stream);
+		fprintf(stream, "{\"op\":\"%c\",\"object\":\"table " TABLE_FAMILY_NAME " " TABLE_NAME "\"}",
+			change_op(change));
 		break;
 	}
 }
