@@ -1,5 +1,6 @@
 /* portredir apply: make the kernel match the mapping in one atomic
- * transaction, re-planning when the ruleset changed under it. */
+ * transaction, re-planning when the ruleset changed under it; and that
+ * engine, which diff and watch use too (apply.h). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
