@@ -53,6 +53,8 @@ static void note_error(const char *line)
 /* One line on stderr: the priority prefix, "portredir: ", label, text;
  * formatted first, so that the line is written at once. */
 static void print_line(int priority, const char *label, const char *format, va_list arguments)
+	__attribute__((format(printf, 3, 0)));
+static void print_line(int priority, const char *label, const char *format, va_list arguments)
 {
 	char *text = NULL, prefix[8];
 	va_list copy;
