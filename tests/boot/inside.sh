@@ -401,9 +401,11 @@ portredir.service try-reload-or-restart'
 
 package_removal() {
 	local mapping
-	# portredir-watch.service instead (it stops portredir.service, which
-	# flushes, and applies again): stopping watch leaves the table, so
-	# only prerm's own flush can delete it.
+	# portredir-watch.service instead: stopping it leaves the table, so
+	# only prerm's own flush can delete it. portredir.service is stopped
+	# first (it flushes): the Conflicts= between them would run that stop
+	# beside watch's start, and watch would repair the table only later.
+	systemctl stop portredir.service
 	systemctl start portredir-watch.service
 	check "portredir-watch.service runs before the removal" \
 		unit_is portredir-watch.service ActiveState=active SubState=running
