@@ -397,6 +397,20 @@ portredir.service try-reload-or-restart'
 		"$(cat "$RULES")"
 	check "the upgrade left no .dpkg-* file beside it" \
 		expect_eq "files in /etc/portredir" rules.conf "$(ls -A /etc/portredir)"
+
+	# The same version again, with a mapping that cannot be applied: the
+	# reload fails, the kernel keeps its rules, the package is configured.
+	replace_mapping 'unprivileged_port_start 1000' 'redirct tcp 80 to 8080'
+	DEBIAN_FRONTEND=noninteractive dpkg -i /results/portredir-upgrade.deb >/results/reinstall.log 2>&1
+	check "reinstalling with an invalid mapping succeeds" expect_eq "exit status of dpkg -i" 0 "$?"
+	check "reinstalling with an invalid mapping leaves the package configured" \
+		dpkg_status_is "install ok installed $upgrade"
+	check "the failed reload is a warning" grep -qxF \
+		'portredir: warning: re-applying the mapping failed; the kernel keeps the previous rules; see journalctl -u portredir.service' \
+		/results/reinstall.log
+	check "the failed reload changed nothing" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "portredir.service stays active" unit_is portredir.service ActiveState=active InvocationID="$invocation"
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080' 'redirect tcp,udp 443 to 8443'
 }
 
 package_removal() {
