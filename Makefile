@@ -180,12 +180,20 @@ deb:
 	$(quiet) LINT $(BUILD)/deb/portredir_$(DEB_VERSION)_$(DEB_ARCH).changes
 	@lintian --fail-on error,warning $(BUILD)/deb/portredir_$(DEB_VERSION)_$(DEB_ARCH).changes
 
-# Benchmarks against nft in a throwaway namespace; not part of check.
+# The packet-path bench's load generator and servers (tests/bench/packet.py).
+$(BUILD)/tests/packet_load: tests/bench/packet_load.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	$(quiet) CC $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Benchmarks against nft and against a direct bind, in throwaway
+	$(Q)$(COMPILE) $(PORTREDIR_LDFLAGS) $(LDFLAGS) -o $@ $<
+# packet path (and not watch's bench).
 bench:
 	@tests/install-deps.sh gnuplot-nox
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/packet_load
 	@python3 tests/bench/bench.py --out $(BUILD)/bench $(BENCHFLAGS)
-	@python3 tests/bench/watch.py $(WATCHBENCHFLAGS)
+	$(if $(findstring --packet-only,$(BENCHFLAGS)),,@python3 tests/bench/watch.py $(WATCHBENCHFLAGS))
 
 # The installed units in a really booted minimal Debian system
 # (systemd-nspawn, as root; tests/boot/check-boot.sh). Run by CI.
