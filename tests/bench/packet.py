@@ -21,9 +21,10 @@ up before the first run so that the runs of all cases interleave):
   3. what portredir costs traffic it does not redirect, with the firewall
      in both: new outbound TCP connections from the server namespace to a
      service in the client namespace, and new inbound connections to an
-     unmapped port, with and without portredir's table (and with the
-     table in its first layout, fib before the map lookup, for the
-     before and after).
+     unmapped port, with and without portredir's table; beside them the
+     table in its first layout (fib before the map lookup: the before
+     and after), and two NAT chains without rules (what the kernel's NAT
+     core costs whatever the rules: the floor).
 
 Each case runs RUNS times (--packet-runs, at least 5 for figures), for
 SECONDS each after a warm-up; in each round the groups of cases compared
@@ -55,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,6 +118,19 @@ def every_port_mapping():
     return "\n".join(lines) + "\n"
 
 
+# Two NAT chains on portredir's hooks without any rule: what the kernel's
+# NAT core costs every new connection (its hooks, and a binding that maps
+# the connection to itself) whatever the rules, the floor under portredir.
+BARE_NAT_CHAINS = """table inet bare_nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+	}
+}
+"""
+
 # The server namespace of each configuration: what is loaded into it, and
 # what listens there. An owner configuration (issue 13) will be one more
 # entry: MAPPING with "for cgroup ..." and its servers started in that
@@ -126,6 +141,7 @@ CONFIGURATIONS = {
     "portredir": {"firewall": True, "table": "mapping", "tcp": [8080, UNMAPPED_PORT], "udp": [8443]},
     "portredir-65535": {"firewall": True, "table": "every port", "tcp": [8080], "udp": [8443]},
     "first-layout": {"firewall": True, "table": "first layout", "tcp": [UNMAPPED_PORT], "udp": []},
+    "bare-nat": {"firewall": True, "table": "bare NAT chains", "tcp": [UNMAPPED_PORT], "udp": []},
 }
 
 # One case: its key, section and description; the configuration whose
@@ -150,11 +166,15 @@ CASES = [
          UNMAPPED_PORT),
     Case("out-first", "unredirected", "outbound, first layout (fib first)", "first-layout", "server", "tcp",
          UNMAPPED_PORT),
+    Case("out-bare", "unredirected", "outbound, bare NAT chains (the floor)", "bare-nat", "server", "tcp",
+         UNMAPPED_PORT),
     Case("in-without", "unredirected", "inbound :%d, without the table" % UNMAPPED_PORT, "firewall", "client",
          "tcp", UNMAPPED_PORT),
     Case("in-with", "unredirected", "inbound :%d, with portredir's table" % UNMAPPED_PORT, "portredir",
          "client", "tcp", UNMAPPED_PORT),
     Case("in-first", "unredirected", "inbound :%d, first layout (fib first)" % UNMAPPED_PORT, "first-layout",
+         "client", "tcp", UNMAPPED_PORT),
+    Case("in-bare", "unredirected", "inbound :%d, bare NAT chains (the floor)" % UNMAPPED_PORT, "bare-nat",
          "client", "tcp", UNMAPPED_PORT),
 ]
 MISSING = {"d": "not measured: owners (issue 13) are not implemented yet"}
@@ -171,8 +191,12 @@ RATIOS = [
     ("udp-b", "udp-a", "conntrack itself, datagrams/s", None),
     ("out-with", "out-without", "unredirected outbound, with / without", ("per_second", ">=", 0.98)),
     ("out-first", "out-without", "... first layout / without", None),
+    ("out-bare", "out-without", "... bare NAT chains / without", None),
+    ("out-with", "out-bare", "... portredir's rules alone", None),
     ("in-with", "in-without", "unredirected inbound, with / without", ("per_second", ">=", 0.98)),
     ("in-first", "in-without", "... first layout / without", None),
+    ("in-bare", "in-without", "... bare NAT chains / without", None),
+    ("in-with", "in-bare", "... portredir's rules alone", None),
 ]
 
 
@@ -230,6 +254,8 @@ def load_server_namespace(configuration, server, work):
         in_namespace(server, PORTREDIR, "-q", "-f", path, "diff", stdout=subprocess.DEVNULL)
     elif table == "first layout":
         in_namespace(server, "nft", "-f", "-", input=FIRST_LAYOUT, text=True)
+    elif table == "bare NAT chains":
+        in_namespace(server, "nft", "-f", "-", input=BARE_NAT_CHAINS, text=True)
 
 
 def start_server(name, protocol, port, servers):
@@ -449,31 +475,34 @@ def plot(samples, out):
         print("gnuplot not found: no PNG (apt-get install gnuplot-nox)")
         return
     data = os.path.join(out, "packet.dat")
-    sections = [("tcp", "new TCP connections per second"), ("udp", "UDP round trips per second"),
-                ("unredirected", "new TCP connections portredir does not redirect, per second")]
+    sections = [(("tcp", "client"), "new TCP connections per second"),
+                (("udp", "client"), "UDP round trips per second"),
+                (("unredirected", "server"), "new outbound TCP connections per second, not redirected"),
+                (("unredirected", "client"), "new inbound TCP connections to an unmapped port per second")]
     drawn = []
     with open(data, "w") as handle:
         for section, title in sections:
-            cases = [case for case in CASES if case.section == section and case.key in samples]
+            cases = [case for case in CASES if (case.section, case.side) == section and case.key in samples]
             if not cases:
                 continue
-            handle.write("# %s: case, median, lowest, highest\n" % section)
+            handle.write("# %s: median, lowest, highest\n" % title)
             for case in cases:
                 rate = figure_of(samples, case.key, "per_second")
-                handle.write('"(%s) %s"\t%.1f\t%.1f\t%.1f\n' % (case.key, case.description.replace('"', "'"),
-                                                                statistics.median(rate), min(rate), max(rate)))
+                handle.write("%.1f %.1f %.1f\n" % (statistics.median(rate), min(rate), max(rate)))
             handle.write("\n\n")
-            drawn.append((title, len(cases)))
+            drawn.append((title, cases))
     png = os.path.join(out, "packet.png")
-    script = ["set terminal png size 1200,%d" % (400 * len(drawn)), "set output '%s'" % png,
-              'set datafile separator "\t"', "set multiplot layout %d,1" % len(drawn),
-              "set style fill solid 0.5", "set grid ytics", "set yrange [0:*]",
-              "set xtics noenhanced font ',9' rotate by -12 left", "set bmargin 5", "set rmargin 14",
-              "unset key"]
-    for index, (title, count) in enumerate(drawn):
+    script = ["set terminal png size 1200,%d" % (360 * len(drawn)), "set output '%s'" % png,
+              "set multiplot layout %d,1" % len(drawn), "set style fill solid 0.5", "set grid ytics",
+              "set yrange [0:*]", "set bmargin 5", "unset key"]
+    for index, (title, cases) in enumerate(drawn):
+        # Each bar's label on two lines under it: its key and what it is.
+        labels = ", ".join('"(%s)\\n%s" %d' % (case.key, "\\n".join(textwrap.wrap(case.description, 26)), position)
+                           for position, case in enumerate(cases))
+        script.append("set xtics noenhanced font ',9' (%s)" % labels)
         script.append("set title '%s: median of runs, bars from the lowest to the highest run'" % title)
-        script.append("set xrange [-0.5:%f]" % (count - 0.5))
-        script.append("plot '%s' index %d using 0:2:3:4:(0.3):xtic(1) with boxerrorbars linecolor %d" % (
+        script.append("set xrange [-0.5:%f]" % (len(cases) - 0.5))
+        script.append("plot '%s' index %d using 0:1:2:3:(0.3) with boxerrorbars linecolor %d" % (
             data, index, index + 1))
     script.append("unset multiplot")
     subprocess.run([gnuplot], input="\n".join(script), text=True, check=True)
