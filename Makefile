@@ -184,10 +184,10 @@ deb:
 $(BUILD)/tests/packet_load: tests/bench/packet_load.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	$(quiet) CC $@
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(Q)$(COMPILE) $(PORTREDIR_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 # Benchmarks against nft and against a direct bind, in throwaway
-	$(Q)$(COMPILE) $(PORTREDIR_LDFLAGS) $(LDFLAGS) -o $@ $<
+# namespaces; not part of check. BENCHFLAGS=--packet-only runs only the
 # packet path (and not watch's bench).
 bench:
 	@tests/install-deps.sh gnuplot-nox
