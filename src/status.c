@@ -2,7 +2,7 @@
  * mapping, the managed table and its counters, the rest of the ruleset,
  * conntrack, the socket table, the interfaces and /proc; has the pure
  * analysis (status_report.h) judge them; prints the report
- * (status_print.c). Exit 0 healthy, 1 a problem found, 2 an error. */
+ * (output_status.c). Exit 0 healthy, 1 a problem found, 2 an error. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +10,10 @@
 #include "host_processes.h"
 #include "kernel.h"
 #include "kernel_host.h"
+#include "operations.h"
+#include "output.h"
 #include "plan.h"
-#include "status.h"
+#include "status_report.h"
 #include "sysctl.h"
 
 /* Everything read, owned here; the analysis borrows it. */
@@ -51,15 +53,20 @@ static bool maps_have_layout(const struct table_state *state)
 static int count_table_changes(const struct options *options, const struct mapping *desired,
 			       struct observation *observation)
 {
-	struct table_state *state = observation->state;
+	const struct table_state *state = observation->state;
+	const struct plan_input input = {
+		.desired = desired,
+		.current = state,
+		/* As apply sees it: a table a 'watch --hold' holds keeps its
+		 * flags. */
+		.table_flags = table_held_elsewhere(state, observation->kernel) ? state->table_flags : 0,
+		.has_port_start = observation->has_port_start,
+		.port_start = observation->port_start,
+	};
 	struct plan *plan = NULL;
 	int r;
 
-	/* As apply sees it: a table a 'watch --hold' holds keeps its flags. */
-	state->wanted_table_flags = table_held_elsewhere(state, observation->kernel) ? state->table_flags : 0;
-	state->has_port_start = observation->has_port_start;
-	state->port_start = observation->port_start;
-	r = plan_build(desired, state, &plan);
+	r = plan_build(&input, &plan);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < plan->change_count; i++) {
@@ -68,7 +75,7 @@ static int count_table_changes(const struct options *options, const struct mappi
 		if (kind != CHANGE_PORT_START_ADDED && kind != CHANGE_PORT_START_REMOVED)
 			observation->table_changes++;
 	}
-	print_verbose(options, "apply would make %zu change%s to the table", observation->table_changes,
+	output_verbose(options, "apply would make %zu change%s to the table", observation->table_changes,
 		      observation->table_changes == 1 ? "" : "s");
 	plan_free(plan);
 	return 0;
@@ -82,23 +89,23 @@ static int read_nftables(const struct options *options, const struct mapping *de
 	r = command_read_kernel(true, false, &observation->kernel, &observation->state);
 	if (r < 0)
 		return r;
-	print_table_read(options, observation->state);
+	output_table_read(options, observation->state);
 	r = sysctl_read_unprivileged_port_start(NULL, &observation->port_start);
 	observation->has_port_start = r >= 0;
 	if (r < 0)
-		print_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; its current value is not shown",
+		output_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; its current value is not shown",
 			      strerror(-r));
 	r = count_table_changes(options, desired, observation);
 	if (r < 0) {
-		print_error("out of memory while comparing the table with the mapping");
+		output_error("out of memory while comparing the table with the mapping");
 		return r;
 	}
 	if (maps_have_layout(observation->state)) {
 		r = kernel_read_counters(observation->kernel, &observation->counters, &observation->counter_count);
 		if (r == -EOPNOTSUPP) {
-			print_verbose(options, "the maps' elements have no counters: connections are not counted");
+			output_verbose(options, "the maps' elements have no counters: connections are not counted");
 		} else if (r < 0) {
-			print_kernel_error("cannot read the counters of the maps", r, NULL, false);
+			output_kernel_error("cannot read the counters of the maps", r, NULL, false);
 			return r;
 		} else {
 			observation->counters_read = true;
@@ -106,10 +113,10 @@ static int read_nftables(const struct options *options, const struct mapping *de
 	}
 	r = kernel_read_ruleset(observation->kernel, &observation->ruleset);
 	if (r < 0) {
-		print_kernel_error("cannot read the chains of the ruleset", r, NULL, false);
+		output_kernel_error("cannot read the chains of the ruleset", r, NULL, false);
 		return r;
 	}
-	print_verbose(options, "read %zu chains of the ruleset", observation->ruleset->chain_count);
+	output_verbose(options, "read %zu chains of the ruleset", observation->ruleset->chain_count);
 	return 0;
 }
 
@@ -118,10 +125,10 @@ static int read_connections(const struct options *options, struct observation *o
 	int r = kernel_read_redirected_flows(&observation->flows, &observation->flow_count);
 
 	if (r < 0) {
-		print_kernel_error("cannot read the conntrack table", r, NULL, false);
+		output_kernel_error("cannot read the conntrack table", r, NULL, false);
 		return r;
 	}
-	print_verbose(options, "conntrack: %zu kinds of redirected connection open", observation->flow_count);
+	output_verbose(options, "conntrack: %zu kinds of redirected connection open", observation->flow_count);
 	return 0;
 }
 
@@ -133,7 +140,7 @@ static int read_host(const struct options *options, const struct mapping *desire
 
 	observation->host = host_new();
 	if (!wanted || !observation->host) {
-		print_error("out of memory while reading the sockets");
+		output_error("out of memory while reading the sockets");
 		goto out;
 	}
 	for (size_t i = 0; i < desired->redirect_count; i++) {
@@ -142,12 +149,12 @@ static int read_host(const struct options *options, const struct mapping *desire
 	}
 	r = kernel_read_listeners(observation->host, wanted);
 	if (r < 0) {
-		print_kernel_error("cannot list the sockets (NETLINK_SOCK_DIAG)", r, NULL, false);
+		output_kernel_error("cannot list the sockets (NETLINK_SOCK_DIAG)", r, NULL, false);
 		goto out;
 	}
 	r = kernel_read_interfaces(observation->host);
 	if (r < 0) {
-		print_kernel_error("cannot list the interfaces and their addresses", r, NULL, false);
+		output_kernel_error("cannot list the interfaces and their addresses", r, NULL, false);
 		goto out;
 	}
 	host_find_processes(observation->host);
@@ -155,10 +162,10 @@ static int read_host(const struct options *options, const struct mapping *desire
 	if (r >= 0)
 		r = host_find_cgroups(observation->host);
 	if (r < 0) {
-		print_error("out of memory while finding who holds the sockets");
+		output_error("out of memory while finding who holds the sockets");
 		goto out;
 	}
-	print_verbose(options, "%zu sockets on the mapped ports and targets, %zu interfaces",
+	output_verbose(options, "%zu sockets on the mapped ports and targets, %zu interfaces",
 		      observation->host->listener_count, observation->host->interface_count);
 out:
 	free(wanted);
@@ -183,7 +190,7 @@ static void warn_hidden_processes(const struct options *options, const struct st
 			hidden += !host->listeners[mapping->shadowed[j]].pid;
 	}
 	if (hidden)
-		print_warning("the process%s holding %zu socket%s cannot be seen (pid and process are null); run as root to see them",
+		output_warning("the process%s holding %zu socket%s cannot be seen (pid and process are null); run as root to see them",
 			      hidden == 1 ? "" : "es", hidden, hidden == 1 ? "" : "s");
 }
 
@@ -219,17 +226,14 @@ enum outcome status_main(const struct options *options)
 	};
 	r = status_analyze(&input, &report);
 	if (r < 0) {
-		print_error("out of memory while analysing the status");
+		output_error("out of memory while analysing the status");
 		goto out;
 	}
 	warn_hidden_processes(options, report, observation.host);
-	if (options->json)
-		print_status_json(stdout, report, observation.host);
-	else
-		print_status_text(stdout, report, observation.host);
+	output_status(options, report, observation.host);
 	outcome = status_report_healthy(report) ? OUTCOME_OK : OUTCOME_DIFFERENCES;
 out:
-	print_kernel_statistics(options, observation.kernel);
+	output_kernel_statistics(options, observation.kernel);
 	status_report_free(report);
 	observation_clear(&observation);
 	mapping_free(desired);

@@ -8,13 +8,14 @@
 #include <string.h>
 #include "host_processes.h"
 #include "kernel_host.h"
-#include "plan.h"
+#include "output.h"
 #include "state.h"
 #include "status.h"
+#include "status_report.h"
 
 #define TEXT_SIZE 512
 
-void warn_shadowed_listeners(const struct options *options, const struct plan *plan)
+void warn_shadowed_listeners(const struct options *options, const struct change_list *changes)
 {
 	bool *wanted = NULL, any = false;
 	struct host *host = NULL;
@@ -25,16 +26,16 @@ void warn_shadowed_listeners(const struct options *options, const struct plan *p
 	wanted = calloc((size_t)UINT16_MAX + 1, sizeof(*wanted));
 	if (!wanted)
 		return;
-	for (size_t i = 0; i < plan->change_count; i++) {
-		if (plan->changes[i].kind == CHANGE_REDIRECT_ADDED)
-			any = wanted[plan->changes[i].port] = true;
+	for (size_t i = 0; i < changes->count; i++) {
+		if (changes->changes[i].kind == CHANGE_REDIRECT_ADDED)
+			any = wanted[changes->changes[i].port] = true;
 	}
 	if (!any)
 		goto out;
 	host = host_new();
 	r = host ? kernel_read_listeners(host, wanted) : -ENOMEM;
 	if (r < 0) {
-		print_verbose(options, "cannot list the sockets on the redirected ports: %s", strerror(-r));
+		output_verbose(options, "cannot list the sockets on the redirected ports: %s", strerror(-r));
 		goto out;
 	}
 	if (!host->listener_count)
@@ -42,8 +43,8 @@ void warn_shadowed_listeners(const struct options *options, const struct plan *p
 	host_find_processes(host);
 	if (host_find_users(host) < 0)
 		goto out;
-	for (size_t i = 0; i < plan->change_count; i++) {
-		const struct change *change = &plan->changes[i];
+	for (size_t i = 0; i < changes->count; i++) {
+		const struct change *change = &changes->changes[i];
 
 		if (change->kind != CHANGE_REDIRECT_ADDED)
 			continue;
@@ -54,8 +55,8 @@ void warn_shadowed_listeners(const struct options *options, const struct plan *p
 			if (listener->protocol != (enum protocol)change->protocol || listener->port != change->port)
 				continue;
 			status_listener_text(host, listener, text, sizeof(text));
-			status_escape(text, escaped, sizeof(escaped));
-			print_warning("redirect %s %u to %u shadows %s: its clients now reach %u instead",
+			output_escape(text, escaped, sizeof(escaped));
+			output_warning("redirect %s %u to %u shadows %s: its clients now reach %u instead",
 				      protocol_name(listener->protocol), change->port, change->target, escaped,
 				      change->target);
 		}
@@ -102,7 +103,7 @@ void warn_flush_resets(const struct options *options, const struct table_state *
 		return;
 	r = kernel_read_redirected_flows(&flows, &count);
 	if (r < 0) {
-		print_verbose(options, "cannot count the established redirected connections: %s", strerror(-r));
+		output_verbose(options, "cannot count the established redirected connections: %s", strerror(-r));
 		return;
 	}
 	counted = calloc(count ? count : 1, sizeof(*counted));
@@ -117,11 +118,11 @@ void warn_flush_resets(const struct options *options, const struct table_state *
 		total += flows[i].count;
 	}
 	if (!total) {
-		print_verbose(options, "no established redirected connections to reset");
+		output_verbose(options, "no established redirected connections to reset");
 		goto out;
 	}
 	port_list(flows, count, counted, ports, sizeof(ports));
-	print_warning("flush resets %zu established redirected connection%s (%s)", total, total == 1 ? "" : "s",
+	output_warning("flush resets %zu established redirected connection%s (%s)", total, total == 1 ? "" : "s",
 		      ports);
 out:
 	free(counted);

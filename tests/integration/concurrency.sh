@@ -1,8 +1,8 @@
 #!/bin/bash
 # Concurrent runs: applies of two different mappings started together, and
 # applies racing with nft changing or flushing the ruleset. The batch is
-# bound to the generation it was planned against (design.md), so the
-# table is always exactly one mapping's, never a mix; a run that loses the
+# bound to the ruleset generation it was planned against, so the table is
+# always exactly one mapping's, never a mix; a run that loses the
 # race too often exits 2 and says to run it again.
 . "$(dirname "$0")/lib.sh"
 
@@ -96,7 +96,7 @@ for round in $(seq 1 "$rounds"); do
 	for i in $(seq 1 "$processes"); do
 		mapping=$a
 		[ $((i % 2)) -eq 0 ] && mapping=$b
-		flock -s "$lock" "$portredir" -v -q -f "$mapping" apply 2>"$directory/err.$i" 9>&- &
+		flock -s "$lock" "$portredir" -v -f "$mapping" apply >/dev/null 2>"$directory/err.$i" 9>&- &
 		pids+=($!)
 	done
 	# Every process is waiting at the lock before it is released.

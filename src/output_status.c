@@ -1,11 +1,13 @@
-/* status's report as text for people and as one JSON document. Text that
- * comes from elsewhere (process, user, chain names) is printed with its
- * control characters escaped. */
+/* The output module's part for status (output.h): the report as text for
+ * people and as one JSON document. Text that comes from elsewhere
+ * (process, user, chain names) is printed with its control characters
+ * escaped. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "status.h"
+#include "output.h"
+#include "status_report.h"
 
 #define TEXT_SIZE 512
 
@@ -16,7 +18,7 @@ static const char *const client_kind_labels[CLIENT_KIND_COUNT] = {
 	[CLIENT_LOCAL_IPV6] = "local IPv6",
 };
 
-void status_escape(const char *text, char *buffer, size_t size)
+void output_escape(const char *text, char *buffer, size_t size)
 {
 	size_t used = 0;
 
@@ -112,7 +114,7 @@ static void print_mapping_text(FILE *stream, const struct mapping_report *mappin
 	}
 }
 
-void print_status_text(FILE *stream, const struct status_report *report, const struct host *host)
+static void print_status_text(FILE *stream, const struct status_report *report, const struct host *host)
 {
 	size_t problems = problem_count(report);
 
@@ -156,7 +158,7 @@ void print_status_text(FILE *stream, const struct status_report *report, const s
 static void print_json_string_or_null(FILE *stream, const char *text)
 {
 	if (text)
-		print_json_string(stream, text);
+		output_json_string(stream, text);
 	else
 		fputs("null", stream);
 }
@@ -176,7 +178,7 @@ static void print_listener_json(FILE *stream, const struct host *host, const str
 
 	host_address_text(listener->family, listener->address, address, sizeof(address));
 	fputs("{\"address\":", stream);
-	print_json_string(stream, address);
+	output_json_string(stream, address);
 	fprintf(stream, ",\"port\":%u,\"uid\":%u,\"user\":", listener->port, listener->uid);
 	print_json_string_or_null(stream, listener->user);
 	fputs(",\"pid\":", stream);
@@ -190,7 +192,7 @@ static void print_listener_json(FILE *stream, const struct host *host, const str
 	fputs(listener->family == AF_INET6 ? (listener->ipv6_only ? "true" : "false") : "null", stream);
 	fputs(",\"interface\":", stream);
 	if (interface && interface->name[0])
-		print_json_string(stream, interface->name);
+		output_json_string(stream, interface->name);
 	else
 		fputs("null", stream);
 	fputs(",\"cgroup\":", stream);
@@ -215,7 +217,7 @@ static void print_strings_json(FILE *stream, char *const *strings, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		if (i)
 			fputc(',', stream);
-		print_json_string(stream, strings[i]);
+		output_json_string(stream, strings[i]);
 	}
 	fputc(']', stream);
 }
@@ -242,7 +244,7 @@ static void print_mapping_json_report(FILE *stream, const struct mapping_report 
 	fputc('}', stream);
 }
 
-void print_status_json(FILE *stream, const struct status_report *report, const struct host *host)
+static void print_status_json(FILE *stream, const struct status_report *report, const struct host *host)
 {
 	fprintf(stream, "{\"healthy\":%s,\"mappings\":[", status_report_healthy(report) ? "true" : "false");
 	for (size_t i = 0; i < report->mapping_count; i++) {
@@ -255,11 +257,11 @@ void print_status_json(FILE *stream, const struct status_report *report, const s
 		const struct conflict *conflict = &report->conflicts[i];
 
 		fprintf(stream, "%s{\"kind\":\"%s\",\"table\":", i ? "," : "", conflict->kind);
-		print_json_string(stream, conflict->table);
+		output_json_string(stream, conflict->table);
 		fputs(",\"chain\":", stream);
-		print_json_string(stream, conflict->chain);
+		output_json_string(stream, conflict->chain);
 		fputs(",\"reason\":", stream);
-		print_json_string(stream, conflict->reason);
+		output_json_string(stream, conflict->reason);
 		fputc('}', stream);
 	}
 	fputs("],\"sysctl\":{\"declared\":", stream);
@@ -275,4 +277,12 @@ void print_status_json(FILE *stream, const struct status_report *report, const s
 	fputs("},\"problems\":", stream);
 	print_strings_json(stream, report->problems, report->problem_count);
 	fputs("}\n", stream);
+}
+
+void output_status(const struct options *options, const struct status_report *report, const struct host *host)
+{
+	if (options->json)
+		print_status_json(stdout, report, host);
+	else
+		print_status_text(stdout, report, host);
 }
