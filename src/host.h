@@ -65,12 +65,11 @@ struct flow_count {
 	uint32_t count;
 };
 
-/* A map element's counter: the new connections or flows the element
- * redirected since it was added. */
+/* An element of a count set: the new connections or flows redirected
+ * from the port since the set was made (with the table). */
 struct element_counter {
 	enum protocol protocol;
 	uint16_t port;
-	uint16_t target;
 	uint64_t packets;
 };
 

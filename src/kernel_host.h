@@ -31,9 +31,9 @@ int kernel_read_redirected_flows(struct flow_count **ret_flows, size_t *ret_coun
  * -EBADMSG for a malformed message. */
 int kernel_decode_flow(const struct nlmsghdr *nlh, struct flow_count *ret_flow);
 
-/* The counters of the managed maps' elements, sorted by protocol and
- * port. -EOPNOTSUPP when the maps carry none (a table made before
- * counters). */
+/* The elements of the managed table's count sets (the new connections
+ * or flows redirected from each port), sorted by protocol and port. The
+ * caller knows the sets exist (table_state's count_sets). */
 int kernel_read_counters(struct kernel *kernel, struct element_counter **ret_counters, size_t *ret_count);
 
 /* Every base chain of the ruleset outside table inet portredir, with the

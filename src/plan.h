@@ -12,8 +12,9 @@
 #include "mapping.h"
 #include "state.h"
 
-/* The table, two maps and two chains: at most five repairs. */
-#define PLAN_MAX_STRUCTURE_CHANGES 5
+/* The table, two maps, two count sets and two chains: at most seven
+ * repairs. */
+#define PLAN_MAX_STRUCTURE_CHANGES 7
 
 /* What the planner is given. It reads, and never changes, any of it. */
 struct plan_input {
@@ -47,6 +48,9 @@ struct plan {
 	bool create_chain[CHAIN_COUNT];
 	bool delete_map[PROTOCOL_COUNT];
 	bool create_map[PROTOCOL_COUNT];
+	/* The count sets go and come with the maps (the rules use both). */
+	bool delete_count_set[PROTOCOL_COUNT];
+	bool create_count_set[PROTOCOL_COUNT];
 
 	/* Element operations on maps that stay. Both sorted. */
 	struct redirect *deletions;

@@ -12,6 +12,11 @@ const char *map_name(enum protocol protocol)
 	return protocol == PROTOCOL_TCP ? "tcp_redirects" : "udp_redirects";
 }
 
+const char *count_set_name(enum protocol protocol)
+{
+	return protocol == PROTOCOL_TCP ? "tcp_counts" : "udp_counts";
+}
+
 struct table_state *table_state_new(void)
 {
 	struct table_state *state = calloc(1, sizeof(*state));

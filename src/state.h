@@ -43,6 +43,8 @@ struct table_state {
 	 * table itself differs (flags). */
 	struct object_state table;
 	struct object_state maps[PROTOCOL_COUNT];
+	/* The sets the rules count redirected connections in. */
+	struct object_state count_sets[PROTOCOL_COUNT];
 	struct object_state chains[CHAIN_COUNT];
 	/* The elements of the maps that are OBJECT_OK, as redirects. */
 	struct mapping *mapping;
@@ -70,6 +72,7 @@ struct table_state {
 
 const char *chain_name(enum chain chain);
 const char *map_name(enum protocol protocol);
+const char *count_set_name(enum protocol protocol);
 
 struct table_state *table_state_new(void);
 void table_state_free(struct table_state *state);

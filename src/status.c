@@ -42,10 +42,10 @@ static void observation_clear(struct observation *observation)
 	kernel_close(observation->kernel);
 }
 
-static bool maps_have_layout(const struct table_state *state)
+static bool has_count_sets(const struct table_state *state)
 {
-	return state->table_exists && state->maps[PROTOCOL_TCP].status == OBJECT_OK &&
-	       state->maps[PROTOCOL_UDP].status == OBJECT_OK;
+	return state->table_exists && state->count_sets[PROTOCOL_TCP].status == OBJECT_OK &&
+	       state->count_sets[PROTOCOL_UDP].status == OBJECT_OK;
 }
 
 /* What apply would change in the table (the sysctl apart: the report has
@@ -100,16 +100,15 @@ static int read_nftables(const struct options *options, const struct mapping *de
 		output_error("out of memory while comparing the table with the mapping");
 		return r;
 	}
-	if (maps_have_layout(observation->state)) {
+	if (has_count_sets(observation->state)) {
 		r = kernel_read_counters(observation->kernel, &observation->counters, &observation->counter_count);
-		if (r == -EOPNOTSUPP) {
-			output_verbose(options, "the maps' elements have no counters: connections are not counted");
-		} else if (r < 0) {
-			output_kernel_error("cannot read the counters of the maps", r, NULL, false);
+		if (r < 0) {
+			output_kernel_error("cannot read the counts of table inet portredir", r, NULL, false);
 			return r;
-		} else {
-			observation->counters_read = true;
 		}
+		observation->counters_read = true;
+	} else {
+		output_verbose(options, "table inet portredir has no count sets: connections are not counted");
 	}
 	r = kernel_read_ruleset(observation->kernel, &observation->ruleset);
 	if (r < 0) {

@@ -419,11 +419,18 @@ static void count_traffic(const struct status_input *input, struct mapping_repor
 {
 	mapping->connections = -1;
 	mapping->active = -1;
-	for (size_t i = 0; input->counters_known && i < input->counter_count; i++) {
+	const struct redirect *applied = input->applied ? mapping_find(input->applied, mapping->protocol, mapping->port) :
+							   NULL;
+
+	/* The count is the port's: it speaks for the mapping while the
+	 * kernel redirects the port to the mapping's target. A port that
+	 * saw no connection has no element yet. */
+	if (input->counters_known && applied && applied->target == mapping->target)
+		mapping->connections = 0;
+	for (size_t i = 0; mapping->connections == 0 && i < input->counter_count; i++) {
 		const struct element_counter *counter = &input->counters[i];
 
-		if (counter->protocol == mapping->protocol && counter->port == mapping->port &&
-		    counter->target == mapping->target)
+		if (counter->protocol == mapping->protocol && counter->port == mapping->port)
 			mapping->connections = (int64_t)counter->packets;
 	}
 	if (!input->flows_known)

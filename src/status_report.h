@@ -93,8 +93,8 @@ struct status_input {
 	bool table_exists;
 	/* The kernel's redirects, when the table exists. */
 	const struct mapping *applied;
-	/* Counters of the maps' elements, sorted by protocol and port;
-	 * unknown when the maps have none (the layout before counters). */
+	/* The count sets' elements, sorted by protocol and port; unknown
+	 * when the table has no count sets (made before them). */
 	bool counters_known;
 	const struct element_counter *counters;
 	size_t counter_count;

@@ -32,6 +32,8 @@ record() {
 INTACT='table: ok
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: ok
 output: ok'
 
@@ -46,6 +48,8 @@ test_no_table() {
 table: missing
 tcp_redirects: missing
 udp_redirects: missing
+tcp_counts: missing
+udp_counts: missing
 prerouting: missing
 output: missing'
 }
@@ -108,6 +112,8 @@ test_foreign_rules_in_managed_chains() {
 table: ok
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: altered, unexpected rule found
 output: altered, unexpected rule found
 $SHIPPED_REDIRECTS"
@@ -125,6 +131,8 @@ test_foreign_objects_in_the_table() {
 table: altered, unexpected chain 'extra' found
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: ok
 output: ok
 $SHIPPED_REDIRECTS"
@@ -150,6 +158,8 @@ NFT
 table: ok
 tcp_redirects: altered, map type changed
 udp_redirects: altered, map type changed
+tcp_counts: missing
+udp_counts: missing
 prerouting: altered, chain changed
 output: altered, chain changed"
 }
@@ -167,6 +177,8 @@ test_missing_chain_and_map() {
 table: ok
 tcp_redirects: ok
 udp_redirects: missing
+tcp_counts: ok
+udp_counts: ok
 prerouting: altered, rule missing
 output: missing
 redirect tcp 80 to 8080

@@ -4,31 +4,41 @@
 # kernel"), down to the rule bytecode nft itself would generate.
 . "$(dirname "$0")/lib.sh"
 
-# `nft -s list table inet portredir` for the shipped mapping, written out
-# here rather than derived, so that a change of the oracle shows in review.
+# `nft list table inet portredir` for the shipped mapping, written out here
+# rather than derived, so that a change of the oracle shows in review.
 LITERAL_TABLE='table inet portredir {
 	map tcp_redirects {
 		type inet_service : inet_service
-		counter
-		elements = { 80 counter : 8080, 443 counter : 8443 }
+		elements = { 80 : 8080, 443 : 8443 }
 	}
 
 	map udp_redirects {
 		type inet_service : inet_service
-		counter
-		elements = { 443 counter : 8443 }
+		elements = { 443 : 8443 }
+	}
+
+	set tcp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
+	set udp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
 	}
 
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 }'
 
@@ -106,21 +116,19 @@ test_maps_are_declared_as_nft_declares_them() {
 		"$(ip netns exec "$ns" nft -j list maps | sed 's/"handle": [0-9]*/"handle": H/g')"
 }
 
-# The layout before the maps had counters (what portredir made before
-# status counted connections): diff names the repair, apply makes it in
-# one transaction, and a connection open across it keeps working.
-test_maps_without_counters_are_recreated_with_them() {
+# The layout before the count sets (what portredir made before status
+# counted connections): diff names the repair, apply makes it in one
+# transaction, the maps and their elements kept, and a connection open
+# across it keeps working.
+test_a_table_without_count_sets_is_repaired_with_them() {
 	local ns
 	netns_make ns host
-	sed 's/ counter;//' <<<"$CONTRACT_LAYOUT" | in_ns "$ns" nft -f -
+	printf '%s\n' "$LAYOUT_WITHOUT_COUNTS" | in_ns "$ns" nft -f -
 	start_server "$ns" "$LISTENER_USER" tcp :: 8080 host-tcp-8080 hold
-	expect_portredir "$ns" 1 '~ map tcp_redirects: recreated (counters missing)
-~ map udp_redirects: recreated (counters missing)
-~ chain prerouting: recreated (its rules use a recreated map)
-~ chain output: recreated (its rules use a recreated map)
-+ redirect tcp 80 to 8080
-+ redirect tcp 443 to 8443
-+ redirect udp 443 to 8443' -f "$RULES_DIR" diff
+	expect_portredir "$ns" 1 '~ set tcp_counts: created (missing)
+~ set udp_counts: created (missing)
+~ chain prerouting: recreated (unexpected rule found)
+~ chain output: recreated (unexpected rule found)' -f "$RULES_DIR" diff
 	hold one "$ns" 127.0.0.1 80
 	poke one 'host-tcp-8080 still answering'
 	portredir_in "$ns" -q -f "$RULES_DIR" apply

@@ -158,11 +158,29 @@ fi
 PYTHON=/usr/bin/python3
 
 # The table portredir must build for the shipped mapping, for `nft -f`:
-# the one the README shows under "What portredir puts in the kernel", with
-# the counter on each map that status reads.
+# the one the README shows under "What portredir puts in the kernel".
 CONTRACT_LAYOUT='table inet portredir {
-	map tcp_redirects { type inet_service : inet_service; counter; elements = { 80 : 8080, 443 : 8443 } }
-	map udp_redirects { type inet_service : inet_service; counter; elements = { 443 : 8443 } }
+	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
+	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
+	set tcp_counts { type inet_service; flags dynamic; }
+	set udp_counts { type inet_service; flags dynamic; }
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
+	}
+}'
+
+# The layout before the count sets (before status counted connections):
+# a table an earlier portredir made.
+LAYOUT_WITHOUT_COUNTS='table inet portredir {
+	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
+	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
@@ -176,21 +194,19 @@ CONTRACT_LAYOUT='table inet portredir {
 }'
 
 # table_text TCP_ELEMENTS UDP_ELEMENTS: the managed table exactly as
-# `nft -s list table inet portredir` (nftables 1.0.6; -s leaves out the
-# counters' values, which traffic moves) prints it, with the given map
-# elements ("80 : 8080, 443 : 8443"); an empty map has no elements line.
+# table_of lists it (nftables 1.0.6), with the given map elements ("80 :
+# 8080, 443 : 8443"); an empty map has no elements line.
 table_text() {
-	local tcp udp
-	tcp=$(sed 's/\([0-9]*\) : /\1 counter : /g' <<<"$1")
-	udp=$(sed 's/\([0-9]*\) : /\1 counter : /g' <<<"$2")
+	local tcp=$1 udp=$2
 	printf 'table inet portredir {\n'
-	printf '\tmap tcp_redirects {\n\t\ttype inet_service : inet_service\n\t\tcounter\n'
+	printf '\tmap tcp_redirects {\n\t\ttype inet_service : inet_service\n'
 	[ -z "$tcp" ] || printf '\t\telements = { %s }\n' "$tcp"
 	printf '\t}\n\n'
-	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n\t\tcounter\n'
+	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n'
 	[ -z "$udp" ] || printf '\t\telements = { %s }\n' "$udp"
 	printf '\t}\n\n'
-	local chain priority
+	printf '\tset %s_counts {\n\t\ttype inet_service\n\t\tsize 65535\n\t\tflags dynamic\n\t}\n\n' tcp udp
+	local chain priority protocol
 	for chain in prerouting output; do
 		case $chain in
 		prerouting) priority=dstnat ;;
@@ -198,8 +214,10 @@ table_text() {
 		esac
 		printf '\tchain %s {\n' "$chain"
 		printf '\t\ttype nat hook %s priority %s; policy accept;\n' "$chain" "$priority"
-		printf '\t\tfib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects\n'
-		printf '\t\tfib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects\n'
+		for protocol in tcp udp; do
+			printf '\t\tfib daddr type local %s dport @%s_redirects update @%s_counts { %s dport counter } redirect to :%s dport map @%s_redirects\n' \
+				"$protocol" "$protocol" "$protocol" "$protocol" "$protocol" "$protocol"
+		done
 		printf '\t}\n'
 		[ "$chain" = output ] || printf '\n'
 	done
@@ -387,10 +405,15 @@ if document != json.loads(expected):
 ' "$1" "$2" "$3"
 }
 
-# table_of NS: the managed table as nft lists it, without the counters'
-# values (fails when it is missing).
+# table_of NS: the managed table as nft lists it, without the count sets'
+# elements, which traffic adds (fails when it is missing).
 table_of() {
-	ip netns exec "$1" nft -s list table inet portredir
+	local listing
+	listing=$(ip netns exec "$1" nft list table inet portredir) || return 1
+	awk '/^\tset (tcp|udp)_counts \{$/ { counts = 1 }
+		counts && /^\t\telements = / { skipping = 1 }
+		/^\t\}$/ { counts = skipping = 0 }
+		!skipping { print }' <<<"$listing"
 }
 
 # expect_table NS EXPECTED_TEXT

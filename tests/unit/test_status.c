@@ -369,8 +369,8 @@ static void traffic_comes_from_the_counters_and_conntrack(void **state)
 {
 	struct fixture *fixture = *state;
 	const struct element_counter counters[] = {
-		{ PROTOCOL_TCP, 80, 8080, 3 },
-		{ PROTOCOL_UDP, 80, 8080, 40 },
+		{ PROTOCOL_TCP, 80, 3 },
+		{ PROTOCOL_UDP, 80, 40 },
 	};
 	const struct flow_count flows[] = {
 		{ PROTOCOL_TCP, 80, 8080, 2 },
@@ -394,6 +394,13 @@ static void traffic_comes_from_the_counters_and_conntrack(void **state)
 	assert_int_equal(mapping->active, 2);
 	fixture->input.flow_count = 0;
 	assert_int_equal(analyze(fixture)->active, 0);
+	/* A port no connection reached has no element: 0. */
+	fixture->input.counter_count = 0;
+	assert_int_equal(analyze(fixture)->connections, 0);
+	/* Redirected elsewhere by the kernel: not this mapping's count. */
+	fixture->input.counter_count = 2;
+	fixture->applied->redirects[0].target = 9090;
+	assert_int_equal(analyze(fixture)->connections, -1);
 }
 
 /* The owners seam: only sockets in the owner's group, or below it, count. */
