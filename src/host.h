@@ -83,7 +83,8 @@ struct host {
 	size_t interface_capacity;
 
 	/* Some processes' descriptors could not be read (another user's,
-	 * without root): their listeners have no pid. */
+	 * without root): listeners of theirs have no pid. A socket no
+	 * process shows (one of another PID namespace) has none either. */
 	bool processes_hidden;
 };
 

@@ -117,10 +117,6 @@ void host_find_processes(struct host *host)
 			host->processes_hidden = true;
 	}
 	closedir(proc);
-	/* Unmatched sockets whose holders were all readable belong to no
-	 * process one can see (another PID namespace): say so too. */
-	if (!all_found(host))
-		host->processes_hidden = true;
 }
 
 int host_find_users(struct host *host)

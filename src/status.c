@@ -26,6 +26,7 @@ struct observation {
 	struct ruleset *ruleset;
 	struct flow_count *flows;
 	size_t flow_count;
+	bool flows_read;
 	struct host *host;
 	size_t table_changes;
 	bool has_port_start;
@@ -119,16 +120,17 @@ static int read_nftables(const struct options *options, const struct mapping *de
 	return 0;
 }
 
-static int read_connections(const struct options *options, struct observation *observation)
+/* Without conntrack's netlink interface (a kernel built without it),
+ * everything else is still worth saying: active is null. */
+static void read_connections(const struct options *options, struct observation *observation)
 {
 	int r = kernel_read_redirected_flows(&observation->flows, &observation->flow_count);
 
-	if (r < 0) {
-		output_kernel_error("cannot read the conntrack table", r, NULL, false);
-		return r;
-	}
-	output_verbose(options, "conntrack: %zu kinds of redirected connection open", observation->flow_count);
-	return 0;
+	observation->flows_read = r >= 0;
+	if (r < 0 && !options->quiet)
+		output_warning("cannot read the conntrack table: %s; open connections are not shown", strerror(-r));
+	else
+		output_verbose(options, "conntrack: %zu kinds of redirected connection open", observation->flow_count);
 }
 
 /* The sockets on every mapped port and target, and who holds them. */
@@ -204,8 +206,10 @@ enum outcome status_main(const struct options *options)
 
 	if (command_load_mapping(options, &desired) < 0)
 		goto out;
-	if (read_nftables(options, desired, &observation) < 0 || read_connections(options, &observation) < 0 ||
-	    read_host(options, desired, &observation) < 0)
+	if (read_nftables(options, desired, &observation) < 0)
+		goto out;
+	read_connections(options, &observation);
+	if (read_host(options, desired, &observation) < 0)
 		goto out;
 	input = (struct status_input){
 		.desired = desired,
@@ -215,7 +219,7 @@ enum outcome status_main(const struct options *options)
 		.counters_known = observation.counters_read,
 		.counters = observation.counters,
 		.counter_count = observation.counter_count,
-		.flows_known = true,
+		.flows_known = observation.flows_read,
 		.flows = observation.flows,
 		.flow_count = observation.flow_count,
 		.ruleset = observation.ruleset,
