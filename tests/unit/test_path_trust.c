@@ -163,8 +163,8 @@ static void a_path_of_root_s_directories_is_trusted(void **state)
 	expect_trusted(fixture, "etc/portredir", "etc", "portredir");
 	expect_trusted(fixture, "etc//portredir/./rules.conf", "etc/portredir", "rules.conf");
 	expect_trusted(fixture, "etc/portredir/../portredir/rules.conf", "etc/portredir", "rules.conf");
-	/* Ending in "/" or "..": the directory reached is the last component. */
-	expect_trusted(fixture, "etc/portredir/", "etc/portredir", ".");
+	expect_trusted(fixture, "etc/portredir/", "etc", "portredir");
+	/* Ending in "..": the directory reached is the last component. */
 	expect_trusted(fixture, "etc/portredir/..", "etc", ".");
 }
 
