@@ -5,18 +5,20 @@
  * One file per table, named by the table's identity (state.h's table_id),
  * holding the generation it was recorded at. The kernel layer decides when
  * a record may stand for the kernel (kernel.h's struct kernel_cache); this
- * file only keeps them, in a directory that only the user portredir runs
- * as may write: $PORTREDIR_RUNTIME_DIRECTORY, else /run/portredir. A
- * directory or file that others could write is not used. */
+ * file only keeps them, in the runtime directory (runtime_directory.h),
+ * when its path passes the StrictModes walk and it is the running user's
+ * own. A directory or file that others could write is not used, and only
+ * files that are records by name and content are ever removed. */
 #ifndef CACHE_H
 #define CACHE_H
 
 #include <stdint.h>
 #include "kernel.h"
 #include "mapping.h"
+#include "runtime_directory.h"
 
-#define CACHE_DEFAULT_DIRECTORY "/run/portredir"
-#define CACHE_DIRECTORY_VARIABLE "PORTREDIR_RUNTIME_DIRECTORY"
+#define CACHE_DEFAULT_DIRECTORY RUNTIME_DEFAULT_DIRECTORY
+#define CACHE_DIRECTORY_VARIABLE RUNTIME_DIRECTORY_VARIABLE
 /* Records of tables whose namespace is gone stay until the directory is
  * emptied (it is on a tmpfs: at the latest, the next boot); beyond this
  * many, the least recently written go. */
