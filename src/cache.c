@@ -432,6 +432,26 @@ out:
 	return r;
 }
 
+char *cache_directory_problem(void)
+{
+	struct stat status;
+	char *line = runtime_directory_problem(false);
+	int fd;
+
+	if (line)
+		return line;
+	fd = open_directory(false);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	if (fd == -EPERM && stat(runtime_directory_path(), &status) == 0 &&
+	    asprintf(&line, "%s is owned by uid %u, not by uid %u that portredir runs as; only its own records are believed",
+		     runtime_directory_path(), (unsigned int)status.st_uid, (unsigned int)geteuid()) < 0)
+		line = NULL;
+	return line;
+}
+
 int cache_forget(uint64_t table_id)
 {
 	char name[CACHE_NAME_LENGTH + 1];

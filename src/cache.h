@@ -32,6 +32,9 @@ int cache_lookup(uint64_t table_id, uint32_t generation, struct mapping **ret_ma
 /* Records the redirects of mapping (sorted, as the maps hold them) for
  * table_id at generation, replacing the previous record atomically. */
 int cache_store(uint64_t table_id, uint32_t generation, const struct mapping *mapping);
+/* One line saying why the runtime directory holds no records for this
+ * run, or NULL (usable, or merely missing); malloc'd. For -v. */
+char *cache_directory_problem(void);
 /* Removes the record of a table that was deleted; 0 also when none. */
 int cache_forget(uint64_t table_id);
 

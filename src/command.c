@@ -359,9 +359,16 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		      statistics->element_messages, statistics->reads_repeated);
-	if (statistics->record_error)
+	if (statistics->record_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		print_verbose(options, "the maps' elements were not recorded for the next run: %s",
+			      reason ? reason : strerror(-statistics->record_error));
+		free(reason);
+	} else if (statistics->record_error) {
 		print_verbose(options, "the maps' elements were not recorded for the next run: %s",
 			      strerror(-statistics->record_error));
+	}
 	else if (statistics->elements_recorded)
 		print_verbose(options, "the maps' elements were recorded for the next run");
 }

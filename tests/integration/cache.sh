@@ -156,7 +156,7 @@ test_a_record_that_cannot_be_trusted_is_not_used() {
 	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
 	expect_eq "exit status of diff with an open directory" 0 "$RUN_STATUS"
 	expect_maps_dumped
-	grep -q 'not recorded for the next run: Operation not permitted' <<<"$RUN_ERR"
+	grep -qxF "portredir: the maps' elements were not recorded for the next run: $PORTREDIR_RUNTIME_DIRECTORY: is writable by group or others (mode 0777); run 'chmod go-w $PORTREDIR_RUNTIME_DIRECTORY'" <<<"$RUN_ERR"
 	chmod 0700 "$PORTREDIR_RUNTIME_DIRECTORY"
 	ln -sf /dev/null "$(record_file)"
 	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
