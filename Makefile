@@ -10,29 +10,57 @@ VERSION := 0.1.0
 
 BUILD := build
 SANITIZE ?= 0
+WERROR ?= 0
 
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's (make CFLAGS=-O0
+# replaces only them); what portredir needs to build at all is kept in
+# PORTREDIR_* and always passed, before the user's flags so that theirs
+# can still override ours (-Wno-...), as the GNU coding standards ask.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
-	  -Wformat=2 -Wshadow -Wpointer-arith -Wundef
-CFLAGS += -MMD -MP
-CFLAGS += -pthread
-CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc
-CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnftnl libmnl 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl) -pthread
+PORTREDIR_WARNINGS := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wshadow -Wpointer-arith -Wundef
+# Not by default: a newer compiler's new warning must not break a user's
+# build. CI builds with WERROR=1.
+ifeq ($(WERROR),1)
+PORTREDIR_WARNINGS += -Werror
+endif
+PORTREDIR_CFLAGS := -std=gnu11 $(PORTREDIR_WARNINGS) -MMD -MP -pthread
+PORTREDIR_CPPFLAGS = -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc \
+	$(LIBRARY_CFLAGS)
+PORTREDIR_LDFLAGS :=
+PORTREDIR_LDLIBS = $(LIBRARY_LIBS) -pthread
 ifeq ($(SANITIZE),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+PORTREDIR_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+PORTREDIR_LDFLAGS += -fsanitize=address,undefined
 endif
 # Test-only fault injection (src/fault.h), built into $(BUILD)/faults/ by
 # `make tests`; never part of the installed binary.
 ifeq ($(FAULTS),1)
-CPPFLAGS += -DPORTREDIR_FAULTS
+PORTREDIR_CPPFLAGS += -DPORTREDIR_FAULTS
 endif
 # The library as make fuzz builds it (with clang): coverage for libFuzzer.
 ifeq ($(SANITIZE),fuzz)
-CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+PORTREDIR_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+PORTREDIR_LDFLAGS += -fsanitize=address,undefined
 endif
+
+# pkg_config OPTION,PACKAGES: pkg-config's answer, or a stop that names
+# the missing .pc files. Only expanded in recipes: make check and make
+# demo install the libraries before the make that builds runs.
+pkg_config = $(if $(call pkg_config_missing,$(2)),$(error $(call pkg_config_message,$(2))),$(shell $(PKG_CONFIG) $(1) $(2)))
+pkg_config_missing = $(strip $(foreach package,$(1),$(if $(shell $(PKG_CONFIG) --exists $(package) 2>/dev/null && echo found),,$(package))))
+pkg_config_message = $(if $(shell command -v $(PKG_CONFIG)),$(PKG_CONFIG) cannot find \
+	$(patsubst %,%.pc,$(call pkg_config_missing,$(1))),$(PKG_CONFIG) is not installed); \
+	run make deps (tests/install-deps.sh) to install the build dependencies
+# Each asked once per make, on first use ($(eval) turns it into a simple
+# variable holding the answer).
+LIBRARY_CFLAGS = $(eval LIBRARY_CFLAGS := $(call pkg_config,--cflags,libnftnl libmnl))$(LIBRARY_CFLAGS)
+LIBRARY_LIBS = $(eval LIBRARY_LIBS := $(call pkg_config,--libs,libnftnl libmnl))$(LIBRARY_LIBS)
+CMOCKA_CFLAGS = $(eval CMOCKA_CFLAGS := $(call pkg_config,--cflags,cmocka))$(CMOCKA_CFLAGS)
+CMOCKA_LIBS = $(eval CMOCKA_LIBS := $(call pkg_config,--libs,cmocka))$(CMOCKA_LIBS)
+
+COMPILE = $(CC) $(PORTREDIR_CPPFLAGS) $(CPPFLAGS) $(PORTREDIR_CFLAGS) $(CFLAGS)
+LINK = $(CC) $(CFLAGS) $(PORTREDIR_LDFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -60,15 +88,18 @@ SYSTEMD_UNITS := $(sort $(SYSTEMD_TEMPLATES) $(SYSTEMD_COPIES))
 all: $(BUILD)/portredir $(SYSTEMD_UNITS)
 
 # Objects depend on the flags they were built with, so that switching
-# SANITIZE=1 on or off rebuilds everything instead of mixing the two.
+# SANITIZE=1 or WERROR=1 on or off rebuilds everything instead of mixing
+# the two (and a warning is not lost in an object built before).
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(@D)
-	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(COMPILE) $(LINK)' | cmp -s - $@ || echo '$(COMPILE) $(LINK)' > $@
 
 $(BUILD)/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	$(quiet) CC $<
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(COMPILE) -c -o $@ $<
+
+$(BUILD)/tests/unit/%.o: PORTREDIR_CPPFLAGS += $(CMOCKA_CFLAGS)
 
 $(BUILD)/libportredir.a: $(LIBRARY_OBJECTS)
 	$(quiet) AR $@
@@ -76,7 +107,7 @@ $(BUILD)/libportredir.a: $(LIBRARY_OBJECTS)
 
 $(BUILD)/portredir: $(BUILD)/src/main.o $(BUILD)/libportredir.a
 	$(quiet) LD $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(LINK) -o $@ $^ $(PORTREDIR_LDLIBS) $(LDLIBS)
 
 # Units are rebuilt when the paths substituted into them change.
 $(BUILD)/.paths: FORCE
@@ -96,18 +127,18 @@ $(SYSTEMD_COPIES): $(BUILD)/%: systemd/% $(BUILD)/.paths
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libportredir.a
 	@mkdir -p $(@D)
 	$(quiet) LD $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+	$(Q)$(LINK) -o $@ $^ $(CMOCKA_LIBS) $(PORTREDIR_LDLIBS) $(LDLIBS)
 
 # Records the reader's dumps for the decoder's fuzz seeds, and checks that
 # they decode as the live read does: a test program, not part of portredir.
 $(BUILD)/tests/record_dumps: $(BUILD)/tests/fuzz/record_dumps.o $(BUILD)/libportredir.a
 	@mkdir -p $(@D)
 	$(quiet) LD $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(LINK) -o $@ $^ $(PORTREDIR_LDLIBS) $(LDLIBS)
 
 $(FUZZ_TARGETS): $(BUILD)/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libportredir.a
 	$(quiet) LD $@
-	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(Q)$(LINK) -fsanitize=fuzzer -o $@ $^ $(PORTREDIR_LDLIBS) $(LDLIBS)
 
 fuzz-targets: $(FUZZ_TARGETS)
 
@@ -175,5 +206,10 @@ clean:
 
 -include $(OBJECTS:.o=.d) $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
 -include $(BUILD)/tests/fuzz/record_dumps.d $(FUZZ_SOURCES:%.c=$(BUILD)/%.d)
+
+# The unit tests' objects are intermediate files of the pattern rules:
+# without this make deletes them after linking (printing "rm ...") and
+# relinks every test on the next run.
+.SECONDARY:
 
 .PHONY: all tests check check-boot bench demo deps fuzz fuzz-targets install uninstall clean FORCE

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diagnostics.h"
+#include "util.h"
 
 void diagnostics_init(struct diagnostics *diagnostics)
 {
@@ -54,15 +55,9 @@ int diagnostics_add(struct diagnostics *diagnostics, enum severity severity,
 		diagnostics->dropped_warnings++;
 		return 0;
 	}
-	if (diagnostics->count == diagnostics->capacity) {
-		size_t capacity = diagnostics->capacity ? diagnostics->capacity * 2 : 8;
-		struct diagnostic *items = realloc(diagnostics->items, capacity * sizeof(*items));
-
-		if (!items)
-			return -ENOMEM;
-		diagnostics->items = items;
-		diagnostics->capacity = capacity;
-	}
+	r = ARRAY_GROW_ONE(diagnostics->items, diagnostics->count, diagnostics->capacity, 8);
+	if (r < 0)
+		return r;
 	item = &diagnostics->items[diagnostics->count];
 	memset(item, 0, sizeof(*item));
 	item->severity = severity;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mapping.h"
+#include "util.h"
 
 static const char *const protocol_names[PROTOCOL_COUNT] = {
 	[PROTOCOL_TCP] = "tcp",
@@ -43,40 +44,33 @@ void mapping_free(struct mapping *mapping)
 
 const char *mapping_add_file(struct mapping *mapping, const char *path)
 {
-	char **files, *copy;
+	char *copy;
 
 	copy = strdup(path);
 	if (!copy)
 		return NULL;
-	files = realloc(mapping->files, (mapping->file_count + 1) * sizeof(*files));
-	if (!files) {
+	if (ARRAY_GROW_ONE(mapping->files, mapping->file_count, mapping->file_capacity, 8) < 0) {
 		free(copy);
 		return NULL;
 	}
-	mapping->files = files;
 	mapping->files[mapping->file_count++] = copy;
 	return copy;
 }
 
+/* An empty mapping gets exactly capacity: its callers know the final count
+ * (a kernel dump, a record). */
 int mapping_reserve(struct mapping *mapping, size_t capacity)
 {
-	struct redirect *redirects;
-
-	if (capacity <= mapping->redirect_capacity)
-		return 0;
-	redirects = realloc(mapping->redirects, capacity * sizeof(*redirects));
-	if (!redirects)
-		return -ENOMEM;
-	mapping->redirects = redirects;
-	mapping->redirect_capacity = capacity;
-	return 0;
+	return array_grow((void **)&mapping->redirects, &mapping->redirect_capacity, capacity,
+			  sizeof(*mapping->redirects), capacity);
 }
 
 int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect)
 {
-	if (mapping->redirect_count == mapping->redirect_capacity &&
-	    mapping_reserve(mapping, mapping->redirect_capacity ? mapping->redirect_capacity * 2 : 16) < 0)
-		return -ENOMEM;
+	int r = ARRAY_GROW_ONE(mapping->redirects, mapping->redirect_count, mapping->redirect_capacity, 16);
+
+	if (r < 0)
+		return r;
 	mapping->redirects[mapping->redirect_count++] = *redirect;
 	return 0;
 }

@@ -49,6 +49,7 @@ struct mapping {
 
 	char **files;
 	size_t file_count;
+	size_t file_capacity;
 };
 
 const char *protocol_name(enum protocol protocol);

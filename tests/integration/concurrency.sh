@@ -1,8 +1,8 @@
 #!/bin/bash
 # Concurrent runs: applies of two different mappings started together, and
 # applies racing with nft changing or flushing the ruleset. The batch is
-# bound to the generation it was planned against (design.md), so the
-# table is always exactly one mapping's, never a mix; a run that loses the
+# bound to the ruleset generation it was planned against, so the table is
+# always exactly one mapping's, never a mix; a run that loses the
 # race too often exits 2 and says to run it again.
 . "$(dirname "$0")/lib.sh"
 

@@ -59,7 +59,8 @@ $INTACT
 $SHIPPED_REDIRECTS"
 }
 
-# The layout as nft builds it from design.md is the same to the reader.
+# The table nft builds from CONTRACT_LAYOUT decodes as portredir's own:
+# intact, with the shipped redirects.
 test_contract_layout_loaded_by_nft() {
 	local ns
 	netns_make ns host

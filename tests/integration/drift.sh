@@ -1,7 +1,7 @@
 #!/bin/bash
 # diff reports exactly what differs between the mapping and the kernel,
 # whichever side changed, and apply repairs it: afterwards diff is in sync
-# and the table is the contract's layout again.
+# and the table is the shipped mapping's layout again.
 . "$(dirname "$0")/lib.sh"
 
 # A namespace $NS where the shipped mapping was applied, and the table

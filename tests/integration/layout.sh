@@ -1,6 +1,7 @@
 #!/bin/bash
-# The managed table portredir builds is exactly the contract's layout
-# (design.md), down to the rule bytecode nft itself would generate.
+# The managed table portredir builds is exactly the one nft builds from
+# lib.sh's CONTRACT_LAYOUT (the README's "What portredir puts in the
+# kernel"), down to the rule bytecode nft itself would generate.
 . "$(dirname "$0")/lib.sh"
 
 # `nft list table inet portredir` for the shipped mapping, written out here
@@ -29,7 +30,7 @@ LITERAL_TABLE='table inet portredir {
 	}
 }'
 
-# The oracle itself: nft lists the contract's text as the literal above, and
+# The oracle itself: nft lists CONTRACT_LAYOUT as the literal above, and
 # lib.sh's table_text agrees with both.
 test_contract_layout_loaded_by_nft_lists_as_the_expected_table() {
 	local scratch
@@ -83,7 +84,9 @@ test_rule_bytecode_equals_what_nft_generates() {
 	load_contract_layout "$scratch"
 	expected=$(netlink_listing "$scratch")
 	actual=$(netlink_listing "$ns")
-	# The oracle must hold what design.md spells out, or this compares nothing.
+	# The oracle must itself hold the redirects (port from a register, flags
+	# 0x2: NF_NAT_RANGE_PROTO_SPECIFIED) and both rules of both chains, or
+	# two listings missing them would compare equal.
 	grep -q '^  \[ redir proto_min reg 1 .*flags 0x2 \]$' <<<"$expected"
 	[ "$(grep -c '^inet portredir \(prerouting\|output\)$' <<<"$expected")" -eq 4 ]
 	expect_eq "nft --debug=netlink list table inet portredir" "$expected" "$actual"

@@ -143,7 +143,7 @@ run_tests() {
 # ---------------------------------------------------------------------------
 # Helpers for the integration scripts: namespaces and a two-host topology,
 # listeners and clients, running portredir and checking its output, and the
-# kernel layout of design.md as the oracle.
+# table portredir must build, loaded by nft, as the oracle.
 
 # The shipped default mapping: tcp 80 -> 8080, tcp 443 -> 8443, udp 443 -> 8443
 # (RULES_DIR=... overrides it, e.g. to try the harness with another build).
@@ -157,8 +157,8 @@ fi
 # An interpreter any user can run (python3 on PATH may be root's pyenv shim).
 PYTHON=/usr/bin/python3
 
-# The contract's layout (design.md, "The kernel layout") as written there,
-# for `nft -f`: what portredir must build for the shipped mapping.
+# The table portredir must build for the shipped mapping, for `nft -f`:
+# the one the README shows under "What portredir puts in the kernel".
 CONTRACT_LAYOUT='table inet portredir {
 	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
 	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
@@ -398,7 +398,7 @@ expect_table() {
 # expect_table_objects NS EXPECTED_TEXT: like expect_table, but the maps
 # and chains may be listed in any order. nft lists them in the order they
 # were created, so a repair that recreates one chain or map, and only that
-# one (as design.md wants: only the difference is sent), moves it to the
+# one (only the difference is sent), moves it to the
 # end; the ruleset means the same.
 expect_table_objects() {
 	local table

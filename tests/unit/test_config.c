@@ -113,7 +113,9 @@ static const char *diagnostics_text(struct fixture *fixture)
 	return keep_text(fixture, text, size);
 }
 
-/* The normalized form, as the design defines it. */
+/* The normalized form that check and show print: unprivileged_port_start
+ * first when declared, then one redirect line per protocol and port, tcp
+ * before udp, ports ascending, single spaces. */
 static void print_normalized(FILE *stream, const struct mapping *mapping)
 {
 	if (mapping->has_unprivileged_port_start)
@@ -1420,6 +1422,7 @@ static void test_declared_start_equal_to_the_local_port_range_is_accepted(void *
 	parse(fixture, "unprivileged_port_start 32768\n");
 	validate(fixture, 1024, 32768);
 	assert_no_diagnostics(fixture);
+	assert_string_equal(normalized_text(fixture, fixture->mapping), "unprivileged_port_start 32768\n");
 }
 
 static void test_target_below_declared_start_is_an_error(void **state)
@@ -1450,6 +1453,7 @@ static void test_target_at_the_start_is_accepted(void **state)
 	parse(fixture, "redirect tcp 80 to 1024\n");
 	validate(fixture, 1024, 32768);
 	assert_no_diagnostics(fixture);
+	assert_string_equal(normalized_text(fixture, fixture->mapping), "redirect tcp 80 to 1024\n");
 }
 
 static void test_declared_start_overrides_the_kernel_value(void **state)
@@ -1459,6 +1463,8 @@ static void test_declared_start_overrides_the_kernel_value(void **state)
 	parse(fixture, "unprivileged_port_start 100\nredirect tcp 80 to 100\n");
 	validate(fixture, 1024, 32768);
 	assert_no_diagnostics(fixture);
+	assert_string_equal(normalized_text(fixture, fixture->mapping),
+			    "unprivileged_port_start 100\nredirect tcp 80 to 100\n");
 }
 
 static void test_port_at_or_above_declared_start_is_a_warning(void **state)

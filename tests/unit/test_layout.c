@@ -1,6 +1,7 @@
-/* The contract's kernel layout as a specification: the table, maps, chains
- * and rules kernel_layout.c builds, their exact attributes, and that each
- * survives serialisation to a netlink message and parsing back. */
+/* The table, maps, chains and rules kernel_layout.c builds (the layout the
+ * README shows under "What portredir puts in the kernel"): their exact
+ * attributes, and that each survives serialisation to a netlink message
+ * and parsing back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,7 +17,8 @@
 #include <libnftnl/udata.h>
 #include "kernel_internal.h"
 
-/* What `nft --debug=netlink` shows for the rules nft sends (the contract). */
+/* What `nft --debug=netlink` shows for the rules nft itself sends for that
+ * layout: kernel_layout.c's rules must be the same bytecode. */
 #define TCP_RULE_TEXT \
 	"[ fib daddr type => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000002 ]\n" \

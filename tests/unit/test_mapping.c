@@ -93,7 +93,7 @@ static void protocol_from_name_reads_only_the_given_length(void **unused)
 	(void)unused;
 	assert_int_equal(protocol_from_name("tcp,udp", 3, &protocol), 0);
 	assert_int_equal(protocol, PROTOCOL_TCP);
-	assert_int_equal(protocol_from_name("tcp,udp" + 4, 3, &protocol), 0);
+	assert_int_equal(protocol_from_name(&"tcp,udp"[4], 3, &protocol), 0);
 	assert_int_equal(protocol, PROTOCOL_UDP);
 }
 
@@ -186,6 +186,50 @@ static void mapping_add_redirect_keeps_every_redirect_past_the_first_allocation(
 	assert_int_equal(mapping->redirect_count, 100);
 	for (unsigned int i = 0; i < 100; i++)
 		assert_redirect_is(&mapping->redirects[i], PROTOCOL_UDP, (uint16_t)(1000 + i), (uint16_t)(2000 + i), i + 1);
+	mapping_free(mapping);
+}
+
+/* A caller that knows the count (a kernel dump, a record) gets one
+ * allocation of exactly that size. */
+static void mapping_reserve_gives_an_empty_mapping_exactly_the_room_asked_for(void **unused)
+{
+	struct mapping *mapping = new_mapping();
+
+	(void)unused;
+	assert_int_equal(mapping_reserve(mapping, 131070), 0);
+	assert_non_null(mapping->redirects);
+	assert_int_equal(mapping->redirect_capacity, 131070);
+	assert_int_equal(mapping->redirect_count, 0);
+	mapping_free(mapping);
+}
+
+static void mapping_reserve_of_no_more_than_the_room_there_is_changes_nothing(void **unused)
+{
+	struct mapping *mapping = new_mapping();
+	const struct redirect *redirects;
+
+	(void)unused;
+	assert_int_equal(mapping_reserve(mapping, 100), 0);
+	redirects = mapping->redirects;
+	assert_int_equal(mapping_reserve(mapping, 100), 0);
+	assert_int_equal(mapping_reserve(mapping, 0), 0);
+	assert_ptr_equal(mapping->redirects, redirects);
+	assert_int_equal(mapping->redirect_capacity, 100);
+	mapping_free(mapping);
+}
+
+/* SIZE_MAX / 2 redirects of 32 bytes do not fit in a size_t: refused
+ * before any allocation, and what the mapping held stays. */
+static void mapping_reserve_refuses_a_count_whose_size_overflows(void **unused)
+{
+	struct mapping *mapping = new_mapping();
+
+	(void)unused;
+	add(mapping, PROTOCOL_TCP, 80, 8080, 1);
+	assert_int_equal(mapping_reserve(mapping, SIZE_MAX / 2), -ENOMEM);
+	assert_int_equal(mapping->redirect_count, 1);
+	assert_int_equal(mapping->redirect_capacity, 16);
+	assert_redirect_is(&mapping->redirects[0], PROTOCOL_TCP, 80, 8080, 1);
 	mapping_free(mapping);
 }
 
@@ -444,6 +488,9 @@ int main(void)
 		cmocka_unit_test(redirect_compare_ignores_target_and_location),
 		cmocka_unit_test(mapping_new_is_empty),
 		cmocka_unit_test(mapping_add_redirect_keeps_every_redirect_past_the_first_allocation),
+		cmocka_unit_test(mapping_reserve_gives_an_empty_mapping_exactly_the_room_asked_for),
+		cmocka_unit_test(mapping_reserve_of_no_more_than_the_room_there_is_changes_nothing),
+		cmocka_unit_test(mapping_reserve_refuses_a_count_whose_size_overflows),
 		cmocka_unit_test(mapping_sort_orders_by_protocol_then_port),
 		cmocka_unit_test(mapping_sort_keeps_duplicates_in_insertion_order),
 		cmocka_unit_test(mapping_sort_keeps_duplicates_in_insertion_order_across_many_merges),

@@ -1,0 +1,258 @@
+/* Reading the mapping from the file system: one file, or every *.conf of a
+ * drop-in directory in order, with the ownership checks made as root. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "config_internal.h"
+#include "util.h"
+
+static const char *file_type_name(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "a special file";
+}
+
+/* Reads all of a regular file. A size from fstat() is only a hint: procfs
+ * says 0, and a file may grow while read. Returns 0 with *ret_buffer NULL
+ * when a problem was reported on file. */
+static int read_regular_file(int fd, const struct stat *status, const char *file,
+			     struct diagnostics *diagnostics, char **ret_buffer, size_t *ret_length)
+{
+	size_t first_capacity, capacity = 0, length = 0;
+	char *buffer = NULL;
+	bool too_large;
+	int r = 0;
+
+	*ret_buffer = NULL;
+	too_large = (uintmax_t)status->st_size > CONFIG_MAX_FILE_SIZE;
+	/* One byte more than the size, so that the end of file is seen by
+	 * the first read() coming up short rather than by a regrowth. */
+	first_capacity = status->st_size > 0 && !too_large ? (size_t)status->st_size + 1 : 4096;
+	while (!too_large) {
+		size_t readable;
+		ssize_t count;
+
+		r = ARRAY_GROW_ONE(buffer, length, capacity, first_capacity);
+		if (r < 0)
+			goto out;
+		/* Never more than one byte past the limit, even when the last
+		 * doubling made more room: that byte is enough to know that
+		 * the file is too large. */
+		readable = (capacity < CONFIG_MAX_FILE_SIZE + 1 ? capacity : CONFIG_MAX_FILE_SIZE + 1) - length;
+		count = read(fd, buffer + length, readable);
+		if (count < 0 && errno == EINTR)
+			continue;
+		if (count < 0) {
+			r = file_error(file, diagnostics, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (count == 0) {
+			*ret_buffer = buffer;
+			*ret_length = length;
+			return 0;
+		}
+		length += (size_t)count;
+		too_large = length > CONFIG_MAX_FILE_SIZE;
+	}
+	r = file_too_large_error(file, diagnostics);
+out:
+	free(buffer);
+	return r;
+}
+
+static int parse_directory(int fd, const char *path, struct mapping *mapping, struct diagnostics *diagnostics);
+
+static int string_compare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Running as root, portredir refuses a mapping file, drop-in directory or
+ * drop-in that another user could change, as sshd refuses such key files:
+ * whoever can write the mapping decides what root's firewall redirects.
+ * Checked on the open descriptor, so that a rename between the check and
+ * the read changes nothing; the directories above are not checked (see
+ * portredir.conf(5)). A write ACL shows in the group bits (its mask). */
+static bool changeable_by_others(const struct stat *status)
+{
+	return geteuid() == 0 && (status->st_uid != 0 || (status->st_mode & (S_IWGRP | S_IWOTH)));
+}
+
+/* Says why file is refused. Returns 0 or -ENOMEM. */
+static int report_changeable(const char *file, const struct stat *status, struct diagnostics *diagnostics)
+{
+	int r = 0;
+
+	if (status->st_uid != 0)
+		r = file_error(file, diagnostics, "is owned by uid %u, not root; run 'chown root %s'",
+			       (unsigned int)status->st_uid, file);
+	if (r >= 0 && (status->st_mode & (S_IWGRP | S_IWOTH)))
+		r = file_error(file, diagnostics, "is writable by group or others (mode %04o); run 'chmod go-w %s'",
+			       (unsigned int)(status->st_mode & 07777), file);
+	return r;
+}
+
+/* Opens name relative to directory_fd and parses it; path is what the user
+ * knows it as. O_NONBLOCK so that a FIFO does not hang the open, O_NOCTTY
+ * so that a terminal does not become ours: both are then refused. */
+static int parse_file_at(int directory_fd, const char *name, const char *path, bool top_level,
+			 struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	const char *file = NULL;
+	char *buffer = NULL;
+	struct stat status;
+	size_t length = 0;
+	int fd, r;
+
+	fd = openat(directory_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &status) < 0) {
+		int error = errno;
+
+		file = mapping_add_file(mapping, path);
+		r = file ? file_error(file, diagnostics, "cannot open: %s", strerror(error)) : -ENOMEM;
+		goto out;
+	}
+	if (top_level && S_ISDIR(status.st_mode)) {
+		if (changeable_by_others(&status)) {
+			file = mapping_add_file(mapping, path);
+			r = file ? report_changeable(file, &status, diagnostics) : -ENOMEM;
+			goto out;
+		}
+		r = parse_directory(fd, path, mapping, diagnostics);
+		fd = -1;
+		goto out;
+	}
+	file = mapping_add_file(mapping, path);
+	if (!file) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!S_ISREG(status.st_mode)) {
+		if (top_level)
+			r = file_error(file, diagnostics,
+				       "not a regular file but %s; give a mapping file or a directory of *.conf files",
+				       file_type_name(status.st_mode));
+		else
+			r = file_error(file, diagnostics, "not a regular file but %s; only regular files are read",
+				       file_type_name(status.st_mode));
+		goto out;
+	}
+	if (changeable_by_others(&status)) {
+		r = report_changeable(file, &status, diagnostics);
+		goto out;
+	}
+	r = read_regular_file(fd, &status, file, diagnostics, &buffer, &length);
+	if (r < 0 || !buffer)
+		goto out;
+	r = config_parse_text(file, buffer, length, mapping, diagnostics);
+out:
+	free(buffer);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Every NAME.conf of the directory open as fd, in strcmp() order so that
+ * 10-base.conf comes before 20-site.conf in every locale. Takes fd. */
+static int parse_directory(int fd, const char *path, struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	const char *separator = path[0] && path[strlen(path) - 1] == '/' ? "" : "/";
+	size_t count = 0, capacity = 0;
+	struct dirent *entry;
+	char **names = NULL;
+	const char *file;
+	DIR *directory;
+	int r = 0;
+
+	directory = fdopendir(fd);
+	if (!directory) {
+		int error = errno;
+
+		close(fd);
+		file = mapping_add_file(mapping, path);
+		return file ? file_error(file, diagnostics, "cannot read directory: %s", strerror(error)) : -ENOMEM;
+	}
+	for (;;) {
+		size_t length;
+
+		errno = 0;
+		entry = readdir(directory);
+		if (!entry)
+			break;
+		length = strlen(entry->d_name);
+		/* Dot files are editor backups and package-manager leftovers
+		 * (.rules.conf.swp, .#rules.conf). */
+		if (entry->d_name[0] == '.' || length < 5 || strcmp(entry->d_name + length - 5, ".conf"))
+			continue;
+		r = ARRAY_GROW_ONE(names, count, capacity, 16);
+		if (r < 0)
+			goto out;
+		names[count] = strdup(entry->d_name);
+		if (!names[count]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		count++;
+	}
+	if (errno) {
+		int error = errno;
+
+		file = mapping_add_file(mapping, path);
+		r = file ? file_error(file, diagnostics, "cannot read directory: %s", strerror(error)) : -ENOMEM;
+		goto out;
+	}
+	if (count == 0) {
+		file = mapping_add_file(mapping, path);
+		r = file ? file_error(file, diagnostics,
+				      "directory has no *.conf files; put the mapping in a file whose name ends in '.conf'")
+			 : -ENOMEM;
+		goto out;
+	}
+	qsort(names, count, sizeof(*names), string_compare);
+	for (size_t i = 0; i < count; i++) {
+		size_t size = strlen(path) + strlen(separator) + strlen(names[i]) + 1;
+		char *entry_path = malloc(size);
+
+		if (!entry_path) {
+			r = -ENOMEM;
+			goto out;
+		}
+		strcpy(entry_path, path);
+		strcat(entry_path, separator);
+		strcat(entry_path, names[i]);
+		r = parse_file_at(dirfd(directory), names[i], entry_path, false, mapping, diagnostics);
+		free(entry_path);
+		if (r < 0)
+			goto out;
+	}
+out:
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	closedir(directory);
+	return r;
+}
+
+int config_parse_path(const char *path, struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	int r;
+
+	r = parse_file_at(AT_FDCWD, path, path, true, mapping, diagnostics);
+	if (r < 0)
+		return r;
+	return config_finish(mapping, diagnostics);
+}

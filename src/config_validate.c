@@ -1,0 +1,293 @@
+/* The passes after parsing: duplicates dropped and reported, then the
+ * rules that depend on the kernel, each reported in file order. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+/* Diagnostics of the later passes are reported in file order, like those
+ * of the parser, rather than in the (protocol, port) order the passes walk
+ * the mapping in. A file ranks by its place in mapping->files; locations
+ * point at those stored strings, so a binary search on the pointer finds
+ * it even for a drop-in directory of thousands of files.
+ *
+ * Only the first PROBLEMS_KEPT of a kind, in file order, are kept (no more
+ * are shown); the others are only counted. A mapping of every port has
+ * some 130,000 "not needed" warnings, and keeping them all would cost more
+ * memory than everything else portredir does with that mapping. */
+#define PROBLEMS_KEPT 50
+_Static_assert(PROBLEMS_KEPT >= DIAGNOSTICS_MAX_ERRORS && PROBLEMS_KEPT >= DIAGNOSTICS_MAX_WARNINGS,
+	       "every problem that can be shown must be kept");
+
+struct file_rank {
+	const char *file;
+	size_t rank;
+};
+
+struct problem {
+	size_t file_rank;
+	struct location location;
+	size_t sequence;
+	int kind;
+	const struct redirect *redirect;
+	/* For duplicates: the dropped redirect and where the kept one is. */
+	struct redirect duplicate;
+	struct location first;
+};
+
+struct problems {
+	/* The smallest in file order, sorted. */
+	struct problem items[PROBLEMS_KEPT];
+	size_t kept;
+	size_t total;
+	const struct file_rank *ranks;
+	size_t rank_count;
+};
+
+static int file_rank_compare(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct file_rank *)a)->file;
+	uintptr_t y = (uintptr_t)((const struct file_rank *)b)->file;
+
+	return x < y ? -1 : x > y;
+}
+
+static int problem_compare(const struct problem *x, const struct problem *y)
+{
+	if (x->file_rank != y->file_rank)
+		return x->file_rank < y->file_rank ? -1 : 1;
+	if (x->location.line != y->location.line)
+		return x->location.line < y->location.line ? -1 : 1;
+	if (x->location.column != y->location.column)
+		return x->location.column < y->location.column ? -1 : 1;
+	return x->sequence < y->sequence ? -1 : x->sequence > y->sequence;
+}
+
+/* The mapping's files, sorted by pointer for problems_file_rank(). */
+static int file_ranks_new(const struct mapping *mapping, struct file_rank **ret_ranks)
+{
+	struct file_rank *ranks;
+
+	*ret_ranks = NULL;
+	if (!mapping->file_count)
+		return 0;
+	ranks = malloc(mapping->file_count * sizeof(*ranks));
+	if (!ranks)
+		return -ENOMEM;
+	for (size_t i = 0; i < mapping->file_count; i++)
+		ranks[i] = (struct file_rank){ .file = mapping->files[i], .rank = i };
+	qsort(ranks, mapping->file_count, sizeof(*ranks), file_rank_compare);
+	*ret_ranks = ranks;
+	return 0;
+}
+
+static void problems_init(struct problems *problems, const struct file_rank *ranks, size_t rank_count)
+{
+	problems->kept = problems->total = 0;
+	problems->ranks = ranks;
+	problems->rank_count = rank_count;
+}
+
+/* Files not in the mapping's list (NULL for the kernel, a literal in a
+ * test) rank last. */
+static size_t problems_file_rank(const struct problems *problems, const char *file)
+{
+	const struct file_rank key = { .file = file };
+	const struct file_rank *found;
+
+	if (!file || !problems->rank_count)
+		return SIZE_MAX;
+	found = bsearch(&key, problems->ranks, problems->rank_count, sizeof(*problems->ranks), file_rank_compare);
+	return found ? found->rank : SIZE_MAX;
+}
+
+/* Counts a problem and returns the slot to fill in, or NULL when it is
+ * not among the first PROBLEMS_KEPT in file order. Passes walk sorted
+ * mappings of files usually written in port order, so the common case is
+ * an append. */
+static struct problem *problems_add(struct problems *problems, const struct location *location)
+{
+	struct problem candidate = {
+		.file_rank = problems_file_rank(problems, location->file),
+		.location = *location,
+		.sequence = problems->total++,
+	};
+	size_t position = problems->kept;
+
+	while (position > 0 && problem_compare(&candidate, &problems->items[position - 1]) < 0)
+		position--;
+	if (position == PROBLEMS_KEPT)
+		return NULL;
+	if (problems->kept == PROBLEMS_KEPT)
+		problems->kept--;
+	memmove(&problems->items[position + 1], &problems->items[position],
+		(problems->kept - position) * sizeof(problems->items[0]));
+	problems->kept++;
+	problems->items[position] = candidate;
+	return &problems->items[position];
+}
+
+static const char *file_or_dash(const char *file)
+{
+	return file ? file : "-";
+}
+
+int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	struct file_rank *ranks = NULL;
+	struct problems problems;
+	size_t kept = 0;
+	int r;
+
+	mapping_sort(mapping);
+	r = file_ranks_new(mapping, &ranks);
+	if (r < 0)
+		goto out;
+	problems_init(&problems, ranks, mapping->file_count);
+	/* The sort is stable, so the first of equal keys is the one declared
+	 * first; the others are dropped from the mapping once reported. */
+	for (size_t i = 0; i < mapping->redirect_count; i++) {
+		struct redirect *redirect = &mapping->redirects[i];
+
+		if (kept && !redirect_compare(&mapping->redirects[kept - 1], redirect)) {
+			struct problem *problem = problems_add(&problems, &redirect->location);
+
+			if (problem) {
+				problem->duplicate = *redirect;
+				problem->first = mapping->redirects[kept - 1].location;
+			}
+			continue;
+		}
+		mapping->redirects[kept++] = *redirect;
+	}
+	mapping->redirect_count = kept;
+	for (size_t i = 0; i < problems.kept; i++) {
+		const struct problem *problem = &problems.items[i];
+
+		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+				    "duplicate redirect for %s port %u; first defined at %s:%u:%u",
+				    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
+				    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
+		if (r < 0)
+			goto out;
+	}
+	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, problems.total - problems.kept);
+out:
+	free(ranks);
+	return r;
+}
+
+enum validation_problem {
+	START_ABOVE_LOCAL_RANGE,
+	TARGET_PRIVILEGED,
+	PORT_UNPRIVILEGED,
+};
+
+static int report_validation_problem(const struct problem *problem, const struct mapping *mapping,
+				     const struct config_kernel *kernel, struct diagnostics *diagnostics)
+{
+	const struct location *declared = &mapping->unprivileged_port_start_location;
+	unsigned int start = mapping->has_unprivileged_port_start ? mapping->unprivileged_port_start
+								  : kernel->unprivileged_port_start;
+
+	switch (problem->kind) {
+	case START_ABOVE_LOCAL_RANGE:
+		return diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+				       "unprivileged_port_start %u is above %u, the first port of net.ipv4.ip_local_port_range, and the kernel refuses that; use a value of at most %u",
+				       start, kernel->local_port_first, kernel->local_port_first);
+	case TARGET_PRIVILEGED:
+		if (mapping->has_unprivileged_port_start)
+			return diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+					       "target port %u is below unprivileged_port_start %u (declared at %s:%u:%u), so a non-root service cannot bind it; use a target of at least %u or lower unprivileged_port_start",
+					       problem->redirect->target, start, file_or_dash(declared->file),
+					       declared->line, declared->column, start);
+		return diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+				       "target port %u is below %u, the current net.ipv4.ip_unprivileged_port_start, so a non-root service cannot bind it; use a target of at least %u or declare a lower unprivileged_port_start",
+				       problem->redirect->target, start, start);
+	default:
+		if (mapping->has_unprivileged_port_start)
+			return diagnostics_add(diagnostics, SEVERITY_WARNING, &problem->location,
+					       "port %u is at or above unprivileged_port_start %u (declared at %s:%u:%u), so any service can bind it directly; this redirect is not needed",
+					       problem->redirect->port, start, file_or_dash(declared->file),
+					       declared->line, declared->column);
+		return diagnostics_add(diagnostics, SEVERITY_WARNING, &problem->location,
+				       "port %u is at or above %u, the current net.ipv4.ip_unprivileged_port_start, so any service can bind it directly; this redirect is not needed",
+				       problem->redirect->port, start);
+	}
+}
+
+/* "redirect tcp,udp 80 to 8" is two redirects with one target token: its
+ * udp half repeats what its tcp half reported. */
+static bool same_line_as_tcp(const struct mapping *mapping, const struct redirect *redirect)
+{
+	const struct redirect *tcp;
+
+	if (redirect->protocol != PROTOCOL_UDP || !redirect->location.file)
+		return false;
+	tcp = mapping_find(mapping, PROTOCOL_TCP, redirect->port);
+	return tcp && tcp->target == redirect->target && tcp->location.file == redirect->location.file &&
+	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
+}
+
+int config_validate(const struct mapping *mapping, const struct config_kernel *kernel,
+		    struct diagnostics *diagnostics)
+{
+	unsigned int start = mapping->has_unprivileged_port_start ? mapping->unprivileged_port_start
+								  : kernel->unprivileged_port_start;
+	struct problems errors, warnings;
+	struct file_rank *ranks = NULL;
+	size_t i = 0, j = 0;
+	int r;
+
+	r = file_ranks_new(mapping, &ranks);
+	if (r < 0)
+		return r;
+	problems_init(&errors, ranks, mapping->file_count);
+	problems_init(&warnings, ranks, mapping->file_count);
+	if (mapping->has_unprivileged_port_start && mapping->unprivileged_port_start > kernel->local_port_first) {
+		struct problem *problem = problems_add(&errors, &mapping->unprivileged_port_start_location);
+
+		if (problem)
+			problem->kind = START_ABOVE_LOCAL_RANGE;
+	}
+	for (size_t k = 0; k < mapping->redirect_count; k++) {
+		const struct redirect *redirect = &mapping->redirects[k];
+		struct problem *problem;
+
+		if ((redirect->target < start || redirect->port >= start) && same_line_as_tcp(mapping, redirect))
+			continue;
+		if (redirect->target < start) {
+			const struct location target = redirect_target_location(redirect);
+
+			problem = problems_add(&errors, &target);
+			if (problem) {
+				problem->kind = TARGET_PRIVILEGED;
+				problem->redirect = redirect;
+			}
+		}
+		if (redirect->port >= start) {
+			const struct location port = redirect_port_location(redirect);
+
+			problem = problems_add(&warnings, &port);
+			if (problem) {
+				problem->kind = PORT_UNPRIVILEGED;
+				problem->redirect = redirect;
+			}
+		}
+	}
+	/* Errors and warnings together in file order, as a compiler says them. */
+	while (r >= 0 && (i < errors.kept || j < warnings.kept)) {
+		const struct problem *problem;
+
+		if (j == warnings.kept || (i < errors.kept && problem_compare(&errors.items[i], &warnings.items[j]) <= 0))
+			problem = &errors.items[i++];
+		else
+			problem = &warnings.items[j++];
+		r = report_validation_problem(problem, mapping, kernel, diagnostics);
+	}
+	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, errors.total - errors.kept);
+	diagnostics_count_dropped(diagnostics, SEVERITY_WARNING, warnings.total - warnings.kept);
+	free(ranks);
+	return r;
+}
