@@ -452,6 +452,14 @@ char *cache_directory_problem(void)
 	return line;
 }
 
+void cache_record_path(uint64_t table_id, char *buffer, size_t size)
+{
+	char name[CACHE_NAME_LENGTH + 1];
+
+	record_name(name, table_id);
+	snprintf(buffer, size, "%s/%s", runtime_directory_path(), name);
+}
+
 int cache_forget(uint64_t table_id)
 {
 	char name[CACHE_NAME_LENGTH + 1];
@@ -472,4 +480,5 @@ int cache_forget(uint64_t table_id)
 const struct kernel_cache cache_files = {
 	.lookup = cache_lookup,
 	.store = cache_store,
+	.path = cache_record_path,
 };

@@ -35,6 +35,8 @@ int cache_store(uint64_t table_id, uint32_t generation, const struct mapping *ma
 /* One line saying why the runtime directory holds no records for this
  * run, or NULL (usable, or merely missing); malloc'd. For -v. */
 char *cache_directory_problem(void);
+/* The path of the record of table_id, for messages (truncated to size). */
+void cache_record_path(uint64_t table_id, char *buffer, size_t size);
 /* Removes the record of a table that was deleted; 0 also when none. */
 int cache_forget(uint64_t table_id);
 

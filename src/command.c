@@ -359,6 +359,16 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		      statistics->element_messages, statistics->reads_repeated);
+	if (statistics->record_lookup_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		print_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			      reason ? reason : "a record that others may write is not trusted");
+		free(reason);
+	} else if (statistics->record_lookup_error) {
+		print_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			      strerror(-statistics->record_lookup_error));
+	}
 	if (statistics->record_error == -EPERM && options->verbose) {
 		char *reason = cache_directory_problem();
 
