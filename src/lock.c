@@ -157,6 +157,14 @@ static int create_locked(int directory, const struct stat *directory_status, con
 	return fd;
 }
 
+static void give_to_directory_owner(int fd, const struct stat *directory)
+{
+	struct stat status;
+
+	if (fstat(fd, &status) == 0 && (status.st_uid != directory->st_uid || status.st_gid != directory->st_gid))
+		(void)!fchown(fd, directory->st_uid, directory->st_gid);
+}
+
 /* Whether fd is still the file the name points to. */
 static bool still_linked(int directory, const char *name, int fd)
 {
@@ -207,6 +215,11 @@ int lock_namespace(int timeout_ms, lock_waiting_function waiting, void *userdata
 			r = check_file(fd, &directory_status);
 			if (r < 0)
 				goto out;
+			/* Made by root before the directory became the
+			 * service user's: give it to that user, who could not
+			 * open it otherwise. */
+			if (geteuid() == 0)
+				give_to_directory_owner(fd, &directory_status);
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			if (still_linked(directory, name, fd)) {

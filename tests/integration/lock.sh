@@ -210,11 +210,17 @@ test_root_and_the_service_user_take_turns_in_its_directory() {
 	local ns mapping=$TEST_DIR/web.conf pid status=0
 	netns_make ns host
 	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	export PORTREDIR_RUNTIME_DIRECTORY=$TEST_DIR/service-run
 	install -d -m 0700 -o "$SERVICE_UID" -g "$SERVICE_UID" "$PORTREDIR_RUNTIME_DIRECTORY"
 	run_captured with_service_user ip netns exec "$ns" "$PORTREDIR" -f "$mapping" apply
 	expect_eq "exit status of root's apply" 0 "$RUN_STATUS"
 	expect_eq "stderr of root's apply" "" "$RUN_ERR"
 	expect_eq "the lock file root made" "600 $SERVICE_UID" "$(stat -c '%a %u' "$(lock_file_of "$ns")")"
+	# One root made before the directory was the service user's is given
+	# to that user by root's next run.
+	chown 0:0 "$(lock_file_of "$ns")"
+	with_service_user ip netns exec "$ns" "$PORTREDIR" -q -f "$mapping" apply
+	expect_eq "root's old lock file" "600 $SERVICE_UID" "$(stat -c '%a %u' "$(lock_file_of "$ns")")"
 	# The service user holds the turn: root waits for it.
 	hold_turn "$ns" "$SERVICE_UID" "5151 $SERVICE_UID portredir watch"
 	write_mapping "$mapping" 'redirect tcp 80 to 9090'
