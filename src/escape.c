@@ -13,7 +13,7 @@ static size_t printable_sequence(const unsigned char *text, size_t length)
 	size_t need;
 
 	if (text[0] >= 0x20 && text[0] < 0x7f)
-		return text[0] == '\\' ? 0 : 1;
+		return 1;
 	if (text[0] < 0xc2 || text[0] > 0xf4)
 		return 0;
 	need = text[0] < 0xe0 ? 2 : text[0] < 0xf0 ? 3 : 4;
@@ -58,10 +58,7 @@ void escape_write(FILE *stream, const char *text, size_t length)
 			continue;
 		}
 		fwrite(text + start, 1, i - start, stream);
-		if (bytes[i] == '\\')
-			fputs("\\\\", stream);
-		else
-			fprintf(stream, "\\x%02x", bytes[i]);
+		fprintf(stream, "\\x%02x", bytes[i]);
 		start = ++i;
 	}
 	fwrite(text + start, 1, length - start, stream);
@@ -81,4 +78,34 @@ char *escape_text(const char *text)
 		return NULL;
 	}
 	return escaped;
+}
+
+void escape_write_json(FILE *stream, const char *text)
+{
+	const unsigned char *bytes = (const unsigned char *)text;
+	size_t length = strlen(text);
+
+	fputc('"', stream);
+	for (size_t i = 0; i < length;) {
+		size_t n = printable_sequence(bytes + i, length - i);
+
+		if (n && bytes[i] != '"' && bytes[i] != '\\') {
+			fwrite(text + i, 1, n, stream);
+			i += n;
+		} else if (bytes[i] == '"' || bytes[i] == '\\') {
+			fprintf(stream, "\\%c", bytes[i]);
+			i++;
+		} else if (bytes[i] < 0x20 || bytes[i] == 0x7f) {
+			fprintf(stream, "\\u%04x", bytes[i]);
+			i++;
+		} else if (bytes[i] == 0xc2 && i + 1 < length && bytes[i + 1] >= 0x80 && bytes[i + 1] <= 0x9f) {
+			/* A C1 control, well formed: its code point. */
+			fprintf(stream, "\\u%04x", bytes[i + 1]);
+			i += 2;
+		} else {
+			fprintf(stream, "\\\\x%02x", bytes[i]);
+			i++;
+		}
+	}
+	fputc('"', stream);
 }

@@ -5,7 +5,7 @@
 # word, duplicates across drop-ins, a symbolic link loop, a FIFO, devices,
 # unreadable files, an empty directory, a file over the size limit, files
 # another user could change, paths through directories and links another
-# user could change). For each, in a namespace holding a managed
+# user could change, names holding escape sequences). For each, in a namespace holding a managed
 # table and another owner's table: `apply` exits 2, its first line on
 # stderr is the one written below, and `nft -a list ruleset` and the
 # sysctl are byte for byte what they were. TAP, one test per input.
@@ -297,5 +297,16 @@ hostile drop_in_that_is_a_link_of_another_user "$HOSTILE/links.d" \
 	"@/links.d/20-user.conf: error: is a symbolic link owned by uid 65534, not root; replace it with a link root owns, or name its target"
 hostile file_planted_in_a_sticky_directory "$HOSTILE/sticky/planted.conf" \
 	"@/sticky/planted.conf: error: is owned by uid 65534, not root; run 'chown root @/sticky/planted.conf'"
+
+# Names that hold terminal escape sequences: shown escaped, never run.
+if [ -d "$HOSTILE" ]; then
+	mkdir -p "$HOSTILE/escape.d" "$HOSTILE/"$'\e]0;owned\a'
+	input escape.d/$'\e[31m\e[2J'red.conf 'redirct tcp 80 to 8080\n'
+	input $'\e]0;owned\a'/rules.conf 'redirect tcp 80 to 80800\n'
+fi
+hostile drop_in_named_with_an_escape_sequence "$HOSTILE/escape.d" \
+	"@/escape.d/\\x1b[31m\\x1b[2Jred.conf:1:1: error: unknown directive 'redirct'; did you mean 'redirect'?"
+hostile directory_named_with_an_escape_sequence "$HOSTILE/"$'\e]0;owned\a'/rules.conf \
+	"@/\\x1b]0;owned\\x07/rules.conf:1:20: error: invalid target port '80800': out of range; expected a number from 1 to 65535"
 
 run_tests

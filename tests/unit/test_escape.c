@@ -34,11 +34,11 @@ static void an_escape_sequence_is_shown_not_run(void **state)
 	expect_escaped("\x01\x1f", "\\x01\\x1f");
 }
 
-/* Without it, "a\x1b" and a name really spelt a\x1b would print alike. */
-static void a_backslash_is_doubled(void **state)
+/* Messages' own words hold some ("\r\n"); a backslash moves no cursor. */
+static void a_backslash_is_left_alone(void **state)
 {
 	(void)state;
-	expect_escaped("a\\x1b", "a\\\\x1b");
+	expect_escaped("only \"\\r\\n\" line endings", "only \"\\r\\n\" line endings");
 }
 
 static void other_languages_pass_but_c1_controls_and_broken_utf8_do_not(void **state)
@@ -69,14 +69,39 @@ static void escape_write_takes_a_length(void **state)
 	free(text);
 }
 
+static void expect_json(const char *text, const char *expected)
+{
+	char *json = NULL;
+	size_t size = 0;
+	FILE *stream = open_memstream(&json, &size);
+
+	assert_non_null(stream);
+	escape_write_json(stream, text);
+	assert_int_equal(fclose(stream), 0);
+	assert_string_equal(json, expected);
+	free(json);
+}
+
+/* JSON holds Unicode only: what is not UTF-8 is shown as text does. */
+static void json_strings_are_valid_json_whatever_the_bytes(void **state)
+{
+	(void)state;
+	expect_json("/etc/portredir/rules.conf", "\"/etc/portredir/rules.conf\"");
+	expect_json("say \"hi\" \\ there", "\"say \\\"hi\\\" \\\\ there\"");
+	expect_json("\x1b[31mred\n\x7f", "\"\\u001b[31mred\\u000a\\u007f\"");
+	expect_json("r\xc3\xa8gles \xc2\x9b", "\"r\xc3\xa8gles \\u009b\"");
+	expect_json("caf\xe9", "\"caf\\\\xe9\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plain_text_is_left_alone),
 		cmocka_unit_test(an_escape_sequence_is_shown_not_run),
-		cmocka_unit_test(a_backslash_is_doubled),
+		cmocka_unit_test(a_backslash_is_left_alone),
 		cmocka_unit_test(other_languages_pass_but_c1_controls_and_broken_utf8_do_not),
 		cmocka_unit_test(escape_write_takes_a_length),
+		cmocka_unit_test(json_strings_are_valid_json_whatever_the_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
