@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include "cache.h"
 #include "config.h"
+#include "escape.h"
 #include "kernel.h"
 #include "options.h"
 #include "output.h"
@@ -57,22 +59,22 @@ static void print_line(int priority, const char *label, const char *format, va_l
 static void print_line(int priority, const char *label, const char *format, va_list arguments)
 {
 	char *text = NULL, prefix[8];
-	va_list copy;
 
-	va_copy(copy, arguments);
 	if (vasprintf(&text, format, arguments) < 0)
 		text = NULL;
 	priority_prefix(prefix, priority);
 	if (text) {
 		if (priority == LOG_ERR)
 			note_error(text);
-		fprintf(stderr, "%sportredir: %s%s\n", prefix, label, text);
-	} else {
+		/* Whatever the message holds of file names, words of the
+		 * mapping, process names: no control character reaches the
+		 * terminal or the log (escape.h). */
 		fprintf(stderr, "%sportredir: %s", prefix, label);
-		vfprintf(stderr, format, copy);
+		escape_write(stderr, text, strlen(text));
 		fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "%sportredir: %sout of memory while writing a message\n", prefix, label);
 	}
-	va_end(copy);
 	free(text);
 }
 
@@ -116,7 +118,9 @@ void output_log(int priority, const char *format, ...)
 
 void output_usage_error(const char *message)
 {
-	fprintf(stderr, "portredir: error: %s; see 'portredir --help'\n", message);
+	fputs("portredir: error: ", stderr);
+	escape_write(stderr, message, strlen(message));
+	fputs("; see 'portredir --help'\n", stderr);
 }
 
 void output_help(void)
@@ -162,10 +166,11 @@ void output_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 			continue;
 		line = diagnostic_format(diagnostic);
 		priority_prefix(prefix, error ? LOG_ERR : LOG_WARNING);
-		if (line)
-			fprintf(stderr, "%s%s\n", prefix, line);
-		else
-			fprintf(stderr, "%sportredir: error: %s\n", prefix, diagnostic->message);
+		fputs(prefix, stderr);
+		if (!line)
+			fputs("portredir: error: ", stderr);
+		escape_write(stderr, line ? line : diagnostic->message, strlen(line ? line : diagnostic->message));
+		fputc('\n', stderr);
 		if (error)
 			note_error(line ? line : diagnostic->message);
 		free(line);
@@ -229,15 +234,27 @@ void output_kernel_statistics(const struct options *options, const struct kernel
 	output_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		       statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		       statistics->element_messages, statistics->reads_repeated);
-	if (statistics->record_lookup_error)
-		output_verbose(options, "the record %s was not used: %s%s", statistics->record_lookup_path,
-			       strerror(-statistics->record_lookup_error),
-			       statistics->record_lookup_error == -EPERM ?
-				       " (a record or directory that others may write is not trusted)" : "");
-	if (statistics->record_error)
+	/* Refused for what the directory is: say what (cache.h). */
+	if (statistics->record_lookup_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		output_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			       reason ? reason : "a record that others may write is not trusted");
+		free(reason);
+	} else if (statistics->record_lookup_error) {
+		output_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			       strerror(-statistics->record_lookup_error));
+	}
+	if (statistics->record_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		output_verbose(options, "the maps' elements were not recorded for the next run: %s",
+			       reason ? reason : strerror(-statistics->record_error));
+		free(reason);
+	} else if (statistics->record_error) {
 		output_verbose(options, "the maps' elements were not recorded for the next run: %s",
 			       strerror(-statistics->record_error));
-	else if (statistics->elements_recorded)
+	} else if (statistics->elements_recorded)
 		output_verbose(options, "the maps' elements were recorded for the next run");
 }
 
@@ -249,19 +266,10 @@ void output_table_read(const struct options *options, const struct table_state *
 		       state->elements_cached ? " (as recorded at this generation; the maps were not dumped)" : "");
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
+/* A JSON string, valid whatever the bytes of the text (escape.h). */
 static void print_json_string(FILE *stream, const char *text)
 {
-	fputc('"', stream);
-	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			fprintf(stream, "\\%c", *c);
-		else if (*c < 0x20)
-			fprintf(stream, "\\u%04x", *c);
-		else
-			fputc(*c, stream);
-	}
-	fputc('"', stream);
+	escape_write_json(stream, text);
 }
 
 void output_mapping_to(FILE *stream, const struct mapping *mapping)

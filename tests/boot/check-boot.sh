@@ -27,8 +27,9 @@ DEB=${DEB:-}
 # Each boot is bounded; a healthy one takes a few seconds.
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 # Besides minbase: an init and D-Bus (systemctl), portredir's runtime
-# libraries, and nft with netbase (protocol names) for the checks.
-PACKAGES=systemd,systemd-sysv,dbus,libnftnl11,libmnl0,nftables,netbase
+# libraries, nss-systemd (names of dynamic users, as Debian installs it
+# with systemd), and nft with netbase (protocol names) for the checks.
+PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libnftnl11,libmnl0,nftables,netbase
 
 passed=0 failed=0 skipped=0 number=0
 started=$SECONDS

@@ -34,15 +34,20 @@ sysctl_of() {
 	in_ns "$1" cat /proc/sys/net/ipv4/ip_unprivileged_port_start
 }
 
-# A user's own file, even one others may write: without root, nothing is
-# refused for its owner (portredir.conf(5), OWNERSHIP).
+# A user's own file: without root, the running user is trusted beside
+# root; one that others may write is refused to it as to root
+# (portredir.conf(5), OWNERSHIP).
 test_check_works_as_any_user_without_capabilities() {
 	local ns mapping=$TEST_DIR/users.conf
 	netns_make ns host
 	write_mapping "$mapping" 'redirect tcp,udp 443 to 8443' 'redirect tcp 80 to 8080'
 	chown "$LISTENER_USER" "$mapping"
-	chmod 0666 "$mapping"
 	expect_run "check as $LISTENER_USER" 0 "$SHIPPED_MAPPING" in_ns_as "$ns" "$LISTENER_USER" "$PORTREDIR" -f "$mapping" check
+	chmod 0666 "$mapping"
+	run_captured in_ns_as "$ns" "$LISTENER_USER" "$PORTREDIR" -f "$mapping" check
+	expect_eq "exit status of check of a file others may write" 2 "$RUN_STATUS"
+	expect_eq "its first line on stderr" "$mapping: error: is writable by group or others (mode 0666); run 'chmod go-w $mapping'" \
+		"$(head -n 1 <<<"$RUN_ERR")"
 }
 
 test_apply_diff_show_flush_need_only_cap_net_admin() {

@@ -85,8 +85,12 @@ check "portredir.service keeps only CAP_NET_ADMIN and gains nothing" has_lines "
 check "portredir.service sees the file system read-only but for the sysctl" has_lines "$SERVICE" \
 	ProtectSystem=strict ProtectKernelTunables=yes \
 	ReadWritePaths=/proc/sys/net/ipv4/ip_unprivileged_port_start
-check "portredir.service has netlink and its lock's AF_UNIX only, and a system-call filter" has_lines "$SERVICE" \
-	"RestrictAddressFamilies=AF_NETLINK AF_UNIX" SystemCallFilter=@system-service
+check "portredir.service has netlink only, and a system-call filter" has_lines "$SERVICE" \
+	"RestrictAddressFamilies=AF_NETLINK" SystemCallFilter=@system-service
+for unit in "$SERVICE" build/portredir-watch.service; do
+	check "$(basename "$unit") runs as the user portredir with its runtime directory (the lock root shares)" \
+		has_lines "$unit" User=portredir RuntimeDirectory=portredir RuntimeDirectoryMode=0700
+done
 check "portredir.service manages the host's network, not a private one" \
 	lacks_key "$SERVICE" PrivateNetwork
 check "README.md records the exposure systemd-analyze security gives" \
