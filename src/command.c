@@ -358,6 +358,11 @@ void print_kernel_statistics(const struct options *options, const struct kernel 
 	print_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		      statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		      statistics->element_messages, statistics->reads_repeated);
+	if (statistics->record_lookup_error)
+		print_verbose(options, "the record %s was not used: %s%s", statistics->record_lookup_path,
+			      strerror(-statistics->record_lookup_error),
+			      statistics->record_lookup_error == -EPERM ?
+				      " (a record or directory that others may write is not trusted)" : "");
 	if (statistics->record_error)
 		print_verbose(options, "the maps' elements were not recorded for the next run: %s",
 			      strerror(-statistics->record_error));
