@@ -369,13 +369,6 @@ fail:
 	return -ENOMEM;
 }
 
-struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation)
-{
-	struct batch *batch;
-
-	return batch_start(kernel, size_hint, generation, &batch) < 0 ? NULL : batch;
-}
-
 void batch_free(struct batch *batch)
 {
 	if (!batch)
@@ -414,13 +407,6 @@ int batch_add_message(struct batch *batch, uint16_t type, uint16_t flags, const 
 	batch->open = nftnl_nlmsg_build_hdr(start, type, NFPROTO_INET, flags | NLM_F_ACK, message->sequence);
 	*ret_message = batch->open;
 	return 0;
-}
-
-struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what)
-{
-	struct nlmsghdr *nlh;
-
-	return batch_add_message(batch, type, flags, what, &nlh) < 0 ? NULL : nlh;
 }
 
 int batch_commit_message(struct batch *batch)

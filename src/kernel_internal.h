@@ -178,10 +178,6 @@ void batch_free(struct batch *batch);
  * estimate was wrong). */
 int batch_add_message(struct batch *batch, uint16_t type, uint16_t flags, const char *what,
 		      struct nlmsghdr **ret_message);
-/* The same as NULL-returning calls, for a caller that has not moved to
- * the two above: NULL for any failure. */
-struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation);
-struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what);
 /* Closes the message batch_add_message() started, after its payload is
  * built. */
 int batch_commit_message(struct batch *batch);

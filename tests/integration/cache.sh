@@ -232,7 +232,7 @@ test_by_default_records_go_to_run_portredir() {
 		exec 3<"/run/netns/$1"
 		mount -t tmpfs -o mode=0755 portredir-test /run
 		nsenter --net=/proc/self/fd/3 "$2" -q -f "$3" apply
-		nsenter --net=/proc/self/fd/3 "$2" -v -q -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
+		nsenter --net=/proc/self/fd/3 "$2" -v -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
 		stat -c "%a %U" /run/portredir
 		find /run/portredir -type f -printf "%m %u\n"
 	' default-directory "$NS" "$PORTREDIR" "$TEST_DIR/start.conf"
