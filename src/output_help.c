@@ -69,11 +69,44 @@ static void print_option(const char *names, const char *argument, const char *he
 	print_wrapped(stdout, OPTION_COLUMN, OPTION_COLUMN, help);
 }
 
+/* "Usage: " and the synopsis, broken before a '[' where it would pass
+ * HELP_WIDTH, its next lines under the first option. */
+static void print_usage(const struct command *command)
+{
+	const size_t indent = strlen("Usage: portredir ");
+	char *synopsis = NULL;
+	size_t size = 0, at = strlen("Usage: ");
+	FILE *stream = open_memstream(&synopsis, &size);
+
+	if (!stream)
+		return;
+	print_synopsis(stream, command);
+	if (fclose(stream) != 0) {
+		free(synopsis);
+		return;
+	}
+	printf("Usage: ");
+	for (const char *word = synopsis; *word;) {
+		/* A word runs to the next " [": an option with its argument. */
+		const char *next = strstr(word + 1, " [");
+		size_t length = next ? (size_t)(next - word) : strlen(word);
+
+		if (word != synopsis && at + length > HELP_WIDTH) {
+			printf("\n%*s", (int)indent - 1, "");
+			at = indent - 1;
+		}
+		printf("%.*s", (int)length, word);
+		at += length;
+		word += length;
+	}
+	printf("\n");
+	free(synopsis);
+}
+
 static void print_command_help(const struct command *command)
 {
-	printf("Usage: ");
-	print_synopsis(stdout, command);
-	printf("\n\n");
+	print_usage(command);
+	printf("\n");
 	print_wrapped(stdout, 0, 0, command->description);
 	printf("\nOptions:\n");
 	for (size_t i = 0; i < option_help_count; i++) {
