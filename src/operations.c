@@ -55,8 +55,9 @@ int command_load_mapping_into(const struct options *options, bool changing, stru
 			goto out;
 	}
 	/* The excerpts are a help, not a condition: without the memory for
-	 * them the diagnostics are still shown. */
-	if (diagnostics->count)
+	 * them the diagnostics are still shown. Not read for warnings that
+	 * -q keeps quiet. */
+	if (diagnostics->error_count || (diagnostics->count && !options->quiet))
 		config_read_sources(diagnostics);
 	output_diagnostics(diagnostics, options->quiet);
 	if (diagnostics->error_count) {
