@@ -1,10 +1,12 @@
 /* Reading the mapping from the file system: one file, or every *.conf of a
  * drop-in directory in order, each through a path nobody else can change
- * (path_trust.h). */
+ * (path_trust.h); and reading back the lines diagnostics point into, for
+ * their excerpts. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -306,4 +308,121 @@ int config_parse_path(const char *path, struct mapping *mapping, struct diagnost
 	if (r < 0)
 		return r;
 	return config_finish(mapping, diagnostics);
+}
+
+struct needed_line {
+	unsigned int line;
+	struct diagnostic *diagnostic;
+};
+
+static int needed_line_compare(const void *a, const void *b)
+{
+	const struct needed_line *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Keeps the line for diagnostic, as the parser saw it: without "\r\n" or
+ * "\n" at its end, and without a byte-order mark at the start of the file
+ * (columns count from after it). */
+static int keep_source_line(struct diagnostic *diagnostic, const char *line, size_t length)
+{
+	static const char byte_order_mark[] = "\xef\xbb\xbf";
+
+	if (length && line[length - 1] == '\n') {
+		length--;
+		if (length && line[length - 1] == '\r')
+			length--;
+	}
+	if (diagnostic->location.line == 1 && length >= 3 && !memcmp(line, byte_order_mark, 3)) {
+		line += 3;
+		length -= 3;
+	}
+	diagnostic->source_truncated = length > DIAGNOSTIC_SOURCE_MAX;
+	if (diagnostic->source_truncated)
+		length = DIAGNOSTIC_SOURCE_MAX;
+	diagnostic->source = malloc(length + 1);
+	if (!diagnostic->source)
+		return -ENOMEM;
+	memcpy(diagnostic->source, line, length);
+	diagnostic->source[length] = '\0';
+	diagnostic->source_length = length;
+	return 0;
+}
+
+/* Reads file once and gives each of its diagnostics in needed (sorted by
+ * line) its line. The file is opened as the parser opened it, and read
+ * only if it still is a regular file that the parser would have read. */
+static int read_sources_of(const char *file, struct needed_line *needed, size_t count)
+{
+	unsigned int number = 0;
+	size_t next = 0, line_size = 0, total = 0;
+	struct stat status;
+	char *line = NULL;
+	FILE *stream;
+	ssize_t length;
+	int fd, r = 0;
+
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode) || changeable_by_others(&status)) {
+		close(fd);
+		return 0;
+	}
+	stream = fdopen(fd, "r");
+	if (!stream) {
+		close(fd);
+		return 0;
+	}
+	while (next < count && (length = getline(&line, &line_size, stream)) >= 0) {
+		total += (size_t)length;
+		if (total > CONFIG_MAX_FILE_SIZE)
+			break;
+		number++;
+		for (; next < count && needed[next].line == number; next++) {
+			r = keep_source_line(needed[next].diagnostic, line, (size_t)length);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	free(line);
+	fclose(stream);
+	return r;
+}
+
+int config_read_sources(struct diagnostics *diagnostics)
+{
+	struct needed_line *needed = NULL;
+	int r = 0;
+
+	needed = calloc(diagnostics->count ? diagnostics->count : 1, sizeof(*needed));
+	if (!needed)
+		return -ENOMEM;
+	for (size_t i = 0; i < diagnostics->count && r >= 0; i++) {
+		const char *file = diagnostics->items[i].location.file;
+		bool done = false;
+		size_t count = 0;
+
+		if (!file || !diagnostics->items[i].location.line)
+			continue;
+		/* Each file once, when its first diagnostic comes up. */
+		for (size_t j = 0; j < i && !done; j++)
+			done = diagnostics->items[j].location.file && diagnostics->items[j].location.line &&
+			       !strcmp(diagnostics->items[j].location.file, file);
+		if (done)
+			continue;
+		for (size_t j = i; j < diagnostics->count; j++) {
+			struct diagnostic *diagnostic = &diagnostics->items[j];
+
+			if (diagnostic->location.file && diagnostic->location.line && !diagnostic->source &&
+			    !strcmp(diagnostic->location.file, file))
+				needed[count++] = (struct needed_line){ diagnostic->location.line, diagnostic };
+		}
+		qsort(needed, count, sizeof(*needed), needed_line_compare);
+		r = read_sources_of(file, needed, count);
+	}
+	free(needed);
+	return r;
 }

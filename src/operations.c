@@ -40,7 +40,7 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 		       kernel->unprivileged_port_start, kernel->local_port_first);
 }
 
-int command_load_mapping_into(const struct options *options, struct mapping *mapping,
+int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics)
 {
 	struct config_kernel kernel;
@@ -56,10 +56,15 @@ int command_load_mapping_into(const struct options *options, struct mapping *map
 		if (r < 0)
 			goto out;
 	}
+	/* The excerpts are a help, not a condition: without the memory for
+	 * them the diagnostics are still shown. Not read for warnings that
+	 * -q keeps quiet. */
+	if (diagnostics->error_count || (diagnostics->count && !options->quiet))
+		config_read_sources(diagnostics);
 	output_diagnostics(diagnostics, options->quiet);
 	if (diagnostics->error_count) {
-		output_error("%s: %zu error%s; nothing was changed", options->path, diagnostics->error_count,
-			     diagnostics->error_count == 1 ? "" : "s");
+		output_error("%s: %zu error%s%s", options->path, diagnostics->error_count,
+			     diagnostics->error_count == 1 ? "" : "s", changing ? "; nothing was changed" : "");
 		r = -EINVAL;
 		goto out;
 	}
@@ -71,7 +76,7 @@ out:
 	return r;
 }
 
-int command_load_mapping(const struct options *options, struct mapping **ret_mapping)
+int command_load_mapping(const struct options *options, bool changing, struct mapping **ret_mapping)
 {
 	struct diagnostics diagnostics;
 	struct mapping *mapping = mapping_new();
@@ -82,7 +87,7 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 		return -ENOMEM;
 	}
 	diagnostics_init(&diagnostics);
-	r = command_load_mapping_into(options, mapping, &diagnostics);
+	r = command_load_mapping_into(options, changing, mapping, &diagnostics);
 	diagnostics_clear(&diagnostics);
 	if (r < 0) {
 		mapping_free(mapping);

@@ -73,7 +73,7 @@ sysctl_is() {
 }
 
 # table_is TCP_ELEMENTS UDP_ELEMENTS: the managed table is exactly the
-# README's layout with these map elements ("80 : 8080, 443 : 8443"), as
+# layout of docs/kernel.md with these map elements ("80 : 8080, 443 : 8443"), as
 # nft (with netbase) lists it; an empty map has no elements line.
 table_is() {
 	local expected map chain

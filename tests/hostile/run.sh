@@ -7,8 +7,10 @@
 # another user could change, paths through directories and links another
 # user could change, names holding escape sequences). For each, in a namespace holding a managed
 # table and another owner's table: `apply` exits 2, its first line on
-# stderr is the one written below, and `nft -a list ruleset` and the
-# sysctl are byte for byte what they were. TAP, one test per input.
+# stderr is the one written below, no line on stderr holds a control
+# character (the excerpts under the diagnostics escape them), and
+# `nft -a list ruleset` and the sysctl are byte for byte what they were.
+# TAP, one test per input.
 . "$(dirname "$0")/../integration/lib.sh"
 
 # Generated inputs live here; "@" in an expected line stands for it.
@@ -20,7 +22,8 @@ CORPUS=$TEST_DIR/corpus
 declare -A CASE_PATH CASE_EXPECTED CASE_USER
 
 # hostile NAME PATH EXPECTED [USER]: a test named NAME (its function name)
-# applying PATH, as root or as USER with only CAP_NET_ADMIN.
+# applying PATH, as root or as USER with only CAP_NET_ADMIN. EXPECTED is
+# the first line on stderr, or when it has several, the whole of stderr.
 hostile() {
 	CASE_PATH[$1]=$2
 	CASE_EXPECTED[$1]=${3//@/$HOSTILE}
@@ -62,8 +65,16 @@ expect_apply_refused() {
 	fi
 	first=$(head -n 1 <<<"$RUN_ERR")
 	expect_eq "exit status of apply -f $path" 2 "$RUN_STATUS"
-	expect_eq "first line on stderr" "$expected" "$first"
+	if [[ $expected == *$'\n'* ]]; then
+		expect_eq "stderr" "$expected" "$RUN_ERR"
+	else
+		expect_eq "first line on stderr" "$expected" "$first"
+	fi
 	expect_eq "stdout" "" "$RUN_OUT"
+	# The excerpts under the diagnostics show the input's bytes escaped:
+	# no control character of it reaches the terminal.
+	expect_eq "lines on stderr with a control character" "" \
+		"$(LC_ALL=C grep -n '[[:cntrl:]]' <<<"$RUN_ERR" | cut -c1-200 || true)"
 	save_state "$ns" "$TEST_DIR/after"
 	expect_same_file "ruleset and sysctl" "$TEST_DIR/before" "$TEST_DIR/after"
 }
@@ -81,11 +92,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown -R 0:0 "$CORPUS" && chmod -R go-w "$CORPUS"
 fi
 
-# Every malformed mapping of the corpus, with the first line it expects.
+# Every malformed mapping of the corpus, with the whole stderr it expects
+# from check, where apply adds that nothing was changed.
 for expected in tests/malformed/*.expected; do
 	input=${expected%.expected}
 	name=malformed_$(basename "$input" | tr -c 'a-zA-Z0-9_\n' '_')
-	hostile "$name" "$input" "$(cat "$expected")"
+	hostile "$name" "$input" "$(sed '$s/$/; nothing was changed/' "$expected")"
 done
 
 # Binary junk: an ELF file starts with 0x7f, then "ELF"; random bytes

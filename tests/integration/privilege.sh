@@ -56,8 +56,7 @@ test_apply_diff_show_flush_need_only_cap_net_admin() {
 	expect_run "apply with CAP_NET_ADMIN only" 0 "$CREATE_ALL_LINES" as_net_admin "$ns" "$PORTREDIR" -f "$RULES_DIR" apply
 	expect_table "$ns" "$EXPECTED_TABLE"
 	expect_run "diff with CAP_NET_ADMIN only" 0 "" as_net_admin "$ns" "$PORTREDIR" -f "$RULES_DIR" diff
-	expect_run "show with CAP_NET_ADMIN only" 0 "unprivileged_port_start 1024
-$SHIPPED_MAPPING" as_net_admin "$ns" "$PORTREDIR" show
+	expect_run "show with CAP_NET_ADMIN only" 0 "$SHIPPED_MAPPING" as_net_admin "$ns" "$PORTREDIR" show
 	expect_run "flush with CAP_NET_ADMIN only" 0 "- table inet portredir" as_net_admin "$ns" "$PORTREDIR" flush
 	expect_no_table "$ns"
 }
@@ -79,21 +78,21 @@ test_cap_net_admin_alone_keeps_and_restores_the_sysctl() {
 }
 
 # Root is not enough: without CAP_NET_ADMIN, each kernel command fails in
-# one line that says what is missing, and changes nothing.
+# one line that says which capability is missing, and changes nothing.
 test_root_without_cap_net_admin_is_told_it_is_needed() {
-	local ns command
+	local ns command changed
 	netns_make ns host
 	portredir_in "$ns" -q -f "$RULES_DIR" apply
 	ruleset_save "$ns" "$TEST_DIR/before"
 	for command in apply diff show flush; do
 		run_captured in_ns "$ns" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
 			"$PORTREDIR" -f "$RULES_DIR" "$command"
+		changed=""
+		[ "$command" = diff ] || [ "$command" = show ] || changed="; nothing was changed"
 		expect_eq "exit status of $command without CAP_NET_ADMIN" 2 "$RUN_STATUS"
-		expect_eq "lines on stderr of $command" 1 "$(wc -l <<<"$RUN_ERR")"
-		grep -q '^portredir: error: .*run as root or with CAP_NET_ADMIN$' <<<"$RUN_ERR" || {
-			diag "$command without CAP_NET_ADMIN: $RUN_ERR"
-			return 1
-		}
+		expect_eq "stderr of $command without CAP_NET_ADMIN" \
+			"portredir: error: cannot read the nftables ruleset (ruleset generation): Operation not permitted$changed; needs CAP_NET_ADMIN in this network namespace" \
+			"$RUN_ERR"
 	done
 	ruleset_save "$ns" "$TEST_DIR/after"
 	expect_same_file "ruleset" "$TEST_DIR/before" "$TEST_DIR/after"

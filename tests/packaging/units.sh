@@ -2,7 +2,7 @@
 # The systemd units as installed: systemd-analyze verify finds nothing to
 # say about any of them, portredir.service has the hardening the issue
 # asks for, and the exposure systemd-analyze security gives it is the one
-# README.md and portredir(8) record.
+# docs/sandbox.md and portredir(8) record.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$SCRATCH/root
@@ -93,8 +93,8 @@ for unit in "$SERVICE" build/portredir-watch.service; do
 done
 check "portredir.service manages the host's network, not a private one" \
 	lacks_key "$SERVICE" PrivateNetwork
-check "README.md records the exposure systemd-analyze security gives" \
-	records_exposure README.md 'exposure level of SCORE'
+check "docs/sandbox.md records the exposure systemd-analyze security gives" \
+	records_exposure docs/sandbox.md 'exposure level of SCORE'
 check "portredir(8) records the exposure systemd-analyze security gives" \
 	records_exposure man/portredir.8 'rates its exposure SCORE'
 finish
