@@ -357,16 +357,27 @@ static int read_sources_of(const char *file, struct needed_line *needed, size_t 
 {
 	unsigned int number = 0;
 	size_t next = 0, line_size = 0, total = 0;
+	struct path_problem problem = { .is_subject = true, .is_last = true };
+	struct path_trust trust;
+	char name[NAME_MAX + 1];
 	struct stat status;
+	int directory;
 	char *line = NULL;
 	FILE *stream;
 	ssize_t length;
 	int fd, r = 0;
 
-	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	/* Through the same walk as the parse (path_trust.h): the excerpt must
+	 * not show a line of a file swapped in since. */
+	path_trust_init(&trust);
+	if (path_trust_walk(file, &trust, &directory, name, &problem) < 0)
+		return 0;
+	fd = openat(directory, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	close(directory);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode) || changeable_by_others(&status)) {
+	if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode) ||
+	    path_trust_check_last(&trust, &status, file, &problem) < 0) {
 		close(fd);
 		return 0;
 	}
