@@ -31,6 +31,8 @@ test_a_drop_in_named_with_an_escape_sequence_is_named_escaped() {
 	run_captured portredir_in "$ns" -f "$directory" apply
 	expect_eq "exit status of apply" 2 "$RUN_STATUS"
 	expect_eq "stderr of apply" "$directory/20-${ESCAPED}red.conf:1:1: error: unknown directive 'redirct'; did you mean 'redirect'?
+    1 | redirct tcp 443 to 8443
+      | ^~~~~~~
 portredir: error: $directory: 1 error; nothing was changed" "$RUN_ERR"
 	expect_no_control_characters "stderr of apply" "$RUN_ERR"
 	run_captured portredir_in "$ns" -f "$directory" check
@@ -65,9 +67,9 @@ test_the_command_line_and_the_runtime_directory_are_named_escaped() {
 	netns_make ns host
 	run_captured "$PORTREDIR" "--${SEQUENCE}" check
 	expect_eq "exit status" 2 "$RUN_STATUS"
-	expect_eq "stderr" "portredir: error: unknown option '--$ESCAPED'; see 'portredir --help'" "$RUN_ERR"
+	expect_eq "stderr" "portredir: error: unknown option '--$ESCAPED'; see 'portredir help'" "$RUN_ERR"
 	run_captured "$PORTREDIR" "${SEQUENCE}"
-	expect_eq "stderr for an unknown command" "portredir: error: unknown command '$ESCAPED'; see 'portredir --help'" "$RUN_ERR"
+	expect_eq "stderr for an unknown command" "portredir: error: unknown command '$ESCAPED'; see 'portredir help' for the commands" "$RUN_ERR"
 	install -d -m 0777 "$TEST_DIR/open-$SEQUENCE"
 	run_captured env PORTREDIR_RUNTIME_DIRECTORY="$TEST_DIR/open-$SEQUENCE/run" \
 		ip netns exec "$ns" "$PORTREDIR" -v -f "$RULES_DIR" apply
@@ -132,6 +134,8 @@ test_watch_logs_names_escaped() {
 portredir: watching $TEST_DIR/watched-$ESCAPED/rules.conf and table inet portredir
 portredir: table inet portredir changed by \x1b[31mnft (pid PID): applied 2 changes: ~ table inet portredir: created (missing); + redirect tcp 80 to 8080
 $TEST_DIR/watched-$ESCAPED/rules.conf:1:1: error: unknown directive 'redirct'; did you mean 'redirect'?
+    1 | redirct tcp 80 to 8080
+      | ^~~~~~~
 portredir: error: $TEST_DIR/watched-$ESCAPED/rules.conf: 1 error; nothing was changed
 portredir: error: $TEST_DIR/watched-$ESCAPED/rules.conf is not valid; keeping the last valid mapping until it is fixed
 portredir: stopping on Terminated; the rules stay in place" "$(sed 's/(pid [0-9]*)/(pid PID)/' "$TEST_DIR/watch.log")"
