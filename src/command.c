@@ -90,6 +90,30 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 		print_warning("%zu more warnings not shown", diagnostics->dropped_warnings);
 }
 
+/* " for OWNER", or nothing for an unowned redirect. Owners were checked
+ * by the parser or read from the table: printable, but escaped all the
+ * same, since a table anyone with CAP_NET_ADMIN wrote may hold anything. */
+void print_owner_clause(FILE *stream, const struct owner *owner)
+{
+	char text[OWNER_TEXT_MAX + 1];
+
+	if (!owner)
+		return;
+	owner_text(owner, text, sizeof(text));
+	fputs(" for ", stream);
+	print_escaped(stream, text);
+}
+
+void print_escaped(FILE *stream, const char *text)
+{
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+			fprintf(stream, "\\x%02x", *c);
+		else
+			fputc(*c, stream);
+	}
+}
+
 void print_mapping(FILE *stream, const struct mapping *mapping)
 {
 	if (mapping->has_unprivileged_port_start)
@@ -97,8 +121,10 @@ void print_mapping(FILE *stream, const struct mapping *mapping)
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];
 
-		fprintf(stream, "redirect %s %u to %u\n", protocol_name(redirect->protocol),
+		fprintf(stream, "redirect %s %u to %u", protocol_name(redirect->protocol),
 			redirect->port, redirect->target);
+		print_owner_clause(stream, redirect->owner);
+		fputc('\n', stream);
 	}
 }
 
@@ -116,6 +142,20 @@ void print_json_string(FILE *stream, const char *text)
 	fputc('"', stream);
 }
 
+/* The owner as the clause writes it, "nginx.service" or "cgroup /web",
+ * or null. */
+void print_owner_json(FILE *stream, const struct owner *owner)
+{
+	char text[OWNER_TEXT_MAX + 1];
+
+	if (!owner) {
+		fputs("null", stream);
+		return;
+	}
+	owner_text(owner, text, sizeof(text));
+	print_json_string(stream, text);
+}
+
 void print_mapping_json(FILE *stream, const struct mapping *mapping)
 {
 	fputs("{\"unprivileged_port_start\":", stream);
@@ -127,8 +167,10 @@ void print_mapping_json(FILE *stream, const struct mapping *mapping)
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];
 
-		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", i ? "," : "",
+		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", i ? "," : "",
 			protocol_name(redirect->protocol), redirect->port, redirect->target);
+		print_owner_json(stream, redirect->owner);
+		fputc('}', stream);
 	}
 	fputs("]}", stream);
 }

@@ -63,7 +63,7 @@ test_errors_and_json_have_no_memory_errors_or_leaks() {
 	under_valgrind "$ns" 2 "" -f "$bad" check
 	under_valgrind "$ns" 0 '{"changed":true,"changes":[{"op":"~","object":"table inet portredir","action":"created","reason":"missing"},{"op":"+","protocol":"tcp","port":80,"target":8080},{"op":"+","protocol":"tcp","port":443,"target":8443},{"op":"+","protocol":"udp","port":443,"target":8443}]}' \
 		--json -f "$RULES_DIR" apply
-	under_valgrind "$ns" 0 '{"unprivileged_port_start":1024,"redirects":[{"protocol":"tcp","port":80,"target":8080},{"protocol":"tcp","port":443,"target":8443},{"protocol":"udp","port":443,"target":8443}]}' \
+	under_valgrind "$ns" 0 '{"unprivileged_port_start":1024,"redirects":[{"protocol":"tcp","port":80,"target":8080,"owner":null},{"protocol":"tcp","port":443,"target":8443,"owner":null},{"protocol":"udp","port":443,"target":8443,"owner":null}]}' \
 		--json show
 }
 
