@@ -91,8 +91,8 @@ void print_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 }
 
 /* " for OWNER", or nothing for an unowned redirect. Owners were checked
- * by the parser or read from the table: printable, but escaped all the
- * same, since a table anyone with CAP_NET_ADMIN wrote may hold anything. */
+ * by the parser or by the table's reader, but are escaped all the same:
+ * what reaches a terminal must not be able to control it. */
 void print_owner_clause(FILE *stream, const struct owner *owner)
 {
 	char text[OWNER_TEXT_MAX + 1];
@@ -107,7 +107,7 @@ void print_owner_clause(FILE *stream, const struct owner *owner)
 void print_escaped(FILE *stream, const char *text)
 {
 	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-		if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+		if (*c < 0x20 || *c >= 0x7f)
 			fprintf(stream, "\\x%02x", *c);
 		else
 			fputc(*c, stream);

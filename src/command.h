@@ -49,7 +49,7 @@ void print_mapping_json(FILE *stream, const struct mapping *mapping);
 void print_json_string(FILE *stream, const char *text);
 void print_owner_clause(FILE *stream, const struct owner *owner);
 void print_owner_json(FILE *stream, const struct owner *owner);
-/* Text with control characters, non-ASCII bytes and backslashes as \xNN. */
+/* Text with control characters and non-ASCII bytes as \xNN. */
 void print_escaped(FILE *stream, const char *text);
 
 struct plan;
