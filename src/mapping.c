@@ -109,6 +109,7 @@ const struct owner *mapping_intern_owner(struct mapping *mapping, enum owner_kin
 	if (!owner)
 		return NULL;
 	owner->kind = kind;
+	owner->index = mapping->owner_count;
 	owner->name = strndup(name, length);
 	if (!owner->name) {
 		free(owner);

@@ -38,6 +38,8 @@ struct owner {
 	enum owner_kind kind;
 	/* The unit name, or the path from the hierarchy's root ("/a/b"). */
 	char *name;
+	/* Its place in mapping->owners. */
+	size_t index;
 };
 
 /* The owner as the clause after "for" writes it: "nginx.service" or
