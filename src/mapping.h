@@ -45,7 +45,7 @@ struct owner {
 /* The owner as the clause after "for" writes it: "nginx.service" or
  * "cgroup /system.slice/web.service". Also how the kernel's table records
  * it (an element comment), so it is bounded: nft refuses longer comments. */
-#define OWNER_TEXT_MAX 127
+#define OWNER_TEXT_MAX 128
 #define OWNER_CGROUP_PREFIX "cgroup "
 
 /* 40 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the

@@ -358,7 +358,7 @@ static void test_unit_name_over_the_limit_is_an_error(void **state)
 	strcpy(unit + OWNER_TEXT_MAX - 7, ".service");
 	snprintf(line, sizeof(line), "redirect tcp 80 to 8080 for %s\n", unit);
 	snprintf(expected, sizeof(expected),
-		 "test.conf:1:29: error: unit name '%.64s...' is longer than 127 bytes, the most the kernel's table records",
+		 "test.conf:1:29: error: unit name '%.64s...' is longer than 128 bytes, the most the kernel's table records",
 		 unit);
 	assert_refused(fixture, line, expected);
 }
@@ -409,7 +409,7 @@ static void test_cgroup_path_over_the_limit_is_an_error(void **state)
 	path[OWNER_TEXT_MAX - 6] = '\0';
 	snprintf(line, sizeof(line), "redirect tcp 80 to 8080 for cgroup %s\n", path);
 	snprintf(expected, sizeof(expected),
-		 "test.conf:1:36: error: cgroup path '%.64s...' is longer than 120 bytes, the most the kernel's table records",
+		 "test.conf:1:36: error: cgroup path '%.64s...' is longer than 121 bytes, the most the kernel's table records",
 		 path);
 	assert_refused(fixture, line, expected);
 }
