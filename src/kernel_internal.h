@@ -104,6 +104,22 @@ struct nftnl_chain *layout_chain(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it
  * fills in), for comparison; otherwise exactly what nft sends. */
 struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);
+/* The owner gate (kernel_owners.c). set_id 0: no transaction id. */
+struct nftnl_set *layout_owned_set(enum protocol protocol, uint32_t set_id);
+struct nftnl_set *layout_owner_set(enum protocol protocol, uint32_t set_id);
+/* input: the base chain on the input hook; otherwise owner_check. */
+struct nftnl_chain *layout_owner_chain(bool input);
+struct nftnl_rule *layout_gate_rule(enum protocol protocol, uint32_t set_id, bool as_dumped);
+struct nftnl_rule *layout_owner_rule(enum protocol protocol, unsigned int level, uint32_t set_id, bool as_dumped);
+struct nftnl_rule *layout_refusal_rule(enum protocol protocol);
+/* Elements: an owned port and the owner's text (its comment); a port and
+ * a group's ID. The parsers return -EINVAL for elements of another shape;
+ * the text returned points into the element, without its NUL. */
+struct nftnl_set_elem *layout_owned_element(uint16_t port, const char *owner_text);
+struct nftnl_set_elem *layout_owner_element(uint16_t port, uint64_t id);
+int layout_owned_element_parse(struct nftnl_set_elem *element, uint16_t *ret_port, const char **ret_text,
+			       size_t *ret_length);
+int layout_owner_element_parse(struct nftnl_set_elem *element, uint16_t *ret_port, uint64_t *ret_id);
 /* Each expression of the rule as libnftnl prints it, "[ name ... ]", joined;
  * how the reader recognises a managed rule. Returns 0 or -ENOMEM/-ENOSPC. */
 int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size);

@@ -12,6 +12,16 @@ const char *map_name(enum protocol protocol)
 	return protocol == PROTOCOL_TCP ? "tcp_redirects" : "udp_redirects";
 }
 
+const char *owned_set_name(enum protocol protocol)
+{
+	return protocol == PROTOCOL_TCP ? "tcp_owned" : "udp_owned";
+}
+
+const char *owner_set_name(enum protocol protocol)
+{
+	return protocol == PROTOCOL_TCP ? "tcp_owners" : "udp_owners";
+}
+
 struct table_state *table_state_new(void)
 {
 	struct table_state *state = calloc(1, sizeof(*state));

@@ -77,6 +77,14 @@ struct table_state {
 const char *chain_name(enum chain chain);
 const char *map_name(enum protocol protocol);
 
+/* The owner gate (mapping.h's owners): the input chain, the chain it jumps
+ * to, the set of each protocol's owned ports and the set of those ports
+ * with their owners' groups. */
+#define INPUT_CHAIN_NAME "input"
+#define OWNER_CHECK_CHAIN_NAME "owner_check"
+const char *owned_set_name(enum protocol protocol);
+const char *owner_set_name(enum protocol protocol);
+
 struct table_state *table_state_new(void);
 void table_state_free(struct table_state *state);
 
