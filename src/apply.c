@@ -1,24 +1,27 @@
 /* portredir apply: make the kernel match the mapping in one atomic
- * transaction, re-planning when the ruleset changed under it. */
+ * transaction, re-planning when the ruleset changed under it; and that
+ * engine, which diff and watch use too (apply.h). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include "apply.h"
 #include "command.h"
 #include "kernel.h"
-#include "lock.h"
+#include "operations.h"
+#include "output.h"
 #include "plan.h"
 #include "sysctl.h"
 
 /* The sysctl is part of the state compared with the mapping; it is only
  * needed, and its absence only an error, when the mapping declares it. */
-static int read_port_start(const struct mapping *desired, struct table_state *state)
+static int read_port_start(struct plan_input *input)
 {
-	int r = sysctl_read_unprivileged_port_start(NULL, &state->port_start);
+	int r = sysctl_read_unprivileged_port_start(NULL, &input->port_start);
 
-	state->has_port_start = r >= 0;
-	if (r < 0 && desired->has_unprivileged_port_start) {
-		print_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
-			    strerror(-r));
+	input->has_port_start = r >= 0;
+	if (r < 0 && input->desired->has_unprivileged_port_start) {
+		output_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
+			     strerror(-r));
 		return r;
 	}
 	return 0;
@@ -36,14 +39,14 @@ static int write_port_start(const struct options *options, const struct plan *pl
 		return 0;
 	r = sysctl_write_unprivileged_port_start(NULL, plan->port_start);
 	if (r < 0) {
-		print_error("cannot set net.ipv4.ip_unprivileged_port_start to %u: %s; %s",
-			    plan->port_start, strerror(-r),
-			    plan_changes_kernel_tables(plan) ?
-			    "the redirect rules were applied, the sysctl was not (is /proc/sys read-only?)" :
-			    "nothing was changed (is /proc/sys read-only?)");
+		output_error("cannot set net.ipv4.ip_unprivileged_port_start to %u: %s; %s",
+			     plan->port_start, strerror(-r),
+			     plan_changes_kernel_tables(plan) ?
+			     "the redirect rules were applied, the sysctl was not (is /proc/sys read-only?)" :
+			     "nothing was changed (is /proc/sys read-only?)");
 		return r;
 	}
-	print_verbose(options, "set net.ipv4.ip_unprivileged_port_start to %u", plan->port_start);
+	output_verbose(options, "set net.ipv4.ip_unprivileged_port_start to %u", plan->port_start);
 	return 0;
 }
 
@@ -65,6 +68,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 {
 	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
+	struct plan_input input;
 	struct plan *plan = NULL;
 	bool applied = false;
 	int r;
@@ -78,32 +82,36 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 			r = kernel_read_table(kernel, true, &state, &error);
 		}
 		if (r < 0) {
-			print_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
+			output_kernel_error("cannot read the nftables ruleset", r, &error, !dry_run);
 			goto out;
 		}
 		if (ret_generation)
 			*ret_generation = state->generation;
-		r = read_port_start(desired, state);
+		input = (struct plan_input){
+			.desired = desired,
+			.current = state,
+			.table_flags = wanted_table_flags(options, kernel, state),
+		};
+		r = read_port_start(&input);
 		if (r < 0)
 			goto out;
-		state->wanted_table_flags = wanted_table_flags(options, kernel, state);
-		print_table_read(options, state);
-		r = plan_build(desired, state, &plan);
+		output_table_read(options, state);
+		r = plan_build(&input, &plan);
 		if (r < 0) {
-			print_error("out of memory while planning the changes");
+			output_error("out of memory while planning the changes");
 			goto out;
 		}
 		if (dry_run)
 			goto out;
 		if (plan_is_empty(plan)) {
-			print_verbose(options, "the kernel already matches %s; nothing sent", options->path);
+			output_verbose(options, "the kernel already matches %s; nothing sent", options->path);
 			goto out;
 		}
 		/* The kernel would refuse with EPERM, which reads like a missing
 		 * privilege; the truth is more useful. */
 		if (table_held_elsewhere(state, kernel) && plan_changes_kernel_tables(plan)) {
-			print_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it or let it apply the mapping; nothing was changed",
-				    state->table_owner);
+			output_error("table inet portredir is held by another process (netlink port %u, a 'portredir watch --hold'?); stop it or let it apply the mapping; nothing was changed",
+				     state->table_owner);
 			r = -EBUSY;
 			goto out;
 		}
@@ -113,7 +121,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		/* Someone changed the ruleset between the read and the commit:
 		 * the kernel refused the whole batch, so plan again from what
 		 * is there now. */
-		print_verbose(options, "the ruleset changed during attempt %d; planning again", attempt);
+		output_verbose(options, "the ruleset changed during attempt %d; planning again", attempt);
 		if (attempt == KERNEL_MAX_ATTEMPTS)
 			break;
 		plan_free(plan);
@@ -122,7 +130,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 		state = NULL;
 	}
 	if (r < 0) {
-		print_kernel_error("the kernel refused the change", r, &error, true);
+		output_kernel_error("the kernel refused the change", r, &error, true);
 		goto out;
 	}
 	applied = true;
@@ -174,18 +182,21 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		goto out;
 	}
 	if (opened < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
+		output_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
 		goto out;
 	}
 	r = apply_mapping(options, kernel, background, desired, dry_run, &plan, NULL);
-	if (plan)
-		print_changes(options, plan, !dry_run);
+	if (plan) {
+		const struct change_list changes = plan_change_list(plan);
+
+		output_changes(options, &changes, !dry_run);
+	}
 	if (r >= 0)
 		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;
 out:
 	if (lock >= 0)
 		close(lock);
-	print_kernel_statistics(options, kernel);
+	output_kernel_statistics(options, kernel);
 	plan_free(plan);
 	mapping_free(desired);
 	/* Last: after a commit, closing the socket waits for the kernel to

@@ -70,14 +70,19 @@ static bool trusted(const struct stat *status)
 	return status->st_uid == geteuid() && !(status->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-static int open_directory(bool create)
+static const char *directory_path(void)
 {
 	const char *path = getenv(CACHE_DIRECTORY_VARIABLE);
+
+	return path && *path ? path : CACHE_DEFAULT_DIRECTORY;
+}
+
+static int open_directory(bool create)
+{
+	const char *path = directory_path();
 	struct stat status;
 	int fd;
 
-	if (!path || !*path)
-		path = CACHE_DEFAULT_DIRECTORY;
 	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -395,6 +400,14 @@ out:
 	return r;
 }
 
+void cache_record_path(uint64_t table_id, char *buffer, size_t size)
+{
+	char name[CACHE_NAME_LENGTH + 1];
+
+	record_name(name, table_id);
+	snprintf(buffer, size, "%s/%s", directory_path(), name);
+}
+
 int cache_forget(uint64_t table_id)
 {
 	char name[CACHE_NAME_LENGTH + 1];
@@ -415,4 +428,5 @@ int cache_forget(uint64_t table_id)
 const struct kernel_cache cache_files = {
 	.lookup = cache_lookup,
 	.store = cache_store,
+	.path = cache_record_path,
 };

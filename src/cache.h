@@ -30,6 +30,8 @@ int cache_lookup(uint64_t table_id, uint32_t generation, struct mapping **ret_ma
 /* Records the redirects of mapping (sorted, as the maps hold them) for
  * table_id at generation, replacing the previous record atomically. */
 int cache_store(uint64_t table_id, uint32_t generation, const struct mapping *mapping);
+/* The path of the record of table_id, for messages (truncated to size). */
+void cache_record_path(uint64_t table_id, char *buffer, size_t size);
 /* Removes the record of a table that was deleted; 0 also when none. */
 int cache_forget(uint64_t table_id);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "fault.h"
 #include "kernel_internal.h"
+#include "util.h"
 
 /* Acknowledgements of a batch of tens of thousands of elements, and a
  * full dump of them, must not overflow the receive queue. */
@@ -150,18 +151,17 @@ static ssize_t receive(struct kernel *kernel, int timeout_ms)
 	do
 		length = mnl_socket_recvfrom(kernel->socket, kernel->receive_buffer, KERNEL_RECEIVE_BUFFER_SIZE);
 	while (length < 0 && errno == EINTR);
+	if (length < 0)
+		return -errno;
 	/* libnftnl 1.2.4 strdup()s string attributes; one the kernel sent
 	 * unterminated at the very end would otherwise be read past. */
-	if (length >= 0)
-		kernel->receive_buffer[length] = '\0';
-	return length < 0 ? -errno : length;
+	kernel->receive_buffer[length] = '\0';
+	/* Whatever reads the buffer walks it with libmnl, which would follow
+	 * one claiming 2 GiB or more off the buffer. */
+	if (!kernel_messages_fit(kernel->receive_buffer, (size_t)length))
+		return -EBADMSG;
+	return length;
 }
-
-struct dump_context {
-	bool interrupted;
-	bool lost;
-};
-
 
 /* libmnl stops at the first message of a dump the kernel flagged
  * inconsistent (NLM_F_DUMP_INTR, on every message to the end), leaving the
@@ -188,7 +188,7 @@ static int finish_dump(struct kernel *kernel, uint32_t sequence, ssize_t length)
 
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data)
 {
-	struct dump_context context = { false, false };
+	bool interrupted = false, lost = false;
 	uint32_t sequence = request->nlmsg_seq;
 	ssize_t length;
 	int r;
@@ -202,14 +202,15 @@ int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callba
 		/* Replies were lost: the dump is worthless, but it must be read
 		 * to its end before the socket can serve another request. */
 		if (length == -ENOBUFS) {
-			context.lost = true;
+			lost = true;
 			continue;
 		}
 		if (length < 0)
 			return (int)length;
-		r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id, callback, data);
-		if (r < 0 && errno == EINTR) {
-			context.interrupted = true;
+		r = kernel_run_messages(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id, callback,
+					data);
+		if (r == -EINTR) {
+			interrupted = true;
 			r = finish_dump(kernel, sequence, length);
 			if (r < 0)
 				return r;
@@ -217,34 +218,46 @@ int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callba
 		}
 		/* After lost replies, even the answer is not to be trusted. */
 		if (r < 0)
-			return context.lost ? -ENOBUFS : -errno;
+			return lost ? -ENOBUFS : r;
 		if (r == MNL_CB_STOP)
 			break;
 	}
-	if (context.lost)
+	if (lost)
 		return -ENOBUFS;
-	return context.interrupted ? -EINTR : 0;
+	return interrupted ? -EINTR : 0;
 }
+
+struct generation_answer {
+	uint32_t generation;
+	bool found;
+	int error;
+};
 
 static int generation_message(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_gen *generation = nftnl_gen_alloc();
-	int r = MNL_CB_ERROR;
+	struct generation_answer *answer = data;
+	struct nftnl_gen *generation;
 
-	if (!generation)
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN)
+		return MNL_CB_OK;
+	generation = nftnl_gen_alloc();
+	if (!generation) {
+		answer->error = -ENOMEM;
 		return MNL_CB_ERROR;
-	if (nftnl_gen_nlmsg_parse(nlh, generation) == 0) {
-		*(uint32_t *)data = nftnl_gen_get_u32(generation, NFTNL_GEN_ID);
-		r = MNL_CB_OK;
+	}
+	if (nftnl_gen_nlmsg_parse(nlh, generation) == 0 && nftnl_gen_is_set(generation, NFTNL_GEN_ID)) {
+		answer->generation = nftnl_gen_get_u32(generation, NFTNL_GEN_ID);
+		answer->found = true;
 	}
 	nftnl_gen_free(generation);
-	return r;
+	return MNL_CB_OK;
 }
 
 int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
 {
 	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
 	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
+	struct generation_answer answer = { .found = false };
 	struct nlmsghdr *nlh;
 	ssize_t length;
 	uint32_t sequence = kernel_next_sequence(kernel);
@@ -259,9 +272,18 @@ int kernel_generation(struct kernel *kernel, uint32_t *ret_generation)
 	length = receive(kernel, KERNEL_ACK_TIMEOUT_MS);
 	if (length < 0)
 		return (int)length;
-	r = mnl_cb_run(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
-		       generation_message, ret_generation);
-	return r < 0 ? -errno : 0;
+	r = kernel_run_messages(kernel->receive_buffer, (size_t)length, sequence, kernel->port_id,
+				generation_message, &answer);
+	if (answer.error)
+		return answer.error;
+	if (r < 0)
+		return r;
+	/* An answer without the generation (an acknowledgement, a message
+	 * libnftnl cannot read) leaves nothing to bind a batch to. */
+	if (!answer.found)
+		return -EBADMSG;
+	*ret_generation = answer.generation;
+	return 0;
 }
 
 uint32_t kernel_generation_after(uint32_t generation)
@@ -292,6 +314,9 @@ void kernel_record_elements(struct kernel *kernel, uint64_t table_id, uint32_t g
 
 struct batch_message {
 	uint32_t sequence;
+	/* Where the message starts in the batch's buffer: an extended ack's
+	 * offset points into it. */
+	size_t offset;
 	char what[96];
 };
 
@@ -311,13 +336,13 @@ struct batch {
  * the 64 KiB an attribute nest can describe. */
 #define BATCH_MAX_MESSAGE 65536
 
-struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation)
+int batch_start(struct kernel *kernel, size_t size_hint, uint32_t generation, struct batch **ret_batch)
 {
 	struct batch *batch = calloc(1, sizeof(*batch));
 	struct nlmsghdr *nlh;
 
 	if (!batch)
-		return NULL;
+		return -ENOMEM;
 	batch->kernel = kernel;
 	/* libmnl lets the last message run past the limit, so the buffer has
 	 * room for one more message than the limit says. */
@@ -337,10 +362,11 @@ struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t genera
 	if (generation)
 		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(generation));
 	mnl_nlmsg_batch_next(batch->frames);
-	return batch;
+	*ret_batch = batch;
+	return 0;
 fail:
 	batch_free(batch);
-	return NULL;
+	return -ENOMEM;
 }
 
 void batch_free(struct batch *batch)
@@ -361,27 +387,26 @@ static size_t batch_remaining(const struct batch *batch)
 	return used >= batch->size ? 0 : batch->size - used;
 }
 
-struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what)
+int batch_add_message(struct batch *batch, uint16_t type, uint16_t flags, const char *what,
+		      struct nlmsghdr **ret_message)
 {
 	struct batch_message *message;
+	char *start;
+	int r;
 
 	if (batch_remaining(batch) < BATCH_MAX_MESSAGE)
-		return NULL;
-	if (batch->message_count == batch->message_capacity) {
-		size_t capacity = batch->message_capacity ? batch->message_capacity * 2 : 16;
-		struct batch_message *messages = realloc(batch->messages, capacity * sizeof(*messages));
-
-		if (!messages)
-			return NULL;
-		batch->messages = messages;
-		batch->message_capacity = capacity;
-	}
+		return -ENOSPC;
+	r = ARRAY_GROW_ONE(batch->messages, batch->message_count, batch->message_capacity, 16);
+	if (r < 0)
+		return r;
+	start = mnl_nlmsg_batch_current(batch->frames);
 	message = &batch->messages[batch->message_count++];
 	message->sequence = kernel_next_sequence(batch->kernel);
+	message->offset = (size_t)(start - batch->buffer);
 	snprintf(message->what, sizeof(message->what), "%s", what);
-	batch->open = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(batch->frames), type, NFPROTO_INET,
-					    flags | NLM_F_ACK, message->sequence);
-	return batch->open;
+	batch->open = nftnl_nlmsg_build_hdr(start, type, NFPROTO_INET, flags | NLM_F_ACK, message->sequence);
+	*ret_message = batch->open;
+	return 0;
 }
 
 int batch_commit_message(struct batch *batch)
@@ -394,46 +419,41 @@ int batch_commit_message(struct batch *batch)
 	return mnl_nlmsg_batch_next(batch->frames) ? 0 : -EMSGSIZE;
 }
 
-static const char *batch_describe(const struct batch *batch, uint32_t sequence)
+/* The message of the batch that has sequence, or NULL. */
+static const struct batch_message *batch_find(const struct batch *batch, uint32_t sequence)
 {
-	if (sequence == batch->begin_sequence)
-		return "batch";
 	for (size_t i = 0; i < batch->message_count; i++) {
 		if (batch->messages[i].sequence == sequence)
-			return batch->messages[i].what;
+			return &batch->messages[i];
 	}
-	return "batch";
+	return NULL;
 }
 
-struct extended_ack {
-	const char *message;
-};
-
-static int extended_ack_attribute(const struct nlattr *attribute, void *data)
+/* The kernel's own words for a refusal, when NETLINK_EXT_ACK gave any,
+ * and the attribute it pointed at, named as nft would show it. */
+static void describe_refusal(const struct batch *batch, const struct nlmsghdr *nlh, const struct kernel_ack *ack,
+			     struct kernel_error *error)
 {
-	struct extended_ack *ack = data;
+	const struct batch_message *message = batch_find(batch, nlh->nlmsg_seq);
+	const struct nlmsghdr *sent = NULL;
+	char attribute[160] = "";
 
-	if (mnl_attr_get_type(attribute) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
-		ack->message = mnl_attr_get_str(attribute);
-	return MNL_CB_OK;
-}
-
-/* The kernel's own words for a refusal, when NETLINK_EXT_ACK gave any. */
-static const char *extended_ack_message(const struct nlmsghdr *nlh)
-{
-	const struct nlmsgerr *error = mnl_nlmsg_get_payload(nlh);
-	struct extended_ack ack = { NULL };
-	size_t offset = sizeof(*error);
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NULL;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		offset += error->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	if (mnl_nlmsg_get_payload_len(nlh) < offset)
-		return NULL;
-	mnl_attr_parse(nlh, (unsigned int)offset, extended_ack_attribute, &ack);
-	return ack.message;
+	if (message)
+		sent = (const struct nlmsghdr *)(const void *)(batch->buffer + message->offset);
+	else if (nlh->nlmsg_seq == batch->begin_sequence)
+		sent = (const struct nlmsghdr *)(const void *)batch->buffer;
+	if (sent && ack->has_offset &&
+	    kernel_name_attribute(sent, ack->offset, attribute, sizeof(attribute)) < 0)
+		attribute[0] = '\0';
+	set_error(error, message ? message->what : "batch", NULL);
+	if (!error)
+		return;
+	if (ack->message && attribute[0])
+		snprintf(error->message, sizeof(error->message), "%s; rejected %s", ack->message, attribute);
+	else if (attribute[0])
+		snprintf(error->message, sizeof(error->message), "rejected %s", attribute);
+	else if (ack->message)
+		snprintf(error->message, sizeof(error->message), "%s", ack->message);
 }
 
 int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error)
@@ -488,17 +508,19 @@ int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *
 		remaining = (int)received;
 		for (nlh = (const struct nlmsghdr *)kernel->receive_buffer; mnl_nlmsg_ok(nlh, remaining);
 		     nlh = mnl_nlmsg_next(nlh, &remaining)) {
-			const struct nlmsgerr *ack;
+			struct kernel_ack ack;
 
 			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != kernel->port_id)
 				continue;
-			ack = mnl_nlmsg_get_payload(nlh);
-			if (ack->error && (!result || nlh->nlmsg_seq < first_failure)) {
+			/* A malformed acknowledgement acknowledges nothing. */
+			if (kernel_parse_ack(nlh, &ack) < 0)
+				ack = (struct kernel_ack){ .error = -EBADMSG };
+			if (ack.error && (!result || nlh->nlmsg_seq < first_failure)) {
 				/* Later messages often fail only because an earlier
 				 * one did: the first failure is the cause. */
-				result = ack->error;
+				result = ack.error;
 				first_failure = nlh->nlmsg_seq;
-				set_error(error, batch_describe(batch, nlh->nlmsg_seq), extended_ack_message(nlh));
+				describe_refusal(batch, nlh, &ack, error);
 			}
 			if (nlh->nlmsg_seq == batch->begin_sequence)
 				return result ? result : -EPROTO;

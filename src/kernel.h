@@ -17,7 +17,9 @@ struct kernel_error {
 	/* Which step or object failed, e.g. "map tcp_redirects (elements
 	 * 80-443)"; empty when not tied to one object. */
 	char object[128];
-	/* The kernel's extended-ack text, when it gave one. */
+	/* The kernel's extended ack, when it gave one: its text, and the
+	 * attribute it pointed at (NLMSGERR_ATTR_OFFS) by name, as
+	 * "TEXT; rejected ATTRIBUTE", or either alone. */
 	char message[256];
 };
 
@@ -37,6 +39,12 @@ struct kernel_statistics {
 	 * the last attempt did not (-errno), or 0. */
 	size_t elements_recorded;
 	int record_error;
+	/* Why the last read did not take the elements from the record,
+	 * although the table allowed it (-errno), and the record's path; 0
+	 * also when there was no record for that moment (-ENOENT, or one of
+	 * another generation). */
+	int record_lookup_error;
+	char record_lookup_path[512];
 };
 
 /* How often a batch is re-planned when the ruleset changed between the
@@ -60,6 +68,8 @@ int kernel_open(struct kernel **ret_kernel, struct kernel_error *error);
 struct kernel_cache {
 	int (*lookup)(uint64_t table_id, uint32_t generation, struct mapping **ret_mapping);
 	int (*store)(uint64_t table_id, uint32_t generation, const struct mapping *mapping);
+	/* Where the record of table_id is, for messages; may be NULL. */
+	void (*path)(uint64_t table_id, char *buffer, size_t size);
 };
 void kernel_use_cache(struct kernel *kernel, const struct kernel_cache *cache);
 void kernel_close(struct kernel *kernel);

@@ -5,8 +5,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <libnftnl/flowtable.h>
-#include <libnftnl/object.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,79 +64,30 @@ int kernel_events_fd(const struct kernel_events *events)
 	return mnl_socket_get_fd(events->socket);
 }
 
-/* The table an event is about, as libnftnl parses each kind of object.
- * Returns false for what has no table or cannot be parsed. */
+/* Whether an event is about the managed table: what every kind of object
+ * message names in the same attribute (kernel_message_table_name()), so
+ * that no message, however many elements it carries, is parsed whole. */
 static bool event_table_is_managed(const struct nlmsghdr *nlh, uint16_t type)
 {
-	const char *table = NULL;
-	bool managed = false;
+	const char *table;
 
 	switch (type) {
 	case NFT_MSG_NEWTABLE:
-	case NFT_MSG_DELTABLE: {
-		struct nftnl_table *object = nftnl_table_alloc();
-
-		if (object && nftnl_table_nlmsg_parse(nlh, object) == 0 &&
-		    (table = nftnl_table_get_str(object, NFTNL_TABLE_NAME)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_table_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELTABLE:
 	case NFT_MSG_NEWCHAIN:
-	case NFT_MSG_DELCHAIN: {
-		struct nftnl_chain *object = nftnl_chain_alloc();
-
-		if (object && nftnl_chain_nlmsg_parse(nlh, object) == 0 &&
-		    (table = nftnl_chain_get_str(object, NFTNL_CHAIN_TABLE)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_chain_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELCHAIN:
 	case NFT_MSG_NEWRULE:
-	case NFT_MSG_DELRULE: {
-		struct nftnl_rule *object = nftnl_rule_alloc();
-
-		if (object && nftnl_rule_nlmsg_parse(nlh, object) == 0 &&
-		    (table = nftnl_rule_get_str(object, NFTNL_RULE_TABLE)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_rule_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELRULE:
 	case NFT_MSG_NEWSET:
 	case NFT_MSG_DELSET:
 	case NFT_MSG_NEWSETELEM:
-	case NFT_MSG_DELSETELEM: {
-		struct nftnl_set *object = nftnl_set_alloc();
-		int r = -1;
-
-		if (object)
-			r = type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET ? nftnl_set_nlmsg_parse(nlh, object)
-									     : nftnl_set_elems_nlmsg_parse(nlh, object);
-		if (r == 0 && (table = nftnl_set_get_str(object, NFTNL_SET_TABLE)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_set_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELSETELEM:
 	case NFT_MSG_NEWOBJ:
-	case NFT_MSG_DELOBJ: {
-		struct nftnl_obj *object = nftnl_obj_alloc();
-
-		if (object && nftnl_obj_nlmsg_parse(nlh, object) == 0 &&
-		    (table = nftnl_obj_get_str(object, NFTNL_OBJ_TABLE)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_obj_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELOBJ:
 	case NFT_MSG_NEWFLOWTABLE:
-	case NFT_MSG_DELFLOWTABLE: {
-		struct nftnl_flowtable *object = nftnl_flowtable_alloc();
-
-		if (object && nftnl_flowtable_nlmsg_parse(nlh, object) == 0 &&
-		    (table = nftnl_flowtable_get_str(object, NFTNL_FLOWTABLE_TABLE)))
-			managed = !strcmp(table, TABLE_NAME);
-		nftnl_flowtable_free(object);
-		return managed;
-	}
+	case NFT_MSG_DELFLOWTABLE:
+		table = kernel_message_table_name(nlh);
+		return table && !strcmp(table, TABLE_NAME);
 	default:
 		return false;
 	}
@@ -179,7 +128,8 @@ static int event_message(const struct nlmsghdr *nlh, void *data)
 	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	struct generation generation = { 0, NULL };
 
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*header))
 		return MNL_CB_OK;
 	if (type != NFT_MSG_NEWGEN) {
 		/* Once a transaction is known to touch the table, the rest of
@@ -216,10 +166,14 @@ int kernel_events_pause(struct kernel_events *events)
 	if (r < 0)
 		return r;
 	/* What is queued was committed no later than the ruleset the caller
-	 * is about to read, so it is dropped rather than reacted to. */
-	while (mnl_socket_recvfrom(events->socket, events->buffer, KERNEL_RECEIVE_BUFFER_SIZE) > 0 ||
-	       errno == EINTR || errno == ENOBUFS)
-		;
+	 * is about to read, so it is dropped rather than reacted to, up to
+	 * the empty queue (EAGAIN) or a failure, which the next read meets. */
+	for (;;) {
+		ssize_t length = mnl_socket_recvfrom(events->socket, events->buffer, KERNEL_RECEIVE_BUFFER_SIZE);
+
+		if (length < 0 && errno != EINTR && errno != ENOBUFS)
+			break;
+	}
 	events->pending = false;
 	return 0;
 }
@@ -236,23 +190,26 @@ int kernel_events_read(struct kernel_events *events, struct kernel_event *ret_ev
 	memset(ret_event, 0, sizeof(*ret_event));
 	for (;;) {
 		ssize_t length = mnl_socket_recvfrom(events->socket, events->buffer, KERNEL_RECEIVE_BUFFER_SIZE);
+		int r;
 
 		if (length < 0) {
-			if (errno == EINTR)
+			r = -errno;
+			if (r == -EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (r == -EAGAIN || r == -EWOULDBLOCK)
 				return 0;
 			/* The queue overflowed: events were lost, and with them
 			 * perhaps a change. Only a full comparison can tell. */
-			if (errno == ENOBUFS) {
+			if (r == -ENOBUFS) {
 				events->pending = false;
 				ret_event->changed = true;
 				ret_event->lost = true;
 				continue;
 			}
-			return -errno;
+			return r;
 		}
-		if (mnl_cb_run(events->buffer, (size_t)length, 0, 0, event_message, &context) < 0)
-			return -errno;
+		r = kernel_run_messages(events->buffer, (size_t)length, 0, 0, event_message, &context);
+		if (r < 0)
+			return r;
 	}
 }

@@ -1,5 +1,6 @@
 /* Shared by the kernel layer's files only: the socket, dumps and batches
- * (kernel.c), and the layout's objects as libnftnl builds them
+ * (kernel.c), messages checked and named (kernel_message.c), the decoder
+ * (kernel_decoder.c) and the layout's objects as libnftnl builds them
  * (kernel_layout.c), which both the reader and the writer need. */
 #ifndef KERNEL_INTERNAL_H
 #define KERNEL_INTERNAL_H
@@ -39,7 +40,9 @@ void kernel_record_elements(struct kernel *kernel, uint64_t table_id, uint32_t g
  * not allowed; use a separate buffer) and runs callback on every reply.
  * Returns -EINTR when the kernel flagged the dump inconsistent
  * (NLM_F_DUMP_INTR) or -ENOBUFS when replies were lost: both mean "dump
- * again". */
+ * again". A callback that returns MNL_CB_ERROR keeps its reason in its
+ * data, where the caller looks first: kernel_dump() then returns
+ * -ECANCELED, never errno. */
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data);
 uint32_t kernel_next_sequence(struct kernel *kernel);
 /* Asks for a bigger socket buffer; the *FORCE variants pass wmem_max and
@@ -51,19 +54,79 @@ void kernel_add_statistics(struct kernel *kernel, const struct kernel *other);
 
 /* The GET request the reader sends for the managed table's objects of one
  * kind (type NFT_MSG_GET*), built in buffer (KERNEL_REQUEST_BUFFER_SIZE bytes);
- * set_name names the map of an NFT_MSG_GETSETELEM dump. */
+ * set_name names the map of an NFT_MSG_GETSETELEM dump. Never NULL. */
 struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, uint16_t type, uint16_t flags,
 					   const char *set_name);
 
-/* Turning dumped messages into a table_state, apart from the socket: the
- * reader runs it on what the kernel sends, tests and the fuzzer on
- * recorded replies. Dumps are decoded in the order the reader asks for
- * them: the table, chains, sets and rules (type NFT_MSG_GETTABLE,
- * GETCHAIN, GETSET, GETRULE), then the elements (GETSETELEM) of the maps
- * found. buffer holds one dump's replies as received, concatenated (it
- * is decoded from a copy: any alignment will do). kernel_decode_dump()
- * returns 0, -ENOMEM, -EINVAL for a dump out of order, or -errno of a
- * netlink error or malformed message. */
+/* Messages checked before they are believed (kernel_message.c), on the
+ * live path and in the decoder alike. */
+
+/* Whether every message of buffer lies within it. libmnl 1.0.4 does not
+ * check this well enough: mnl_nlmsg_ok() compares the length as an int,
+ * so that a message claiming 2 GiB or more passes, and mnl_cb_run() then
+ * walks off the buffer. The kernel sends no such thing; a recorded or
+ * mutated dump may. */
+bool kernel_messages_fit(const void *buffer, size_t length);
+
+/* An error message (NLMSG_ERROR): its code, and the extended ack's text
+ * and the offset of the attribute it points at, from the start of the
+ * message acknowledged (NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS). message
+ * points into the error message. */
+struct kernel_ack {
+	/* 0 for an acknowledgement, else -errno. */
+	int error;
+	const char *message;
+	bool has_offset;
+	uint32_t offset;
+};
+/* Returns 0, or -EBADMSG for an error message too short to hold its
+ * code or with a code no errno has (INT_MIN, whose negation overflows). */
+int kernel_parse_ack(const struct nlmsghdr *nlh, struct kernel_ack *ret_ack);
+
+/* mnl_cb_run(), with every failure as the value returned rather than in
+ * errno, which a callback returning MNL_CB_ERROR need not have set. Runs
+ * callback (may be NULL) on every data message of buffer. Returns
+ * MNL_CB_OK when more messages are to come, MNL_CB_STOP at the end
+ * (NLMSG_DONE, an acknowledgement), or -errno: an error message's code
+ * (checked, -EBADMSG for a malformed one), -ECANCELED when callback
+ * returned MNL_CB_ERROR (it keeps its reason in its data), -EINTR for a
+ * dump the kernel flagged inconsistent (NLM_F_DUMP_INTR), -ESRCH or
+ * -EPROTO for a message of another port or sequence, -EBADMSG for
+ * messages that do not fit the buffer (kernel_messages_fit()). */
+int kernel_run_messages(const void *buffer, size_t length, uint32_t sequence, uint32_t port_id,
+			mnl_cb_t callback, void *data);
+
+/* Whether libnftnl 1.2.4 may be given a message of a dump of type
+ * (NFT_MSG_GETSET, GETRULE, GETSETELEM) that holds attribute, at its top
+ * level. It reads the name of every expression (of a rule, a set or an
+ * element) without checking that there is one; and it stores each
+ * element's attributes in an array of NFTA_SET_ELEM_MAX + 1 entries but
+ * accepts types up to NFTA_SET_MAX, writing past the array on the stack
+ * for the types in between (a newer kernel's, or a forged message's). */
+bool kernel_libnftnl_may_parse(uint16_t type, const struct nlattr *attribute);
+
+/* The table an nf_tables object message is about: every kind (table,
+ * chain, rule, set, elements, object, flowtable) names it in attribute 1.
+ * NULL when the message has none, or no family header. */
+const char *kernel_message_table_name(const struct nlmsghdr *nlh);
+
+/* Names the attribute of message (as sent, whole in memory) in which
+ * offset bytes from the message's start fall, as nf_tables.h names it,
+ * inside its nests, with the message: "NFTA_CHAIN_TYPE in
+ * NFT_MSG_NEWCHAIN", "element 3 (key 443) of NFTA_SET_ELEM_LIST_ELEMENTS
+ * in NFT_MSG_NEWSETELEM". Returns 0, -ENOENT when offset is in no
+ * attribute, or -ENOSPC when the name does not fit in size bytes. */
+int kernel_name_attribute(const struct nlmsghdr *message, uint32_t offset, char *buffer, size_t size);
+
+/* Turning dumped messages into a table_state, apart from the socket
+ * (kernel_decoder.c): the reader runs it on what the kernel sends, tests
+ * and the fuzzer on recorded replies. Dumps are decoded in the order the
+ * reader asks for them: the table, chains, sets and rules (type
+ * NFT_MSG_GETTABLE, GETCHAIN, GETSET, GETRULE), then the elements
+ * (GETSETELEM) of the maps found. buffer holds one dump's replies as
+ * received, concatenated (it is decoded from a copy: any alignment will
+ * do). kernel_decode_dump() returns 0, -ENOMEM, -EINVAL for a dump out of
+ * order, or -errno of a netlink error or malformed message. */
 struct kernel_decoder;
 int kernel_decoder_new(struct kernel_decoder **ret_decoder);
 void kernel_decoder_free(struct kernel_decoder *decoder);
@@ -72,15 +135,51 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
  * freed. */
 int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **ret_state);
 
+/* The reader's side of the decoder: each reply of one dump goes to
+ * kernel_decoder_message() with the dump's struct kernel_decoder_dump as
+ * data, which also keeps what a callback failed with (libmnl passes on
+ * only MNL_CB_ERROR). Element dumps of different maps may run on two
+ * threads at once, each with its own struct kernel_decoder_dump. */
+struct kernel_decoder_dump {
+	struct kernel_decoder *decoder;
+	uint16_t type;
+	/* Of an element dump: the map whose elements are taken, or
+	 * PROTOCOL_COUNT for whichever map each message names. */
+	enum protocol map;
+	/* 0, or -errno (-ENOMEM). */
+	int error;
+};
+/* Returns -EINVAL for a dump out of order; before the first element
+ * dump, finishes the structure. */
+int kernel_decoder_start_dump(struct kernel_decoder *decoder, uint16_t type, enum protocol map,
+			      struct kernel_decoder_dump *ret_dump);
+int kernel_decoder_message(const struct nlmsghdr *nlh, void *data);
+/* The checks that need every chain, set and rule; done once. */
+int kernel_decoder_finish_structure(struct kernel_decoder *decoder);
+/* A read of the table alone: no chain, set, rule or element dump comes. */
+void kernel_decoder_table_only(struct kernel_decoder *decoder);
+/* Whether the elements of map are to be dumped: it is as the layout says
+ * (known once the structure is finished). */
+bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum protocol map);
+/* The state being decoded, still the decoder's. */
+struct table_state *kernel_decoder_state(struct kernel_decoder *decoder);
+/* Whether the table is exactly the contract's layout, as far as read:
+ * then nothing but a commit can change its maps (struct kernel_cache). */
+bool table_state_is_layout(const struct table_state *state);
+
 /* A batch: BEGIN, messages that each get an acknowledgement, END. */
 struct batch;
-struct batch *batch_new(struct kernel *kernel, size_t size_hint, uint32_t generation);
+/* Returns 0 or -ENOMEM. */
+int batch_start(struct kernel *kernel, size_t size_hint, uint32_t generation, struct batch **ret_batch);
 void batch_free(struct batch *batch);
-/* Returns the header of a new message for the caller to fill with
- * libnftnl, or NULL when the batch buffer is full. what describes the object
- * for error messages (copied). */
-struct nlmsghdr *batch_add(struct batch *batch, uint16_t type, uint16_t flags, const char *what);
-/* Closes the message batch_add() returned, after its payload is built. */
+/* Starts a message for the caller to fill with libnftnl: *ret_message is
+ * its header. what describes the object for error messages (copied).
+ * Returns 0, -ENOMEM, or -ENOSPC when the batch buffer is full (its size
+ * estimate was wrong). */
+int batch_add_message(struct batch *batch, uint16_t type, uint16_t flags, const char *what,
+		      struct nlmsghdr **ret_message);
+/* Closes the message batch_add_message() started, after its payload is
+ * built. */
 int batch_commit_message(struct batch *batch);
 int batch_send(struct kernel *kernel, struct batch *batch, struct kernel_error *error);
 
@@ -101,6 +200,9 @@ int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id);
 uint64_t layout_new_table_id(void);
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
 struct nftnl_chain *layout_chain(enum chain chain);
+/* The chain as the reader compares a dumped one with it: the same, but
+ * never with a test fault (fault.h) in it. */
+struct nftnl_chain *layout_chain_as_dumped(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it
  * fills in), for comparison; otherwise exactly what nft sends. */
 struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);

@@ -161,7 +161,7 @@ struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
 	return set;
 }
 
-struct nftnl_chain *layout_chain(enum chain chain)
+static struct nftnl_chain *chain_object(enum chain chain, const char *type)
 {
 	struct nftnl_chain *object = nftnl_chain_alloc();
 
@@ -170,13 +170,23 @@ struct nftnl_chain *layout_chain(enum chain chain)
 	nftnl_chain_set_u32(object, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(object, NFTNL_CHAIN_TABLE, TABLE_NAME);
 	nftnl_chain_set_str(object, NFTNL_CHAIN_NAME, chain_name(chain));
-	/* A chain type no kernel has stands for a kernel without NAT. */
-	nftnl_chain_set_str(object, NFTNL_CHAIN_TYPE, fault_injected("missing-nat") ? "nat-missing" : "nat");
+	nftnl_chain_set_str(object, NFTNL_CHAIN_TYPE, type);
 	nftnl_chain_set_u32(object, NFTNL_CHAIN_HOOKNUM,
 			    chain == CHAIN_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT);
 	nftnl_chain_set_s32(object, NFTNL_CHAIN_PRIO, NFT_CHAIN_PRIORITY_DSTNAT);
 	nftnl_chain_set_u32(object, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	return object;
+}
+
+struct nftnl_chain *layout_chain(enum chain chain)
+{
+	/* A chain type no kernel has stands for a kernel without NAT. */
+	return chain_object(chain, fault_injected("missing-nat") ? "nat-missing" : "nat");
+}
+
+struct nftnl_chain *layout_chain_as_dumped(enum chain chain)
+{
+	return chain_object(chain, "nat");
 }
 
 static int add_expression(struct nftnl_rule *rule, struct nftnl_expr *expression)

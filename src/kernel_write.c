@@ -23,13 +23,14 @@ static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 {
 	struct nftnl_table *table = layout_table(original_port_start, table_id, table_flags);
 	struct nlmsghdr *nlh;
+	int r;
 
 	if (!table)
 		return -ENOMEM;
-	nlh = batch_add(batch, type, flags, "table " TABLE_FAMILY_NAME " " TABLE_NAME);
-	if (!nlh) {
+	r = batch_add_message(batch, type, flags, "table " TABLE_FAMILY_NAME " " TABLE_NAME, &nlh);
+	if (r < 0) {
 		nftnl_table_free(table);
-		return -ENOMEM;
+		return r;
 	}
 	if (type == NFT_MSG_DELTABLE)
 		nftnl_table_unset(table, NFTNL_TABLE_FLAGS);
@@ -43,14 +44,15 @@ static int add_map(struct batch *batch, enum protocol protocol, uint16_t type, u
 	struct nftnl_set *set = layout_map(protocol, SET_ID(protocol));
 	struct nlmsghdr *nlh;
 	char what[64];
+	int r;
 
 	if (!set)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "map %s", map_name(protocol));
-	nlh = batch_add(batch, type, flags, what);
-	if (!nlh) {
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r < 0) {
 		nftnl_set_free(set);
-		return -ENOMEM;
+		return r;
 	}
 	nftnl_set_nlmsg_build_payload(nlh, set);
 	nftnl_set_free(set);
@@ -62,14 +64,15 @@ static int add_chain(struct batch *batch, enum chain chain, uint16_t type, uint1
 	struct nftnl_chain *object = layout_chain(chain);
 	struct nlmsghdr *nlh;
 	char what[64];
+	int r;
 
 	if (!object)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "chain %s", chain_name(chain));
-	nlh = batch_add(batch, type, flags, what);
-	if (!nlh) {
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r < 0) {
 		nftnl_chain_free(object);
-		return -ENOMEM;
+		return r;
 	}
 	nftnl_chain_nlmsg_build_payload(nlh, object);
 	nftnl_chain_free(object);
@@ -81,15 +84,16 @@ static int add_rule(struct batch *batch, enum chain chain, enum protocol protoco
 	struct nftnl_rule *rule = layout_rule(chain, protocol, SET_ID(protocol), false);
 	struct nlmsghdr *nlh;
 	char what[96];
+	int r;
 
 	if (!rule)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "%s rule of chain %s (fib, meta, payload, lookup, redir)",
 		 protocol_name(protocol), chain_name(chain));
-	nlh = batch_add(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
-	if (!nlh) {
+	r = batch_add_message(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, &nlh);
+	if (r < 0) {
 		nftnl_rule_free(rule);
-		return -ENOMEM;
+		return r;
 	}
 	nftnl_rule_nlmsg_build_payload(nlh, rule);
 	nftnl_rule_free(rule);
@@ -106,6 +110,7 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 		struct nftnl_set *set = nftnl_set_alloc();
 		struct nlmsghdr *nlh;
 		char what[96];
+		int r;
 
 		if (!set)
 			return -ENOMEM;
@@ -135,10 +140,10 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 		snprintf(what, sizeof(what), "map %s (%s elements %u to %u)", map_name(protocol),
 			 type == NFT_MSG_NEWSETELEM ? "adding" : "deleting", redirects[start].port,
 			 redirects[end - 1].port);
-		nlh = batch_add(batch, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what);
-		if (!nlh) {
+		r = batch_add_message(batch, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what, &nlh);
+		if (r < 0) {
 			nftnl_set_free(set);
-			return -ENOMEM;
+			return r;
 		}
 		nftnl_set_elems_nlmsg_build_payload(nlh, set);
 		nftnl_set_free(set);
@@ -149,35 +154,12 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 	return 0;
 }
 
-/* The redirects of one protocol in a sorted array: a contiguous run, as
- * protocol is the first sort key. */
-static void protocol_range(const struct redirect *redirects, size_t count, enum protocol protocol,
-			   const struct redirect **ret_first, size_t *ret_count)
-{
-	size_t start = 0, end;
-
-	while (start < count && redirects[start].protocol < protocol)
-		start++;
-	end = start;
-	while (end < count && redirects[end].protocol == protocol)
-		end++;
-	*ret_first = redirects + start;
-	*ret_count = end - start;
-}
-
 static size_t estimate_size(const struct plan *plan)
 {
 	size_t elements = plan->deletion_count + plan->addition_count;
-	const struct redirect *first;
-	size_t count;
 
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (!plan->create_map[i])
-			continue;
-		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
-			       &first, &count);
-		elements += count;
-	}
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		elements += plan->created_map_elements[i].count;
 	return elements * BYTES_PER_ELEMENT + 16 * BYTES_PER_OBJECT;
 }
 
@@ -190,8 +172,7 @@ static size_t estimate_size(const struct plan *plan)
  * one as they come, which is the same check, once. */
 static int build_batch(struct kernel *kernel, struct batch *batch, const struct plan *plan, uint64_t table_id)
 {
-	const struct redirect *first;
-	size_t count;
+	struct redirect_span span;
 	int r = 0;
 
 	if (plan->delete_table)
@@ -205,9 +186,10 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_map(batch, (enum protocol)i, NFT_MSG_DELSET, 0);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		protocol_range(plan->deletions, plan->deletion_count, (enum protocol)i, &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, first, count);
+		span = redirects_of_protocol(plan->deletions, plan->deletion_count, (enum protocol)i);
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	if (r >= 0 && plan->create_table)
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
@@ -225,17 +207,16 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_rule(batch, (enum chain)i, (enum protocol)j);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		if (!plan->create_map[i])
-			continue;
-		protocol_range(plan->desired->redirects, plan->desired->redirect_count, (enum protocol)i,
-			       &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+		span = plan->created_map_elements[i];
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		protocol_range(plan->additions, plan->addition_count, (enum protocol)i, &first, &count);
-		if (count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, first, count);
+		span = redirects_of_protocol(plan->additions, plan->addition_count, (enum protocol)i);
+		if (span.count)
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
+					 span.count);
 	}
 	return r;
 }
@@ -248,10 +229,10 @@ static void record_commit(struct kernel *kernel, const struct plan *plan, uint64
 {
 	uint32_t now;
 
-	if (!kernel->cache || !plan->result_known || kernel_generation(kernel, &now) < 0 ||
+	if (!kernel->cache || !plan->result || kernel_generation(kernel, &now) < 0 ||
 	    now != kernel_generation_after(generation))
 		return;
-	kernel_record_elements(kernel, table_id, now, plan->desired);
+	kernel_record_elements(kernel, table_id, now, plan->result);
 }
 
 int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t generation,
@@ -265,9 +246,9 @@ int kernel_apply_plan(struct kernel *kernel, const struct plan *plan, uint32_t g
 		return 0;
 	if (plan->create_table && !table_id)
 		table_id = layout_new_table_id();
-	batch = batch_new(kernel, estimate_size(plan), generation);
-	if (!batch)
-		return -ENOMEM;
+	r = batch_start(kernel, estimate_size(plan), generation, &batch);
+	if (r < 0)
+		return r;
 	r = build_batch(kernel, batch, plan, table_id);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);
@@ -282,9 +263,9 @@ int kernel_delete_table(struct kernel *kernel, uint32_t generation, struct kerne
 	struct batch *batch;
 	int r;
 
-	batch = batch_new(kernel, 0, generation);
-	if (!batch)
-		return -ENOMEM;
+	r = batch_start(kernel, 0, generation, &batch);
+	if (r < 0)
+		return r;
 	r = add_table(batch, NFT_MSG_DELTABLE, 0, NULL, 0, 0);
 	if (r >= 0)
 		r = batch_send(kernel, batch, error);

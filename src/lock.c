@@ -10,22 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 #include "lock.h"
+#include "util.h"
 
 #define LOCK_NAME "portredir/apply"
-
-static long long now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 int lock_namespace(int timeout_ms)
 {
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	const socklen_t length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(LOCK_NAME));
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = monotonic_ms() + timeout_ms;
 	struct timespec pause = { 0, 1000000 };
 	int fd, r;
 
@@ -38,7 +31,7 @@ int lock_namespace(int timeout_ms)
 		if (bind(fd, (struct sockaddr *)&address, length) == 0)
 			return fd;
 		r = -errno;
-		if (r != -EADDRINUSE || now_ms() >= deadline)
+		if (r != -EADDRINUSE || monotonic_ms() >= deadline)
 			break;
 		/* Another apply takes milliseconds to a second: poll gently. */
 		nanosleep(&pause, NULL);

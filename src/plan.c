@@ -5,23 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
-
-
-static int append(void **items, size_t *count, size_t *capacity, size_t size, const void *item)
-{
-	if (*count == *capacity) {
-		size_t new_capacity = *capacity ? *capacity * 2 : 8;
-		void *grown = realloc(*items, new_capacity * size);
-
-		if (!grown)
-			return -ENOMEM;
-		*items = grown;
-		*capacity = new_capacity;
-	}
-	memcpy((char *)*items + *count * size, item, size);
-	(*count)++;
-	return 0;
-}
+#include "util.h"
 
 struct plan_builder {
 	struct plan *plan;
@@ -33,9 +17,12 @@ struct plan_builder {
 static int add_change(struct plan_builder *builder, const struct change *change)
 {
 	struct plan *plan = builder->plan;
+	int r = ARRAY_GROW_ONE(plan->changes, plan->change_count, builder->change_capacity, 8);
 
-	return append((void **)&plan->changes, &plan->change_count, &builder->change_capacity,
-		      sizeof(*change), change);
+	if (r < 0)
+		return r;
+	plan->changes[plan->change_count++] = *change;
+	return 0;
 }
 
 static int add_structure(struct plan_builder *builder, const char *object, const char *action,
@@ -52,10 +39,21 @@ static int add_structure(struct plan_builder *builder, const char *object, const
 	if (plan->structure_change_count == PLAN_MAX_STRUCTURE_CHANGES)
 		return -EINVAL;
 	structure = &plan->structure_changes[plan->structure_change_count++];
-	structure->object = object;
+	snprintf(structure->object, sizeof(structure->object), "%s", object);
 	structure->action = action;
 	snprintf(structure->reason, sizeof(structure->reason), "%s", reason);
 	return add_change(builder, &change);
+}
+
+static int append_redirect(struct redirect **redirects, size_t *count, size_t *capacity,
+			   const struct redirect *redirect)
+{
+	int r = ARRAY_GROW_ONE(*redirects, *count, *capacity, 8);
+
+	if (r < 0)
+		return r;
+	(*redirects)[(*count)++] = *redirect;
+	return 0;
 }
 
 static int add_redirect_change(struct plan_builder *builder, enum change_kind kind,
@@ -74,10 +72,9 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 	if (r < 0 || !map_stays)
 		return r;
 	if (kind == CHANGE_REDIRECT_REMOVED)
-		return append((void **)&plan->deletions, &plan->deletion_count,
-			      &builder->deletion_capacity, sizeof(*redirect), redirect);
-	return append((void **)&plan->additions, &plan->addition_count,
-		      &builder->addition_capacity, sizeof(*redirect), redirect);
+		return append_redirect(&plan->deletions, &plan->deletion_count, &builder->deletion_capacity,
+				       redirect);
+	return append_redirect(&plan->additions, &plan->addition_count, &builder->addition_capacity, redirect);
 }
 
 /* Everything is created anew: the table was missing, or only recreating it
@@ -97,9 +94,9 @@ static int plan_whole_table(struct plan_builder *builder, const struct table_sta
 			     current->table_exists ? "recreated" : "created", reason);
 }
 
-static int plan_structure(struct plan_builder *builder, const struct table_state *current,
-			  bool record_needed)
+static int plan_structure(struct plan_builder *builder, const struct plan_input *input, bool record_needed)
 {
+	const struct table_state *current = input->current;
 	struct plan *plan = builder->plan;
 	bool map_recreated = false;
 	int r;
@@ -110,7 +107,7 @@ static int plan_structure(struct plan_builder *builder, const struct table_state
 		return plan_whole_table(builder, current, current->table.reason);
 	/* The kernel cannot make a table owned or persistent after the
 	 * fact: only a new table gets the flags. */
-	if (current->table_flags != current->wanted_table_flags)
+	if (current->table_flags != input->table_flags)
 		return plan_whole_table(builder, current, "table flags changed");
 	/* The kernel cannot change a table's userdata in place: to remember
 	 * the sysctl's original value, the table is recreated, in the same
@@ -120,21 +117,24 @@ static int plan_structure(struct plan_builder *builder, const struct table_state
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct object_state *map = &current->maps[i];
+		char object[32];
 
 		if (map->status == OBJECT_OK)
 			continue;
 		plan->delete_map[i] = map->status == OBJECT_ALTERED;
 		plan->create_map[i] = true;
 		map_recreated |= plan->delete_map[i];
-		r = add_structure(builder, i == PROTOCOL_TCP ? "map tcp_redirects" : "map udp_redirects",
-				  map->status == OBJECT_MISSING ? "created" : "recreated",
+		snprintf(object, sizeof(object), "map %s", map_name((enum protocol)i));
+		r = add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
 				  map->status == OBJECT_MISSING ? "missing" : map->reason);
 		if (r < 0)
 			return r;
 	}
 	for (int i = 0; i < CHAIN_COUNT; i++) {
 		const struct object_state *chain = &current->chains[i];
-		const char *object = i == CHAIN_PREROUTING ? "chain prerouting" : "chain output";
+		char object[32];
+
+		snprintf(object, sizeof(object), "chain %s", chain_name((enum chain)i));
 
 		if (chain->status == OBJECT_MISSING) {
 			plan->create_chain[i] = true;
@@ -199,18 +199,18 @@ static int add_port_start_change(struct plan_builder *builder, enum change_kind 
 }
 
 /* The sysctl is only ever written when the mapping declares a value. */
-static int plan_port_start(struct plan_builder *builder, const struct mapping *desired,
-			   const struct table_state *current)
+static int plan_port_start(struct plan_builder *builder, const struct plan_input *input)
 {
+	const struct mapping *desired = input->desired;
 	struct plan *plan = builder->plan;
 	int r;
 
-	if (!desired->has_unprivileged_port_start || !current->has_port_start ||
-	    current->port_start == desired->unprivileged_port_start)
+	if (!desired->has_unprivileged_port_start || !input->has_port_start ||
+	    input->port_start == desired->unprivileged_port_start)
 		return 0;
 	plan->write_port_start = true;
 	plan->port_start = desired->unprivileged_port_start;
-	r = add_port_start_change(builder, CHANGE_PORT_START_REMOVED, current->port_start);
+	r = add_port_start_change(builder, CHANGE_PORT_START_REMOVED, input->port_start);
 	if (r >= 0)
 		r = add_port_start_change(builder, CHANGE_PORT_START_ADDED, desired->unprivileged_port_start);
 	return r;
@@ -233,8 +233,38 @@ static bool result_known(const struct plan *plan, const struct table_state *curr
 	return true;
 }
 
-int plan_build(const struct mapping *desired, const struct table_state *current, struct plan **ret_plan)
+struct redirect_span redirects_of_protocol(const struct redirect *redirects, size_t count, enum protocol protocol)
 {
+	size_t start = 0, end;
+
+	while (start < count && redirects[start].protocol < protocol)
+		start++;
+	end = start;
+	while (end < count && redirects[end].protocol == protocol)
+		end++;
+	return (struct redirect_span){ .redirects = redirects + start, .count = end - start };
+}
+
+/* What the writer needs besides the operations: the elements of the maps
+ * it creates, and what to record after the commit. */
+static void plan_results(struct plan *plan, const struct plan_input *input)
+{
+	const struct mapping *desired = input->desired;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (plan->create_map[i])
+			plan->created_map_elements[i] = redirects_of_protocol(desired->redirects,
+									      desired->redirect_count,
+									      (enum protocol)i);
+	}
+	plan->result_known = result_known(plan, input->current);
+	plan->result = plan->result_known ? desired : NULL;
+}
+
+int plan_build(const struct plan_input *input, struct plan **ret_plan)
+{
+	const struct table_state *current = input->current;
+	const struct mapping *desired = input->desired;
 	struct plan_builder builder = { 0 };
 	struct plan *plan;
 	bool record_needed;
@@ -243,28 +273,27 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 	plan = builder.plan = calloc(1, sizeof(*builder.plan));
 	if (!plan)
 		return -ENOMEM;
-	plan->desired = desired;
-	plan->table_flags = current->wanted_table_flags;
+	plan->table_flags = input->table_flags;
 	/* The first change of the sysctl records what it was, so that flush
 	 * can put it back; a record that exists is kept, never replaced. */
-	record_needed = desired->has_unprivileged_port_start && current->has_port_start &&
-			current->port_start != desired->unprivileged_port_start &&
+	record_needed = desired->has_unprivileged_port_start && input->has_port_start &&
+			input->port_start != desired->unprivileged_port_start &&
 			!current->has_original_port_start;
 	if (current->has_original_port_start) {
 		plan->record_original_port_start = true;
 		plan->original_port_start = current->original_port_start;
 	} else if (record_needed) {
 		plan->record_original_port_start = true;
-		plan->original_port_start = current->port_start;
+		plan->original_port_start = input->port_start;
 	}
 	plan->table_id = current->table_id;
-	r = plan_structure(&builder, current, record_needed);
+	r = plan_structure(&builder, input, record_needed);
 	if (r >= 0)
 		r = plan_redirects(&builder, desired, current->mapping);
-	if (r >= 0)
-		plan->result_known = result_known(plan, current);
-	if (r >= 0)
-		r = plan_port_start(&builder, desired, current);
+	if (r >= 0) {
+		plan_results(plan, input);
+		r = plan_port_start(&builder, input);
+	}
 	if (r < 0) {
 		plan_free(builder.plan);
 		return r;
@@ -276,6 +305,17 @@ int plan_build(const struct mapping *desired, const struct table_state *current,
 bool plan_is_empty(const struct plan *plan)
 {
 	return plan->change_count == 0;
+}
+
+struct change_list plan_change_list(const struct plan *plan)
+{
+	const struct change_list list = {
+		.changes = plan->changes,
+		.count = plan->change_count,
+		.structures = plan->structure_changes,
+	};
+
+	return list;
 }
 
 bool plan_changes_kernel_tables(const struct plan *plan)

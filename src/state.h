@@ -49,8 +49,6 @@ struct table_state {
 	/* The table's flags and, when owned, the owning netlink port. */
 	uint32_t table_flags;
 	uint32_t table_owner;
-	/* The flags it should have, filled in by the caller. */
-	uint32_t wanted_table_flags;
 
 	/* The generation the dumps were taken at; the batch is bound to it. */
 	uint32_t generation;
@@ -68,10 +66,6 @@ struct table_state {
 	 * present only if portredir changed it. */
 	bool has_original_port_start;
 	unsigned int original_port_start;
-
-	/* The sysctl now, filled in by the caller (it is not in the table). */
-	bool has_port_start;
-	unsigned int port_start;
 };
 
 const char *chain_name(enum chain chain);

@@ -9,7 +9,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,15 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
+#include "apply.h"
 #include "command.h"
 #include "kernel.h"
+#include "operations.h"
+#include "output.h"
 #include "plan.h"
 #include "sysctl.h"
+#include "util.h"
 
 /* A burst of writes to the mapping (an editor, a deployment tool copying
  * several drop-ins) becomes one apply once it has been quiet this long. */
@@ -47,6 +49,8 @@ struct watch {
 	int inotify_fd;
 	/* What is waiting to be done, and from when. */
 	bool file_dirty;
+	/* The mapping is read again because of SIGHUP, not of a change seen. */
+	bool reload_requested;
 	bool kernel_dirty;
 	struct kernel_event last_event;
 	long long first_pending_ms;
@@ -60,27 +64,6 @@ struct watch {
 	/* The parent does not exist (yet): an ancestor is watched instead. */
 	bool watching_ancestor;
 };
-
-static long long now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static void watch_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void watch_log(int priority, const char *format, ...)
-{
-	va_list arguments;
-
-	print_priority(priority);
-	fputs("portredir: ", stderr);
-	va_start(arguments, format);
-	vfprintf(stderr, format, arguments);
-	va_end(arguments);
-	fputc('\n', stderr);
-}
 
 /* systemd passes "DEVICE:INODE" of the journal stream it connected
  * stderr to; anything else (a terminal, a pipe, a file) gets plain lines. */
@@ -114,8 +97,11 @@ static void notify_service_manager(const char *message)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&address, length) < 0)
-		print_warning("cannot notify the service manager: %m");
+	if (sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&address, length) < 0) {
+		int r = -errno;
+
+		output_warning("cannot notify the service manager: %s", strerror(-r));
+	}
 	close(fd);
 }
 
@@ -174,7 +160,7 @@ static bool name_is_relevant(const struct watch *watch, const struct inotify_eve
 
 static void schedule(struct watch *watch, int quiet_ms)
 {
-	long long now = now_ms();
+	long long now = monotonic_ms();
 
 	if (!watch->first_pending_ms)
 		watch->first_pending_ms = now;
@@ -220,25 +206,47 @@ static int read_inotify(struct watch *watch)
 static void schedule_sysctl_check(struct watch *watch)
 {
 	if (watch->desired && watch->desired->has_unprivileged_port_start)
-		watch->next_sysctl_check_ms = now_ms() + (long long)watch->options->interval * 1000;
+		watch->next_sysctl_check_ms = monotonic_ms() + (long long)watch->options->interval * 1000;
 	else
 		watch->next_sysctl_check_ms = 0;
 }
 
 /* Reads the mapping again; an invalid one is reported and the last valid
- * one kept, so that the kernel keeps the last good state. */
-static void reload_mapping(struct watch *watch)
+ * one kept, so that the kernel keeps the last good state. Returns whether
+ * a valid mapping was read. */
+static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 {
-	struct mapping *mapping = NULL;
+	struct watch_event event = { .kind = WATCH_EVENT_INVALID, .cause = cause, .path = watch->options->path };
+	struct diagnostics diagnostics;
+	struct mapping *mapping;
+	int r = -ENOMEM;
 
-	if (command_load_mapping(watch->options, &mapping) < 0) {
-		print_error("%s is not valid; keeping the last valid mapping until it is fixed",
-			  watch->options->path);
-		return;
+	output_forget_errors();
+	diagnostics_init(&diagnostics);
+	mapping = mapping_new();
+	if (mapping)
+		r = command_load_mapping_into(watch->options, mapping, &diagnostics);
+	else
+		output_error("out of memory while reading %s", watch->options->path);
+	if (r < 0) {
+		if (r == -EINVAL) {
+			event.diagnostics = &diagnostics;
+		} else {
+			event.kind = WATCH_EVENT_ERROR;
+			event.message = output_first_error();
+		}
+		output_watch_event(watch->options, &event);
+		output_error("%s is not valid; keeping the last valid mapping until it is fixed",
+			     watch->options->path);
+		diagnostics_clear(&diagnostics);
+		mapping_free(mapping);
+		return false;
 	}
+	diagnostics_clear(&diagnostics);
 	mapping_free(watch->desired);
 	watch->desired = mapping;
 	schedule_sysctl_check(watch);
+	return true;
 }
 
 /* After an apply of its own, with notifications paused: anyone else who
@@ -258,28 +266,43 @@ static void resume_events(struct watch *watch, uint32_t expected)
 	}
 }
 
-/* One apply through the planner, and one line saying what it did. Its own
- * notifications are not listened to: they would only say what it did. */
-static void synchronize(struct watch *watch, const char *reason)
+/* An apply failed: its error line (the first since output_forget_errors())
+ * as an event. */
+static void report_failure(struct watch *watch, struct watch_event *event)
 {
+	event->kind = WATCH_EVENT_ERROR;
+	event->message = output_first_error();
+	output_watch_event(watch->options, event);
+}
+
+/* One apply through the planner, and one line saying what it did: an
+ * applied event when a newly read mapping came into force (event->kind),
+ * else a repaired one when something had to change. Its own notifications
+ * are not listened to: they would only say what it did. */
+static void synchronize(struct watch *watch, const char *reason, struct watch_event *event)
+{
+	struct change_list changes;
 	struct plan *plan = NULL;
 	uint32_t generation = 0;
-	char *changes;
+	char *text;
 	int r, lock;
 
 	if (!watch->desired)
 		return;
+	output_forget_errors();
 	lock = take_lock(watch->options);
 	if (lock == -ETIMEDOUT) {
-		print_error("%s: will try again on the next change", reason);
+		report_failure(watch, event);
+		output_error("%s: will try again on the next change", reason);
 		return;
 	}
-	if (kernel_events_pause(watch->events) < 0)
-		print_warning("cannot pause nftables notifications: %m");
+	r = kernel_events_pause(watch->events);
+	if (r < 0)
+		output_warning("cannot pause nftables notifications: %s", strerror(-r));
 	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
 	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
 		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
-		print_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
+		output_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
 		watch->options_copy.hold = false;
 		plan_free(plan);
 		plan = NULL;
@@ -289,36 +312,52 @@ static void synchronize(struct watch *watch, const char *reason)
 	if (lock >= 0)
 		close(lock);
 	if (r < 0) {
-		print_error("%s: could not apply %s; will try again on the next change",
-			  reason, watch->options->path);
-	} else if (plan_is_empty(plan)) {
-		print_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
+		report_failure(watch, event);
+		output_error("%s: could not apply %s; will try again on the next change", reason,
+			     watch->options->path);
+		plan_free(plan);
+		return;
+	}
+	changes = plan_change_list(plan);
+	event->changes = &changes;
+	if (event->kind == WATCH_EVENT_APPLIED || changes.count)
+		output_watch_event(watch->options, event);
+	if (!changes.count) {
+		output_verbose(watch->options, "%s: the kernel already matches %s", reason, watch->options->path);
 	} else {
-		changes = format_changes(plan, WATCH_MAX_CHANGES_LOGGED);
-		watch_log(LOG_NOTICE, "%s: applied %zu change%s: %s", reason, plan->change_count,
-			  plan->change_count == 1 ? "" : "s", changes ? changes : "");
-		free(changes);
+		text = output_format_changes(&changes, WATCH_MAX_CHANGES_LOGGED);
+		output_log(LOG_NOTICE, "%s: applied %zu change%s: %s", reason, changes.count,
+			   changes.count == 1 ? "" : "s", text ? text : "");
+		free(text);
 	}
 	plan_free(plan);
 }
 
 static void do_pending_work(struct watch *watch)
 {
+	struct watch_event event = { .kind = WATCH_EVENT_REPAIRED };
+	struct kernel_event last = watch->last_event;
 	char reason[PATH_MAX + 128];
 
 	if (watch->file_dirty) {
+		/* SIGHUP says the same: the mapping is read again. */
 		snprintf(reason, sizeof(reason), "%s changed", watch->options->path);
-		reload_mapping(watch);
-	} else if (watch->last_event.lost) {
+		event.cause = watch->reload_requested ? WATCH_CAUSE_RELOAD : WATCH_CAUSE_FILE;
+	} else if (last.lost) {
 		snprintf(reason, sizeof(reason), "the ruleset changed while portredir was busy");
+		event.cause = WATCH_CAUSE_LOST;
 	} else {
-		snprintf(reason, sizeof(reason), "table inet portredir changed by %s (pid %u)",
-			 watch->last_event.process, watch->last_event.pid);
+		snprintf(reason, sizeof(reason), "table inet portredir changed by %s (pid %u)", last.process, last.pid);
+		event.cause = WATCH_CAUSE_TABLE;
+		event.process = last.process;
+		event.pid = last.pid;
 	}
-	watch->file_dirty = watch->kernel_dirty = false;
+	if (watch->file_dirty && reload_mapping(watch, event.cause))
+		event.kind = WATCH_EVENT_APPLIED;
+	watch->file_dirty = watch->reload_requested = watch->kernel_dirty = false;
 	memset(&watch->last_event, 0, sizeof(watch->last_event));
 	watch->first_pending_ms = watch->deadline_ms = 0;
-	synchronize(watch, reason);
+	synchronize(watch, reason, &event);
 }
 
 /* The sysctl has no change notification: it is compared at an interval,
@@ -331,13 +370,16 @@ static void check_sysctl(struct watch *watch)
 	if (!watch->desired || !watch->desired->has_unprivileged_port_start)
 		return;
 	if (sysctl_read_unprivileged_port_start(NULL, &value) < 0 ||
-	    value != watch->desired->unprivileged_port_start)
-		synchronize(watch, "net.ipv4.ip_unprivileged_port_start drifted");
+	    value != watch->desired->unprivileged_port_start) {
+		struct watch_event event = { .kind = WATCH_EVENT_REPAIRED, .cause = WATCH_CAUSE_SYSCTL };
+
+		synchronize(watch, "net.ipv4.ip_unprivileged_port_start drifted", &event);
+	}
 }
 
 static int poll_timeout(const struct watch *watch)
 {
-	long long now = now_ms(), wake = 0;
+	long long now = monotonic_ms(), wake = 0;
 
 	if (watch->deadline_ms)
 		wake = watch->deadline_ms;
@@ -380,17 +422,17 @@ static int setup(struct watch *watch)
 	}
 	r = arm_watches(watch);
 	if (r < 0) {
-		print_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
+		output_error("cannot watch %s for changes: %s", watch->path, strerror(-r));
 		return r;
 	}
 	r = command_open_kernel(&watch->kernel, &error);
 	if (r < 0) {
-		print_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
+		output_kernel_error("cannot open a netfilter netlink socket", r, &error, true);
 		return r;
 	}
 	r = kernel_events_open(&watch->events);
 	if (r < 0) {
-		print_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
+		output_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
 		return r;
 	}
 	return 0;
@@ -410,17 +452,20 @@ static void teardown(struct watch *watch)
 enum outcome watch_main(const struct options *options)
 {
 	struct watch watch = { .options_copy = *options, .signal_fd = -1, .inotify_fd = -1 };
+	struct watch_event started = { .kind = WATCH_EVENT_REPAIRED, .cause = WATCH_CAUSE_START };
 	enum outcome outcome = OUTCOME_ERROR;
+	int r;
 
 	watch.options = &watch.options_copy;
 
-	print_use_syslog_prefixes(stderr_is_journal());
+	output_use_syslog_prefixes(stderr_is_journal());
 	if (setup(&watch) < 0)
 		goto out;
-	reload_mapping(&watch);
-	synchronize(&watch, "started");
-	watch_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
-		  watch.options->hold ? ", which it holds" : "");
+	if (reload_mapping(&watch, WATCH_CAUSE_START))
+		started.kind = WATCH_EVENT_APPLIED;
+	synchronize(&watch, "started", &started);
+	output_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
+		   watch.options->hold ? ", which it holds" : "");
 	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");
 
 	for (;;) {
@@ -432,7 +477,8 @@ enum outcome watch_main(const struct options *options)
 		int ready = poll(descriptors, 3, poll_timeout(&watch));
 
 		if (ready < 0 && errno != EINTR) {
-			print_error("cannot wait for events: %m");
+			r = -errno;
+			output_error("cannot wait for events: %s", strerror(-r));
 			goto out;
 		}
 		if (descriptors[0].revents & POLLIN) {
@@ -440,26 +486,30 @@ enum outcome watch_main(const struct options *options)
 
 			while (read(watch.signal_fd, &signal, sizeof(signal)) == sizeof(signal)) {
 				if (signal.ssi_signo == SIGHUP) {
-					watch_log(LOG_INFO, "SIGHUP: reading %s again", options->path);
-					watch.file_dirty = true;
+					output_log(LOG_INFO, "SIGHUP: reading %s again", options->path);
+					watch.file_dirty = watch.reload_requested = true;
 					schedule(&watch, 0);
 				} else {
-					watch_log(LOG_INFO, "stopping on %s; the rules stay in place",
-						  strsignal((int)signal.ssi_signo));
+					output_log(LOG_INFO, "stopping on %s; the rules stay in place",
+						   strsignal((int)signal.ssi_signo));
 					notify_service_manager("STOPPING=1");
 					outcome = OUTCOME_OK;
 					goto out;
 				}
 			}
 		}
-		if ((descriptors[1].revents & POLLIN) && read_inotify(&watch) < 0)
-			print_warning("cannot watch %s for changes: %m", options->path);
+		if (descriptors[1].revents & POLLIN) {
+			r = read_inotify(&watch);
+			if (r < 0)
+				output_warning("cannot watch %s for changes: %s", options->path, strerror(-r));
+		}
 		if (descriptors[2].revents & POLLIN) {
 			struct kernel_event event;
-			int r = kernel_events_read(watch.events, &event);
+
+			r = kernel_events_read(watch.events, &event);
 
 			if (r < 0) {
-				print_error("cannot read nftables notifications: %s", strerror(-r));
+				output_error("cannot read nftables notifications: %s", strerror(-r));
 				goto out;
 			}
 			if (event.changed) {
@@ -468,9 +518,9 @@ enum outcome watch_main(const struct options *options)
 				schedule(&watch, KERNEL_QUIET_MS);
 			}
 		}
-		if (watch.deadline_ms && now_ms() >= watch.deadline_ms)
+		if (watch.deadline_ms && monotonic_ms() >= watch.deadline_ms)
 			do_pending_work(&watch);
-		if (watch.next_sysctl_check_ms && now_ms() >= watch.next_sysctl_check_ms)
+		if (watch.next_sysctl_check_ms && monotonic_ms() >= watch.next_sysctl_check_ms)
 			check_sysctl(&watch);
 	}
 out:

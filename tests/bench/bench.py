@@ -227,7 +227,8 @@ def bench_size(size, runs, work):
         in_sync()
         elsewhere()
 
-    portredir = [PORTREDIR, "-q", "-v", "-f"]
+    # -v for the netlink figures; the change lines go to OUT_FILE.
+    portredir = [PORTREDIR, "-v", "-f"]
     print("N=%d per protocol (%d map elements), median of %d runs" % (size, 2 * size, runs), flush=True)
     full_apply = median_of(runs, empty, portredir + [files["mapping.conf"], "apply"])
     nft_full = median_of(runs, empty, ["nft", "-f", files["ruleset.nft"]])

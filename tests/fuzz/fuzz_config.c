@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "command.h"
 #include "config.h"
+#include "output.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,7 +59,7 @@ static char *normalize(const struct mapping *mapping, size_t *ret_length)
 	FILE *stream = open_memstream(&text, ret_length);
 
 	require(stream);
-	print_mapping(stream, mapping);
+	output_mapping_to(stream, mapping);
 	require(fclose(stream) == 0);
 	return text;
 }

@@ -159,9 +159,10 @@ static void check_state(const struct table_state *state)
 
 static void plan_against(const struct mapping *desired, const struct table_state *state)
 {
+	const struct plan_input input = { .desired = desired, .current = state };
 	struct plan *plan = NULL;
 
-	require(plan_build(desired, state, &plan) == 0);
+	require(plan_build(&input, &plan) == 0);
 	plan_free(plan);
 }
 

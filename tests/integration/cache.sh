@@ -232,7 +232,7 @@ test_by_default_records_go_to_run_portredir() {
 		exec 3<"/run/netns/$1"
 		mount -t tmpfs -o mode=0755 portredir-test /run
 		nsenter --net=/proc/self/fd/3 "$2" -q -f "$3" apply
-		nsenter --net=/proc/self/fd/3 "$2" -v -q -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
+		nsenter --net=/proc/self/fd/3 "$2" -v -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
 		stat -c "%a %U" /run/portredir
 		find /run/portredir -type f -printf "%m %u\n"
 	' default-directory "$NS" "$PORTREDIR" "$TEST_DIR/start.conf"
@@ -240,6 +240,32 @@ test_by_default_records_go_to_run_portredir() {
 	grep -q '^portredir: read table inet portredir at generation [0-9]*: 1 redirect (as recorded' <<<"$RUN_OUT"
 	expect_eq "the directory and its record" '700 root
 600 root' "$(tail -n 2 <<<"$RUN_OUT")"
+}
+
+# Under -v, a record that is there but not believed is named, with the
+# reason; no record for the moment goes without saying.
+test_a_record_not_used_is_named_under_verbose() {
+	local record
+	use_records_in records
+	start_with_mapping
+	record=$(record_file)
+	chmod 0777 "$PORTREDIR_RUNTIME_DIRECTORY"
+	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
+	expect_eq "exit status with an open directory" 0 "$RUN_STATUS"
+	expect_maps_dumped
+	expect_eq "the record named" "portredir: the record $record was not used: Operation not permitted (a record or directory that others may write is not trusted)" \
+		"$(grep 'was not used' <<<"$RUN_ERR")"
+	chmod 0700 "$PORTREDIR_RUNTIME_DIRECTORY"
+	ln -sf /dev/null "$record"
+	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
+	expect_eq "exit status with a symbolic link" 0 "$RUN_STATUS"
+	expect_eq "the link named" "portredir: the record $record was not used: Too many levels of symbolic links" \
+		"$(grep 'was not used' <<<"$RUN_ERR")"
+	rm -f "$record"
+	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
+	expect_eq "exit status without a record" 0 "$RUN_STATUS"
+	expect_maps_dumped
+	expect_eq "no record named" "" "$(grep 'was not used' <<<"$RUN_ERR")"
 }
 
 run_tests

@@ -96,7 +96,7 @@ for round in $(seq 1 "$rounds"); do
 	for i in $(seq 1 "$processes"); do
 		mapping=$a
 		[ $((i % 2)) -eq 0 ] && mapping=$b
-		flock -s "$lock" "$portredir" -v -q -f "$mapping" apply 2>"$directory/err.$i" 9>&- &
+		flock -s "$lock" "$portredir" -v -f "$mapping" apply >/dev/null 2>"$directory/err.$i" 9>&- &
 		pids+=($!)
 	done
 	# Every process is waiting at the lock before it is released.

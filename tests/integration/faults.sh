@@ -31,7 +31,7 @@ test_a_map_element_refused_mid_batch_changes_nothing_and_names_the_map() {
 	faulty "$ns" bad-element -f "$mapping" apply
 	expect_eq "exit status" 2 "$RUN_STATUS"
 	grep -qx 'portredir: test fault injected: bad-element' <<<"$RUN_ERR"
-	expect_eq "error" "portredir: error: the kernel refused the change (map tcp_redirects (adding elements 22 to 22)): Invalid argument; nothing was changed" "$(first_error)"
+	expect_eq "error" "portredir: error: the kernel refused the change (map tcp_redirects (adding elements 22 to 22)): Invalid argument (kernel: rejected element 1 (key 22) of NFTA_SET_ELEM_LIST_ELEMENTS in NFT_MSG_NEWSETELEM); nothing was changed" "$(first_error)"
 	expect_eq "stdout" "" "$RUN_OUT"
 	ruleset_save "$ns" "$TEST_DIR/after"
 	expect_same_file "nft -a list ruleset" "$TEST_DIR/before" "$TEST_DIR/after"
@@ -42,7 +42,7 @@ test_a_refused_batch_creating_the_table_leaves_no_table() {
 	ns=$(netns_add f)
 	faulty "$ns" bad-element -f "$RULES_DIR/rules.conf" apply
 	expect_eq "exit status" 2 "$RUN_STATUS"
-	expect_eq "error" "portredir: error: the kernel refused the change (map tcp_redirects (adding elements 80 to 443)): Invalid argument; nothing was changed" "$(first_error)"
+	expect_eq "error" "portredir: error: the kernel refused the change (map tcp_redirects (adding elements 80 to 443)): Invalid argument (kernel: rejected element 2 (key 443) of NFTA_SET_ELEM_LIST_ELEMENTS in NFT_MSG_NEWSETELEM); nothing was changed" "$(first_error)"
 	expect_eq "ruleset" "" "$(in_ns "$ns" nft list ruleset)"
 }
 
@@ -51,7 +51,7 @@ test_a_kernel_without_nat_is_reported_clearly() {
 	ns=$(netns_add f)
 	faulty "$ns" missing-nat -f "$RULES_DIR/rules.conf" apply
 	expect_eq "exit status" 2 "$RUN_STATUS"
-	expect_eq "error" "portredir: error: the kernel refused the change (chain prerouting): No such file or directory; nothing was changed; the kernel lacks NAT support for nf_tables (modules nft_chain_nat, nft_fib_inet, nft_redir)" "$(first_error)"
+	expect_eq "error" "portredir: error: the kernel refused the change (chain prerouting): No such file or directory (kernel: rejected NFTA_CHAIN_TYPE in NFT_MSG_NEWCHAIN); nothing was changed; the kernel lacks NAT support for nf_tables (modules nft_chain_nat, nft_fib_inet, nft_redir)" "$(first_error)"
 	expect_eq "ruleset" "" "$(in_ns "$ns" nft list ruleset)"
 }
 

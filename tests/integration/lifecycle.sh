@@ -175,4 +175,91 @@ test_unbindable_target_changes_nothing() {
 	expect_no_table "$ns"
 }
 
+# flush --json prints one document like apply --json: what it did, in the
+# order it did it (the sysctl restored, then the table deleted), and the
+# same shape with nothing to do.
+test_flush_json_prints_the_changes_made_as_one_document() {
+	local ns mapping=$TEST_DIR/start.conf before
+	netns_make ns host
+	before=$(in_ns "$ns" cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+	write_mapping "$mapping" 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080'
+	portredir_in "$ns" -q -f "$mapping" apply
+	run_captured portredir_in "$ns" --json flush
+	expect_eq "exit status of flush --json" 0 "$RUN_STATUS"
+	expect_eq "stderr of flush --json" "" "$RUN_ERR"
+	expect_eq "flush --json" '{"changed":true,"changes":[{"op":"-","unprivileged_port_start":1000},{"op":"+","unprivileged_port_start":'"$before"'},{"op":"-","object":"table inet portredir"}]}' "$RUN_OUT"
+	"$PYTHON" -c '
+import json, sys
+document = json.load(sys.stdin)
+assert document["changed"] is True, document
+assert document["changes"][-1] == {"op": "-", "object": "table inet portredir"}, document
+' <<<"$RUN_OUT"
+	expect_no_table "$ns"
+	expect_eq "the sysctl after flush" "$before" "$(in_ns "$ns" cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
+	run_captured portredir_in "$ns" --json flush
+	expect_eq "exit status of the second flush --json" 0 "$RUN_STATUS"
+	expect_eq "stderr of the second flush --json" "" "$RUN_ERR"
+	expect_json "the second flush --json" '{"changed": false, "changes": []}' "$RUN_OUT"
+}
+
+# Without --json, flush says the same in change lines.
+test_flush_prints_its_change_lines() {
+	local ns mapping=$TEST_DIR/start.conf before
+	netns_make ns host
+	before=$(in_ns "$ns" cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+	write_mapping "$mapping" 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080'
+	portredir_in "$ns" -q -f "$mapping" apply
+	expect_portredir "$ns" 0 "- unprivileged_port_start 1000
++ unprivileged_port_start $before
+- table inet portredir" flush
+	expect_portredir "$ns" 0 "" flush
+}
+
+# expect_usage_error NS MESSAGE ARGUMENTS...: portredir in NS exits 2 with
+# nothing on stdout and exactly one line on stderr, "portredir: error:
+# MESSAGE; see 'portredir --help'", and leaves the ruleset alone.
+expect_usage_error() {
+	local ns=$1 message=$2
+	shift 2
+	ruleset_save "$ns" "$TEST_DIR/before"
+	run_captured portredir_in "$ns" "$@"
+	expect_eq "exit status of portredir $*" 2 "$RUN_STATUS"
+	expect_eq "stdout of portredir $*" "" "$RUN_OUT"
+	expect_eq "stderr of portredir $*" "portredir: error: $message; see 'portredir --help'" "$RUN_ERR"
+	ruleset_save "$ns" "$TEST_DIR/after"
+	expect_same_file "ruleset after portredir $*" "$TEST_DIR/before" "$TEST_DIR/after"
+}
+
+# An option the command does not implement is refused, before anything
+# is done; the message names the commands that take it.
+test_options_a_command_does_not_take_are_refused() {
+	local ns
+	netns_make ns host
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_usage_error "$ns" "--hold is an option of watch, not of 'check'" -f "$RULES_DIR" check --hold
+	expect_usage_error "$ns" "--dry-run is an option of apply, not of 'show'" show --dry-run
+	expect_usage_error "$ns" "--interval is an option of watch, not of 'flush'" flush --interval 5
+	expect_usage_error "$ns" "--hold is an option of watch, not of 'apply'" -f "$RULES_DIR" --hold apply
+	expect_table "$ns" "$EXPECTED_TABLE"
+}
+
+test_quiet_and_verbose_together_are_refused() {
+	local ns
+	netns_make ns host
+	expect_usage_error "$ns" "-q and -v cannot be used together" -q -v -f "$RULES_DIR" apply
+	expect_usage_error "$ns" "-q and -v cannot be used together" --verbose flush --quiet
+	expect_no_table "$ns"
+}
+
+# apply --dry-run is diff: the same output and exit status, in sync or not.
+test_apply_dry_run_behaves_as_diff() {
+	local ns
+	netns_make ns host
+	expect_portredir "$ns" 1 "$CREATE_ALL_LINES" -f "$RULES_DIR" apply --dry-run
+	expect_no_table "$ns"
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_portredir "$ns" 0 "" -f "$RULES_DIR" --dry-run apply
+	expect_portredir "$ns" 0 "" -f "$RULES_DIR" diff
+}
+
 run_tests

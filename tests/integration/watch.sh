@@ -5,12 +5,14 @@
 . "$(dirname "$0")/lib.sh"
 
 # start_watch NS MAPPING [OPTION...]: watch running in NS, its log in
-# $TEST_DIR/watch.log, its pid in $WATCH_PID; returns once it is ready.
+# $TEST_DIR/watch.log, its stdout (the events of --json) in
+# $TEST_DIR/watch.out, its pid in $WATCH_PID; returns once it is ready.
 start_watch() {
 	local ns=$1 mapping=$2
 	shift 2
 	: >"$TEST_DIR/watch.log"
-	ip netns exec "$ns" "$PORTREDIR" -f "$mapping" "$@" watch 2>>"$TEST_DIR/watch.log" &
+	: >"$TEST_DIR/watch.out"
+	ip netns exec "$ns" "$PORTREDIR" -f "$mapping" "$@" watch >>"$TEST_DIR/watch.out" 2>>"$TEST_DIR/watch.log" &
 	WATCH_PID=$!
 	BACKGROUND_PIDS+=("$WATCH_PID")
 	wait_for "watch to start" log_has "watching $mapping"
@@ -232,6 +234,96 @@ test_hold_keeps_others_from_changing_the_table() {
 	kill -TERM "$WATCH_PID"
 	wait "$WATCH_PID"
 	table_of "$ns" | grep -q 'tcp_redirects'
+}
+
+# events_are N: watch --json has printed N lines.
+events_are() {
+	[ "$(wc -l <"$TEST_DIR/watch.out")" -eq "$1" ]
+}
+
+# expect_events EXPECTED...: $TEST_DIR/watch.out is one JSON object per
+# line, each equal as data to the EXPECTED one of its line; "pid": 0 in an
+# expected object stands for any positive pid, and "message" ending in
+# "*" for any text after what precedes it.
+expect_events() {
+	"$PYTHON" -c '
+import json, sys
+expected = [json.loads(line) for line in sys.argv[2:]]
+lines = open(sys.argv[1]).read().split("\n")
+if lines[-1] != "":
+    sys.exit("# the last event does not end its line")
+actual = []
+for line in lines[:-1]:
+    try:
+        event = json.loads(line)
+    except ValueError as error:
+        sys.exit("# not one JSON object (%s):\n#   %s" % (error, line))
+    if not isinstance(event, dict):
+        sys.exit("# not a JSON object:\n#   %s" % line)
+    actual.append(event)
+for want, got in zip(expected, actual):
+    if want.get("pid") == 0 and isinstance(got.get("pid"), int) and got["pid"] > 0:
+        want["pid"] = got["pid"]
+    if want.get("message", "").endswith("*") and got.get("message", "").startswith(want["message"][:-1]):
+        want["message"] = got["message"]
+if actual != expected:
+    sys.exit("# events: expected:\n%s\n# got:\n%s" % (
+        "\n".join("#   " + json.dumps(e) for e in expected), "\n".join("#   " + json.dumps(e) for e in actual)))
+' "$TEST_DIR/watch.out" "$@"
+}
+
+# watch --json: one JSON object per line on stdout for each apply of a
+# newly read mapping, each repair, and each invalid mapping; nothing for
+# a check that changed nothing.
+test_json_prints_one_object_per_line_per_event() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping" --json
+	wait_for "the first event" events_are 1
+	in_ns "$ns" nft delete element inet portredir tcp_redirects '{ 80 }'
+	wait_for "the repair" events_are 2
+	write_mapping "$mapping" 'redirct tcp 80 to 9090'
+	wait_for "the invalid mapping" events_are 3
+	write_mapping "$mapping" 'redirect tcp 80 to 9090'
+	wait_for "the fixed mapping" events_are 4
+	kill -HUP "$WATCH_PID"
+	wait_for "the mapping read again" events_are 5
+	wait_for "the table" table_is "$ns" "$(table_text '80 : 9090' '')"
+	expect_events \
+		'{"event": "applied", "cause": "start", "changed": true, "changes": [
+			{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080}]}' \
+		'{"event": "repaired", "cause": "table", "process": "nft", "pid": 0, "changed": true, "changes": [
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080}]}' \
+		'{"event": "invalid", "cause": "file", "path": "'"$mapping"'", "error_count": 1, "warning_count": 0,
+			"diagnostics": [{"file": "'"$mapping"'", "line": 1, "column": 1, "severity": "error",
+				"message": "unknown directive '"'redirct'; did you mean 'redirect'"'?"}]}' \
+		'{"event": "applied", "cause": "file", "changed": true, "changes": [
+			{"op": "-", "protocol": "tcp", "port": 80, "target": 8080},
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 9090}]}' \
+		'{"event": "applied", "cause": "reload", "changed": false, "changes": []}'
+	# The log on stderr is the same as without --json.
+	log_has "$mapping changed: applied 2 changes: - redirect tcp 80 to 8080; + redirect tcp 80 to 9090"
+}
+
+# An apply that fails is an error event with the error's line: here the
+# table is held by another watch, and this one wants another mapping.
+test_json_reports_a_failed_apply_as_an_error_event() {
+	local ns other=$TEST_DIR/other.conf
+	ns=$(netns_add w)
+	start_watch "$ns" "$RULES_DIR/rules.conf" --hold
+	wait_for "the table" table_of "$ns"
+	! log_has "this kernel cannot hold table inet portredir" ||
+		skip_test "this kernel cannot hold tables (Linux 6.9 or later)"
+	write_mapping "$other" 'redirect tcp 80 to 9090'
+	start_watch "$ns" "$other" --json
+	wait_for "the error event" events_are 1
+	expect_events '{"event": "error", "cause": "start",
+		"message": "table inet portredir is held by another process (netlink port *"}'
+	grep -q '^{"event":"error","cause":"start","message":"table inet portredir is held by another process (netlink port [0-9]*, a '"'portredir watch --hold'"'?); stop it or let it apply the mapping; nothing was changed"}$' "$TEST_DIR/watch.out"
+	log_has "portredir: error: started: could not apply $other; will try again on the next change"
+	table_of "$ns" | grep -q '80 : 8080'
 }
 
 test_interval_is_an_option_of_watch_only() {

@@ -348,6 +348,23 @@ static void an_unusable_directory_fails_cleanly(void **state)
 	mapping_free(stored);
 }
 
+/* What -v names when a record was not used. */
+static void the_record_path_is_the_file_a_lookup_reads(void **state)
+{
+	const struct fixture *fixture = *state;
+	char expected[160], path[160], cut[8];
+
+	record_path(fixture, RECORD_NAME, expected, sizeof(expected));
+	cache_record_path(TABLE_ID, path, sizeof(path));
+	assert_string_equal(path, expected);
+	assert_ptr_equal(cache_files.path, cache_record_path);
+	cache_record_path(TABLE_ID, cut, sizeof(cut));
+	assert_string_equal(cut, "/tmp/po");
+	unsetenv(CACHE_DIRECTORY_VARIABLE);
+	cache_record_path(TABLE_ID, path, sizeof(path));
+	assert_string_equal(path, CACHE_DEFAULT_DIRECTORY "/" RECORD_NAME);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(only_the_most_recently_written_records_are_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(files_abandoned_while_writing_are_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unusable_directory_fails_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_record_path_is_the_file_a_lookup_reads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -45,35 +46,64 @@ static void add(struct mapping *mapping, struct redirect redirect)
 	assert_int_equal(mapping_add_redirect(mapping, &redirect), 0);
 }
 
-static struct mapping *new_mapping(void)
+/* Every test plans from one fixture: an empty desired mapping, a kernel
+ * state (the table missing, or exactly the layout with empty maps), the
+ * planner's input naming both, and the plan, all freed by teardown. */
+struct fixture {
+	struct mapping *desired;
+	struct table_state *current;
+	struct plan_input input;
+	struct plan *plan;
+};
+
+/* The whole table as the layout says, its maps empty. */
+static void make_layout(struct table_state *current)
 {
-	struct mapping *mapping = mapping_new();
-
-	assert_non_null(mapping);
-	return mapping;
-}
-
-static struct table_state *state_without_table(void)
-{
-	struct table_state *state = table_state_new();
-
-	assert_non_null(state);
-	state->table_exists = false;
-	return state;
-}
-
-static struct table_state *state_with_layout(void)
-{
-	struct table_state *state = table_state_new();
-
-	assert_non_null(state);
-	state->table_exists = true;
-	state->table.status = OBJECT_OK;
+	current->table_exists = true;
+	current->table.status = OBJECT_OK;
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		state->maps[i].status = OBJECT_OK;
+		current->maps[i].status = OBJECT_OK;
 	for (int i = 0; i < CHAIN_COUNT; i++)
-		state->chains[i].status = OBJECT_OK;
-	return state;
+		current->chains[i].status = OBJECT_OK;
+}
+
+static int setup_without_table(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->desired = mapping_new();
+	f->current = table_state_new();
+	if (!f->desired || !f->current) {
+		mapping_free(f->desired);
+		table_state_free(f->current);
+		free(f);
+		return -1;
+	}
+	f->input = (struct plan_input){ .desired = f->desired, .current = f->current };
+	*state = f;
+	return 0;
+}
+
+static int setup_with_layout(void **state)
+{
+	int r = setup_without_table(state);
+
+	if (r == 0)
+		make_layout(((struct fixture *)*state)->current);
+	return r;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	plan_free(f->plan);
+	table_state_free(f->current);
+	mapping_free(f->desired);
+	free(f);
+	return 0;
 }
 
 static void set_status(struct object_state *object, enum object_status status, const char *reason)
@@ -82,14 +112,16 @@ static void set_status(struct object_state *object, enum object_status status, c
 	snprintf(object->reason, sizeof(object->reason), "%s", reason);
 }
 
-static struct plan *build(const struct mapping *desired, const struct table_state *current)
+/* Plans from the fixture's input, replacing the plan built before. */
+static struct plan *build(struct fixture *f)
 {
-	struct plan *plan = NULL;
-
-	assert_int_equal(plan_build(desired, current, &plan), 0);
-	assert_non_null(plan);
-	assert_ptr_equal(plan->desired, desired);
-	return plan;
+	plan_free(f->plan);
+	f->plan = NULL;
+	assert_int_equal(plan_build(&f->input, &f->plan), 0);
+	assert_non_null(f->plan);
+	/* What the writer records after the commit, when it is known. */
+	assert_ptr_equal(f->plan->result, f->plan->result_known ? f->desired : NULL);
+	return f->plan;
 }
 
 static void assert_location_equal(const struct location *actual, const struct location *expected)
@@ -185,38 +217,32 @@ static void assert_no_element_operations(const struct plan *plan)
 	assert_null(plan->deletions);
 }
 
-static void empty_mapping_and_missing_table_creates_the_whole_table(void **unused)
+static void empty_mapping_and_missing_table_creates_the_whole_table(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_without_table();
-	struct plan *plan = build(desired, current);
+	struct fixture *f = *state;
+	struct plan *plan = build(f);
 
-	(void)unused;
 	assert_operations(plan, &create_everything);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "created", "missing");
 	assert_false(plan_is_empty(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations(void **unused)
+static void missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations(void **state)
 {
 	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
 	const struct redirect tcp_443 = file_redirect(PROTOCOL_TCP, 443, 8443, 2);
 	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 3);
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_without_table();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, udp_443);
 	add(desired, tcp_443);
 	add(desired, tcp_80);
 	mapping_sort(desired);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &create_everything);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 4);
@@ -224,64 +250,53 @@ static void missing_table_reports_every_redirect_added_after_the_table_and_sends
 	assert_redirect_change(&plan->changes[1], CHANGE_REDIRECT_ADDED, &tcp_80);
 	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_443);
 	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &udp_443);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void table_in_sync_gives_an_empty_plan(void **unused)
+static void table_in_sync_gives_an_empty_plan(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	add(desired, file_redirect(PROTOCOL_UDP, 443, 8443, 2));
 	mapping_sort(desired);
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
 	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 443, 8443));
 	mapping_sort(current->mapping);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 0);
 	assert_null(plan->changes);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void empty_mapping_and_empty_table_in_sync_gives_an_empty_plan(void **unused)
+static void empty_mapping_and_empty_table_in_sync_gives_an_empty_plan(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
-	struct plan *plan = build(desired, current);
+	struct fixture *f = *state;
+	struct plan *plan = build(f);
 
-	(void)unused;
 	assert_true(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 0);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void redirect_only_in_the_file_is_added_as_one_element(void **unused)
+static void redirect_only_in_the_file_is_added_as_one_element(void **state)
 {
 	const struct redirect added = file_redirect(PROTOCOL_TCP, 443, 8443, 2);
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	add(desired, added);
 	mapping_sort(desired);
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
-	plan = build(desired, current);
+	plan = build(f);
 	assert_false(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 1);
@@ -290,23 +305,20 @@ static void redirect_only_in_the_file_is_added_as_one_element(void **unused)
 	assert_redirect_equal(&plan->additions[0], &added);
 	assert_int_equal(plan->deletion_count, 0);
 	assert_null(plan->deletions);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void redirect_only_in_the_kernel_is_removed_as_one_element(void **unused)
+static void redirect_only_in_the_kernel_is_removed_as_one_element(void **state)
 {
 	const struct redirect removed = kernel_redirect(PROTOCOL_TCP, 8000, 8001);
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
 	add(current->mapping, removed);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_false(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 1);
@@ -315,23 +327,20 @@ static void redirect_only_in_the_kernel_is_removed_as_one_element(void **unused)
 	assert_redirect_equal(&plan->deletions[0], &removed);
 	assert_int_equal(plan->addition_count, 0);
 	assert_null(plan->additions);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void redirect_with_a_new_target_removes_the_old_element_then_adds_the_new(void **unused)
+static void redirect_with_a_new_target_removes_the_old_element_then_adds_the_new(void **state)
 {
 	const struct redirect old = kernel_redirect(PROTOCOL_UDP, 443, 8443);
 	const struct redirect new = file_redirect(PROTOCOL_UDP, 443, 9443, 1);
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, new);
 	add(current->mapping, old);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 2);
 	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &old);
@@ -340,14 +349,11 @@ static void redirect_with_a_new_target_removes_the_old_element_then_adds_the_new
 	assert_redirect_equal(&plan->deletions[0], &old);
 	assert_int_equal(plan->addition_count, 1);
 	assert_redirect_equal(&plan->additions[0], &new);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* The file adds tcp 22, 443 and udp 53, 8000; the kernel has tcp 80, 1000
  * and udp 443, 9000 to remove, and tcp 25 and udp 123 in common. */
-static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from(void **unused)
+static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from(void **state)
 {
 	const struct redirect tcp_22 = file_redirect(PROTOCOL_TCP, 22, 2222, 6);
 	const struct redirect tcp_80 = kernel_redirect(PROTOCOL_TCP, 80, 8080);
@@ -357,11 +363,11 @@ static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they
 	const struct redirect udp_443 = kernel_redirect(PROTOCOL_UDP, 443, 8443);
 	const struct redirect udp_8000 = file_redirect(PROTOCOL_UDP, 8000, 8001, 2);
 	const struct redirect udp_9000 = kernel_redirect(PROTOCOL_UDP, 9000, 9001);
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, tcp_443);
 	add(desired, udp_8000);
 	add(desired, file_redirect(PROTOCOL_TCP, 25, 2525, 3));
@@ -376,7 +382,7 @@ static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they
 	add(current->mapping, tcp_1000);
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 25, 2525));
 	mapping_sort(current->mapping);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 8);
 	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_ADDED, &tcp_22);
@@ -397,12 +403,9 @@ static void changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they
 	assert_redirect_equal(&plan->deletions[1], &tcp_1000);
 	assert_redirect_equal(&plan->deletions[2], &udp_443);
 	assert_redirect_equal(&plan->deletions[3], &udp_9000);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel(void **unused)
+static void altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel(void **state)
 {
 	const struct redirect tcp_80_old = kernel_redirect(PROTOCOL_TCP, 80, 8000);
 	const struct redirect tcp_80_new = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
@@ -414,11 +417,11 @@ static void altered_table_is_recreated_with_its_reason_and_redirects_still_compa
 		.create_map = { true, true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->table, OBJECT_ALTERED, "unexpected chain 'foo' found");
 	add(desired, tcp_80_new);
 	add(desired, udp_443);
@@ -426,7 +429,7 @@ static void altered_table_is_recreated_with_its_reason_and_redirects_still_compa
 	add(current->mapping, tcp_80_old);
 	add(current->mapping, udp_53);
 	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 8000, 8001));
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 5);
@@ -435,12 +438,9 @@ static void altered_table_is_recreated_with_its_reason_and_redirects_still_compa
 	assert_redirect_change(&plan->changes[2], CHANGE_REDIRECT_ADDED, &tcp_80_new);
 	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &udp_53);
 	assert_redirect_change(&plan->changes[4], CHANGE_REDIRECT_ADDED, &udp_443);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void altered_table_in_sync_otherwise_reports_only_its_recreation(void **unused)
+static void altered_table_in_sync_otherwise_reports_only_its_recreation(void **state)
 {
 	const struct plan expected = {
 		.delete_table = true,
@@ -448,65 +448,54 @@ static void altered_table_in_sync_otherwise_reports_only_its_recreation(void **u
 		.create_map = { true, true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->table, OBJECT_ALTERED, "table flags changed");
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void missing_map_is_created_alone(void **unused)
+static void missing_map_is_created_alone(void **state)
 {
 	const struct plan expected = { .create_map = { [PROTOCOL_UDP] = true } };
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "created", "missing");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void missing_maps_are_created_tcp_first(void **unused)
+static void missing_maps_are_created_tcp_first(void **state)
 {
 	const struct plan expected = { .create_map = { true, true } };
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
 	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 2);
 	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "created", "missing");
 	assert_structure_change(plan, &plan->changes[1], "map udp_redirects", "created", "missing");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void altered_map_is_recreated_with_both_chains_whose_rules_use_it(void **unused)
+static void altered_map_is_recreated_with_both_chains_whose_rules_use_it(void **state)
 {
 	const struct plan expected = {
 		.delete_map = { [PROTOCOL_TCP] = true },
@@ -514,25 +503,21 @@ static void altered_map_is_recreated_with_both_chains_whose_rules_use_it(void **
 		.delete_chain = { true, true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->maps[PROTOCOL_TCP], OBJECT_ALTERED, "map type changed");
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 3);
 	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "recreated", "map type changed");
 	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
 	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated map");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void altered_chain_beside_an_altered_map_keeps_its_own_reason(void **unused)
+static void altered_chain_beside_an_altered_map_keeps_its_own_reason(void **state)
 {
 	const struct plan expected = {
 		.delete_map = { [PROTOCOL_UDP] = true },
@@ -540,87 +525,76 @@ static void altered_chain_beside_an_altered_map_keeps_its_own_reason(void **unus
 		.delete_chain = { true, true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "unexpected element found");
 	set_status(&current->chains[CHAIN_OUTPUT], OBJECT_ALTERED, "unexpected rule found");
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 3);
 	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "recreated", "unexpected element found");
 	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
 	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "unexpected rule found");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void missing_chain_is_created_alone(void **unused)
+static void missing_chain_is_created_alone(void **state)
 {
 	const struct plan expected = { .create_chain = { [CHAIN_OUTPUT] = true } };
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->chains[CHAIN_OUTPUT].status = OBJECT_MISSING;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "chain output", "created", "missing");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void altered_chain_is_recreated_alone_with_its_reason(void **unused)
+static void altered_chain_is_recreated_alone_with_its_reason(void **state)
 {
 	const struct plan expected = {
 		.delete_chain = { [CHAIN_PREROUTING] = true },
 		.create_chain = { [CHAIN_PREROUTING] = true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "unexpected rule found");
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "chain prerouting", "recreated", "unexpected rule found");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* The udp map is missing, so it has no elements in the kernel: its
  * redirects are reported added, but they reach the kernel with the map
- * (from plan->desired), not as element additions. The tcp map stays. */
-static void redirects_of_a_created_map_are_reported_but_not_element_operations(void **unused)
+ * (plan->created_map_elements), not as element additions. The tcp map
+ * stays. */
+static void redirects_of_a_created_map_are_reported_but_not_element_operations(void **state)
 {
 	const struct redirect tcp_80_old = kernel_redirect(PROTOCOL_TCP, 80, 8000);
 	const struct redirect tcp_80_new = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
 	const struct redirect udp_53 = file_redirect(PROTOCOL_UDP, 53, 5353, 2);
 	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 3);
 	const struct plan expected = { .create_map = { [PROTOCOL_UDP] = true } };
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->maps[PROTOCOL_UDP].status = OBJECT_MISSING;
 	add(desired, tcp_80_new);
 	add(desired, udp_53);
 	add(desired, udp_443);
 	add(current->mapping, tcp_80_old);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_int_equal(plan->change_count, 5);
 	assert_structure_change(plan, &plan->changes[0], "map udp_redirects", "created", "missing");
@@ -632,15 +606,44 @@ static void redirects_of_a_created_map_are_reported_but_not_element_operations(v
 	assert_redirect_equal(&plan->deletions[0], &tcp_80_old);
 	assert_int_equal(plan->addition_count, 1);
 	assert_redirect_equal(&plan->additions[0], &tcp_80_new);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
+	assert_int_equal(plan->created_map_elements[PROTOCOL_TCP].count, 0);
+	assert_int_equal(plan->created_map_elements[PROTOCOL_UDP].count, 2);
+	assert_ptr_equal(plan->created_map_elements[PROTOCOL_UDP].redirects, &desired->redirects[1]);
+	assert_redirect_equal(&plan->created_map_elements[PROTOCOL_UDP].redirects[0], &udp_53);
+	assert_redirect_equal(&plan->created_map_elements[PROTOCOL_UDP].redirects[1], &udp_443);
+}
+
+/* A created table's maps are filled with the desired redirects of their
+ * protocol, borrowed from the input: the writer needs nothing else. */
+static void created_table_fills_each_map_with_the_desired_redirects_of_its_protocol(void **state)
+{
+	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
+	const struct redirect tcp_443 = file_redirect(PROTOCOL_TCP, 443, 8443, 2);
+	const struct redirect udp_443 = file_redirect(PROTOCOL_UDP, 443, 8443, 3);
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct plan *plan;
+
+	add(desired, udp_443);
+	add(desired, tcp_443);
+	add(desired, tcp_80);
+	mapping_sort(desired);
+	plan = build(f);
+	assert_operations(plan, &create_everything);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->created_map_elements[PROTOCOL_TCP].count, 2);
+	assert_ptr_equal(plan->created_map_elements[PROTOCOL_TCP].redirects, &desired->redirects[0]);
+	assert_redirect_equal(&plan->created_map_elements[PROTOCOL_TCP].redirects[0], &tcp_80);
+	assert_redirect_equal(&plan->created_map_elements[PROTOCOL_TCP].redirects[1], &tcp_443);
+	assert_int_equal(plan->created_map_elements[PROTOCOL_UDP].count, 1);
+	assert_redirect_equal(&plan->created_map_elements[PROTOCOL_UDP].redirects[0], &udp_443);
+	assert_ptr_equal(plan->result, desired);
 }
 
 /* Should the kernel state list elements of a map that is being recreated,
  * they are reported removed, and not deleted one by one: they go with the
  * map. */
-static void kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations(void **unused)
+static void kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations(void **state)
 {
 	const struct redirect udp_53 = kernel_redirect(PROTOCOL_UDP, 53, 5353);
 	const struct plan expected = {
@@ -649,14 +652,13 @@ static void kernel_redirects_of_a_recreated_map_are_reported_but_not_element_ope
 		.delete_chain = { true, true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "map type changed");
 	add(current->mapping, udp_53);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 4);
@@ -664,12 +666,9 @@ static void kernel_redirects_of_a_recreated_map_are_reported_but_not_element_ope
 	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
 	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated map");
 	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &udp_53);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void structure_changes_come_maps_then_chains_before_redirect_changes(void **unused)
+static void structure_changes_come_maps_then_chains_before_redirect_changes(void **state)
 {
 	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 1);
 	const struct plan expected = {
@@ -677,16 +676,16 @@ static void structure_changes_come_maps_then_chains_before_redirect_changes(void
 		.delete_chain = { [CHAIN_PREROUTING] = true },
 		.create_chain = { true, true },
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->chains[CHAIN_OUTPUT].status = OBJECT_MISSING;
 	set_status(&current->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "chain changed");
 	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
 	add(desired, tcp_80);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 4);
@@ -694,9 +693,6 @@ static void structure_changes_come_maps_then_chains_before_redirect_changes(void
 	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "chain changed");
 	assert_structure_change(plan, &plan->changes[2], "chain output", "created", "missing");
 	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &tcp_80);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 static void fill_every_port(struct mapping *mapping, uint16_t target_offset)
@@ -718,15 +714,15 @@ static void fill_every_port(struct mapping *mapping, uint16_t target_offset)
  * port 30000: the merge pairs up the other 131,069 and finds exactly that
  * one, without shifting any other pair. (How fast it does so is for the
  * benchmark, not a test, to say.) */
-static void full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition(void **unused)
+static void full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct redirect *changed;
 	struct redirect old, new;
 	struct plan *plan = NULL;
 
-	(void)unused;
 	fill_every_port(desired, 7);
 	fill_every_port(current->mapping, 7);
 	assert_int_equal(desired->redirect_count, 131070);
@@ -735,7 +731,7 @@ static void full_mapping_differing_in_one_target_gives_one_deletion_and_one_addi
 	changed->target = 1;
 	old = *changed;
 	new = desired->redirects[29999];
-	assert_int_equal(plan_build(desired, current, &plan), 0);
+	plan = build(f);
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 2);
 	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &old);
@@ -744,21 +740,18 @@ static void full_mapping_differing_in_one_target_gives_one_deletion_and_one_addi
 	assert_redirect_equal(&plan->deletions[0], &old);
 	assert_int_equal(plan->addition_count, 1);
 	assert_redirect_equal(&plan->additions[0], &new);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* The kernel lacks udp 65535 and holds tcp 1 with nothing else shifted:
  * the merge stays aligned across the protocol boundary and the ends. */
-static void full_mapping_against_one_missing_and_one_extra_at_the_ends(void **unused)
+static void full_mapping_against_one_missing_and_one_extra_at_the_ends(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct redirect tcp_1, udp_65535;
 	struct plan *plan;
 
-	(void)unused;
 	fill_every_port(desired, 0);
 	fill_every_port(current->mapping, 0);
 	/* tcp 1 only in the kernel: drop it from the file. */
@@ -770,7 +763,7 @@ static void full_mapping_against_one_missing_and_one_extra_at_the_ends(void **un
 	assert_int_equal(udp_65535.protocol, PROTOCOL_UDP);
 	assert_int_equal(udp_65535.port, 65535);
 	current->mapping->redirect_count--;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 2);
 	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_REMOVED, &tcp_1);
@@ -779,20 +772,16 @@ static void full_mapping_against_one_missing_and_one_extra_at_the_ends(void **un
 	assert_redirect_equal(&plan->deletions[0], &tcp_1);
 	assert_int_equal(plan->addition_count, 1);
 	assert_redirect_equal(&plan->additions[0], &udp_65535);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void full_mapping_against_an_empty_table_adds_every_redirect_in_order(void **unused)
+static void full_mapping_against_an_empty_table_adds_every_redirect_in_order(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	fill_every_port(desired, 0);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 131070);
 	assert_int_equal(plan->addition_count, 131070);
@@ -804,9 +793,6 @@ static void full_mapping_against_an_empty_table_adds_every_redirect_in_order(voi
 		assert_int_equal(plan->additions[i].protocol, i < 65535 ? PROTOCOL_TCP : PROTOCOL_UDP);
 		assert_int_equal(plan->additions[i].port, i % 65535 + 1);
 	}
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* unprivileged_port_start. */
@@ -818,10 +804,11 @@ static void declare_port_start(struct mapping *desired, unsigned int value)
 	desired->unprivileged_port_start_location = (struct location){ FILE_NAME, 1, 1 };
 }
 
-static void set_sysctl(struct table_state *current, unsigned int value)
+/* The sysctl as the caller read it. */
+static void set_sysctl(struct fixture *f, unsigned int value)
 {
-	current->has_port_start = true;
-	current->port_start = value;
+	f->input.has_port_start = true;
+	f->input.port_start = value;
 }
 
 static void set_recorded_original(struct table_state *current, unsigned int value)
@@ -830,7 +817,7 @@ static void set_recorded_original(struct table_state *current, unsigned int valu
 	current->original_port_start = value;
 }
 
-static void declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects(void **unused)
+static void declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects(void **state)
 {
 	const struct redirect tcp_80 = file_redirect(PROTOCOL_TCP, 80, 8080, 2);
 	const struct plan expected = {
@@ -839,16 +826,16 @@ static void declared_port_start_differing_from_the_sysctl_is_removed_then_added_
 		.write_port_start = true,
 		.port_start = 80,
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 80);
 	add(desired, tcp_80);
-	set_sysctl(current, 1024);
+	set_sysctl(f, 1024);
 	set_recorded_original(current, 1024);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_int_equal(plan->change_count, 3);
 	assert_redirect_change(&plan->changes[0], CHANGE_REDIRECT_ADDED, &tcp_80);
@@ -857,13 +844,10 @@ static void declared_port_start_differing_from_the_sysctl_is_removed_then_added_
 	assert_int_equal(plan->addition_count, 1);
 	assert_redirect_equal(&plan->additions[0], &tcp_80);
 	assert_int_equal(plan->deletion_count, 0);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* The kernel cannot change a table's userdata in place. */
-static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces(void **unused)
+static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces(void **state)
 {
 	const struct plan expected = {
 		.delete_table = true,
@@ -875,16 +859,16 @@ static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_i
 		.write_port_start = true,
 		.port_start = 80,
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 80);
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 2));
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8080));
-	set_sysctl(current, 1024);
-	plan = build(desired, current);
+	set_sysctl(f, 1024);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 3);
@@ -892,12 +876,9 @@ static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_i
 				"to record the original unprivileged_port_start");
 	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_REMOVED, 1024);
 	assert_port_start_change(&plan->changes[2], CHANGE_PORT_START_ADDED, 80);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces(void **unused)
+static void missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces(void **state)
 {
 	const struct plan expected = {
 		.create_table = true,
@@ -908,79 +889,62 @@ static void missing_table_is_created_with_the_record_of_the_sysctl_value_it_repl
 		.write_port_start = true,
 		.port_start = 80,
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_without_table();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 80);
-	set_sysctl(current, 1024);
-	plan = build(desired, current);
+	set_sysctl(f, 1024);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 3);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "created", "missing");
 	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_REMOVED, 1024);
 	assert_port_start_change(&plan->changes[2], CHANGE_PORT_START_ADDED, 80);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void declared_port_start_equal_to_the_sysctl_gives_an_empty_plan(void **unused)
+static void declared_port_start_equal_to_the_sysctl_gives_an_empty_plan(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 80);
-	set_sysctl(current, 80);
-	plan = build(desired, current);
+	set_sysctl(f, 80);
+	plan = build(f);
 	assert_true(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 0);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void undeclared_port_start_leaves_the_sysctl_alone(void **unused)
+static void undeclared_port_start_leaves_the_sysctl_alone(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
 	struct plan *plan;
 
-	(void)unused;
-	set_sysctl(current, 1024);
-	plan = build(desired, current);
+	set_sysctl(f, 1024);
+	plan = build(f);
 	assert_true(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 0);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void unknown_sysctl_value_gives_no_sysctl_change(void **unused)
+static void unknown_sysctl_value_gives_no_sysctl_change(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 80);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan_is_empty(plan));
 	assert_operations(plan, &no_operations);
 	assert_int_equal(plan->change_count, 0);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void recorded_original_is_carried_into_a_recreated_table(void **unused)
+static void recorded_original_is_carried_into_a_recreated_table(void **state)
 {
 	const struct plan expected = {
 		.delete_table = true,
@@ -990,28 +954,25 @@ static void recorded_original_is_carried_into_a_recreated_table(void **unused)
 		.record_original_port_start = true,
 		.original_port_start = 1024,
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	set_status(&current->table, OBJECT_ALTERED, "unexpected objects found");
 	declare_port_start(desired, 80);
-	set_sysctl(current, 80);
+	set_sysctl(f, 80);
 	set_recorded_original(current, 1024);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "unexpected objects found");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* flush restores the value from before portredir's first change, not the
  * one before its latest. */
-static void recorded_original_is_kept_when_the_sysctl_changes_again(void **unused)
+static void recorded_original_is_kept_when_the_sysctl_changes_again(void **state)
 {
 	const struct plan expected = {
 		.record_original_port_start = true,
@@ -1019,132 +980,100 @@ static void recorded_original_is_kept_when_the_sysctl_changes_again(void **unuse
 		.write_port_start = true,
 		.port_start = 443,
 	};
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 443);
-	set_sysctl(current, 80);
+	set_sysctl(f, 80);
 	set_recorded_original(current, 1024);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_no_element_operations(plan);
 	assert_int_equal(plan->change_count, 2);
 	assert_port_start_change(&plan->changes[0], CHANGE_PORT_START_REMOVED, 80);
 	assert_port_start_change(&plan->changes[1], CHANGE_PORT_START_ADDED, 443);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 /* plan_changes_kernel_tables: whether a batch is needed at all. */
 
-static void sysctl_only_plan_leaves_the_kernel_tables_alone(void **unused)
+static void sysctl_only_plan_leaves_the_kernel_tables_alone(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	declare_port_start(desired, 443);
-	set_sysctl(current, 80);
+	set_sysctl(f, 80);
 	set_recorded_original(current, 1024);
-	plan = build(desired, current);
+	plan = build(f);
 	assert_false(plan_is_empty(plan));
 	assert_false(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void empty_plan_leaves_the_kernel_tables_alone(void **unused)
+static void empty_plan_leaves_the_kernel_tables_alone(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
-	struct plan *plan = build(desired, current);
+	struct fixture *f = *state;
+	struct plan *plan = build(f);
 
-	(void)unused;
 	assert_true(plan_is_empty(plan));
 	assert_false(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void element_addition_changes_the_kernel_tables(void **unused)
+static void element_addition_changes_the_kernel_tables(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_UDP, 53, 5353, 1));
-	plan = build(desired, current);
+	plan = build(f);
 	assert_int_equal(plan->addition_count, 1);
 	assert_true(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void element_deletion_changes_the_kernel_tables(void **unused)
+static void element_deletion_changes_the_kernel_tables(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(current->mapping, kernel_redirect(PROTOCOL_UDP, 53, 5353));
-	plan = build(desired, current);
+	plan = build(f);
 	assert_int_equal(plan->deletion_count, 1);
 	assert_true(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void created_chain_changes_the_kernel_tables(void **unused)
+static void created_chain_changes_the_kernel_tables(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->chains[CHAIN_PREROUTING].status = OBJECT_MISSING;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void created_map_changes_the_kernel_tables(void **unused)
+static void created_map_changes_the_kernel_tables(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	current->maps[PROTOCOL_TCP].status = OBJECT_MISSING;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void created_table_changes_the_kernel_tables(void **unused)
+static void created_table_changes_the_kernel_tables(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_without_table();
-	struct plan *plan = build(desired, current);
+	struct fixture *f = *state;
+	struct plan *plan = build(f);
 
-	(void)unused;
 	assert_true(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
 static void free_null_plan(void)
@@ -1169,9 +1098,9 @@ static void assert_returns_normally(void (*function)(void))
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void plan_free_accepts_null(void **unused)
+static void plan_free_accepts_null(void **state)
 {
-	(void)unused;
+	(void)state;
 	assert_returns_normally(free_null_plan);
 }
 
@@ -1179,80 +1108,70 @@ static void plan_free_accepts_null(void **unused)
 
 /* After the commit the maps hold the desired redirects when nothing but a
  * commit could have changed the maps the batch keeps. */
-static void result_is_known_for_a_table_that_was_the_layout(void **unused)
+static void result_is_known_for_a_table_that_was_the_layout(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	add(current->mapping, kernel_redirect(PROTOCOL_TCP, 80, 8081));
 	current->table_id = 0x1234;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan->result_known);
 	assert_false(plan->create_table);
 	assert_true(plan->table_id == 0x1234);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void result_is_known_when_the_maps_are_created(void **unused)
+static void result_is_known_when_the_maps_are_created(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *missing = state_without_table(), *foreign = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_UDP, 53, 5353, 1));
-	plan = build(desired, missing);
+	/* The table missing. */
+	plan = build(f);
 	assert_true(plan->result_known);
 	assert_true(plan->table_id == 0);
-	plan_free(plan);
 	/* A foreign chain: the whole table, maps included, is recreated. */
-	set_status(&foreign->table, OBJECT_ALTERED, "unexpected objects found");
-	foreign->table_id = 0x99;
-	plan = build(desired, foreign);
+	make_layout(current);
+	set_status(&current->table, OBJECT_ALTERED, "unexpected objects found");
+	current->table_id = 0x99;
+	plan = build(f);
 	assert_true(plan->create_table);
 	assert_true(plan->result_known);
 	assert_true(plan->table_id == 0x99);
-	plan_free(plan);
-	table_state_free(missing);
-	table_state_free(foreign);
-	mapping_free(desired);
 }
 
 /* A foreign rule in a chain could update a map from the packet path
  * between the read and the commit. */
-static void result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule(void **unused)
+static void result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct mapping *desired = f->desired;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
 	add(desired, file_redirect(PROTOCOL_TCP, 80, 8080, 1));
 	set_status(&current->chains[CHAIN_OUTPUT], OBJECT_ALTERED, "unexpected rule found");
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan->create_chain[CHAIN_OUTPUT]);
 	assert_false(plan->create_map[PROTOCOL_TCP]);
 	assert_false(plan->result_known);
-	plan_free(plan);
 	/* The same with one map recreated: the other is still kept. */
 	set_status(&current->maps[PROTOCOL_UDP], OBJECT_ALTERED, "unexpected element found");
-	plan = build(desired, current);
+	plan = build(f);
 	assert_true(plan->create_map[PROTOCOL_UDP]);
 	assert_false(plan->result_known);
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void table_with_flags_it_should_not_have_is_recreated(void **unused)
+static void table_with_flags_it_should_not_have_is_recreated(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	const struct plan expected = {
 		.delete_table = true,
 		.create_table = true,
@@ -1261,99 +1180,91 @@ static void table_with_flags_it_should_not_have_is_recreated(void **unused)
 	};
 	struct plan *plan;
 
-	(void)unused;
 	current->table_flags = TABLE_FLAG_PERSIST;
-	plan = build(desired, current);
+	plan = build(f);
 	assert_operations(plan, &expected);
 	assert_int_equal(plan->table_flags, 0);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void table_to_be_held_is_recreated_with_the_owner_and_persist_flags(void **unused)
+static void table_to_be_held_is_recreated_with_the_owner_and_persist_flags(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
 	struct plan *plan;
 
-	(void)unused;
-	current->wanted_table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
-	plan = build(desired, current);
+	f->input.table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
+	plan = build(f);
 	assert_true(plan->delete_table);
 	assert_true(plan->create_table);
 	assert_int_equal(plan->table_flags, TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST);
 	assert_int_equal(plan->change_count, 1);
 	assert_structure_change(plan, &plan->changes[0], "table inet portredir", "recreated", "table flags changed");
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
 
-static void table_with_the_wanted_flags_is_in_sync(void **unused)
+static void table_with_the_wanted_flags_is_in_sync(void **state)
 {
-	struct mapping *desired = new_mapping();
-	struct table_state *current = state_with_layout();
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
 	struct plan *plan;
 
-	(void)unused;
-	current->table_flags = current->wanted_table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
-	plan = build(desired, current);
+	current->table_flags = f->input.table_flags = TABLE_FLAG_OWNER | TABLE_FLAG_PERSIST;
+	plan = build(f);
 	assert_true(plan_is_empty(plan));
 	assert_false(plan_changes_kernel_tables(plan));
-	plan_free(plan);
-	table_state_free(current);
-	mapping_free(desired);
 }
+
+/* A test with the table exactly the layout, or with no table. */
+#define WITH_LAYOUT(test) cmocka_unit_test_setup_teardown(test, setup_with_layout, teardown)
+#define WITHOUT_TABLE(test) cmocka_unit_test_setup_teardown(test, setup_without_table, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(result_is_known_for_a_table_that_was_the_layout),
-		cmocka_unit_test(result_is_known_when_the_maps_are_created),
-		cmocka_unit_test(result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule),
-		cmocka_unit_test(table_with_flags_it_should_not_have_is_recreated),
-		cmocka_unit_test(table_to_be_held_is_recreated_with_the_owner_and_persist_flags),
-		cmocka_unit_test(table_with_the_wanted_flags_is_in_sync),
-		cmocka_unit_test(empty_mapping_and_missing_table_creates_the_whole_table),
-		cmocka_unit_test(missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations),
-		cmocka_unit_test(table_in_sync_gives_an_empty_plan),
-		cmocka_unit_test(empty_mapping_and_empty_table_in_sync_gives_an_empty_plan),
-		cmocka_unit_test(redirect_only_in_the_file_is_added_as_one_element),
-		cmocka_unit_test(redirect_only_in_the_kernel_is_removed_as_one_element),
-		cmocka_unit_test(redirect_with_a_new_target_removes_the_old_element_then_adds_the_new),
-		cmocka_unit_test(changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from),
-		cmocka_unit_test(altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel),
-		cmocka_unit_test(altered_table_in_sync_otherwise_reports_only_its_recreation),
-		cmocka_unit_test(missing_map_is_created_alone),
-		cmocka_unit_test(missing_maps_are_created_tcp_first),
-		cmocka_unit_test(altered_map_is_recreated_with_both_chains_whose_rules_use_it),
-		cmocka_unit_test(altered_chain_beside_an_altered_map_keeps_its_own_reason),
-		cmocka_unit_test(missing_chain_is_created_alone),
-		cmocka_unit_test(altered_chain_is_recreated_alone_with_its_reason),
-		cmocka_unit_test(redirects_of_a_created_map_are_reported_but_not_element_operations),
-		cmocka_unit_test(kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations),
-		cmocka_unit_test(structure_changes_come_maps_then_chains_before_redirect_changes),
-		cmocka_unit_test(full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition),
-		cmocka_unit_test(full_mapping_against_one_missing_and_one_extra_at_the_ends),
-		cmocka_unit_test(full_mapping_against_an_empty_table_adds_every_redirect_in_order),
-		cmocka_unit_test(declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects),
-		cmocka_unit_test(first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces),
-		cmocka_unit_test(missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces),
-		cmocka_unit_test(declared_port_start_equal_to_the_sysctl_gives_an_empty_plan),
-		cmocka_unit_test(undeclared_port_start_leaves_the_sysctl_alone),
-		cmocka_unit_test(unknown_sysctl_value_gives_no_sysctl_change),
-		cmocka_unit_test(recorded_original_is_carried_into_a_recreated_table),
-		cmocka_unit_test(recorded_original_is_kept_when_the_sysctl_changes_again),
-		cmocka_unit_test(sysctl_only_plan_leaves_the_kernel_tables_alone),
-		cmocka_unit_test(empty_plan_leaves_the_kernel_tables_alone),
-		cmocka_unit_test(element_addition_changes_the_kernel_tables),
-		cmocka_unit_test(element_deletion_changes_the_kernel_tables),
-		cmocka_unit_test(created_chain_changes_the_kernel_tables),
-		cmocka_unit_test(created_map_changes_the_kernel_tables),
-		cmocka_unit_test(created_table_changes_the_kernel_tables),
+		WITH_LAYOUT(result_is_known_for_a_table_that_was_the_layout),
+		WITHOUT_TABLE(result_is_known_when_the_maps_are_created),
+		WITH_LAYOUT(result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule),
+		WITH_LAYOUT(table_with_flags_it_should_not_have_is_recreated),
+		WITH_LAYOUT(table_to_be_held_is_recreated_with_the_owner_and_persist_flags),
+		WITH_LAYOUT(table_with_the_wanted_flags_is_in_sync),
+		WITHOUT_TABLE(empty_mapping_and_missing_table_creates_the_whole_table),
+		WITHOUT_TABLE(missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations),
+		WITH_LAYOUT(table_in_sync_gives_an_empty_plan),
+		WITH_LAYOUT(empty_mapping_and_empty_table_in_sync_gives_an_empty_plan),
+		WITH_LAYOUT(redirect_only_in_the_file_is_added_as_one_element),
+		WITH_LAYOUT(redirect_only_in_the_kernel_is_removed_as_one_element),
+		WITH_LAYOUT(redirect_with_a_new_target_removes_the_old_element_then_adds_the_new),
+		WITH_LAYOUT(changes_list_tcp_before_udp_then_ports_ascending_whichever_side_they_come_from),
+		WITH_LAYOUT(altered_table_is_recreated_with_its_reason_and_redirects_still_compared_with_the_kernel),
+		WITH_LAYOUT(altered_table_in_sync_otherwise_reports_only_its_recreation),
+		WITH_LAYOUT(missing_map_is_created_alone),
+		WITH_LAYOUT(missing_maps_are_created_tcp_first),
+		WITH_LAYOUT(altered_map_is_recreated_with_both_chains_whose_rules_use_it),
+		WITH_LAYOUT(altered_chain_beside_an_altered_map_keeps_its_own_reason),
+		WITH_LAYOUT(missing_chain_is_created_alone),
+		WITH_LAYOUT(altered_chain_is_recreated_alone_with_its_reason),
+		WITH_LAYOUT(redirects_of_a_created_map_are_reported_but_not_element_operations),
+		WITHOUT_TABLE(created_table_fills_each_map_with_the_desired_redirects_of_its_protocol),
+		WITH_LAYOUT(kernel_redirects_of_a_recreated_map_are_reported_but_not_element_operations),
+		WITH_LAYOUT(structure_changes_come_maps_then_chains_before_redirect_changes),
+		WITH_LAYOUT(full_mapping_differing_in_one_target_gives_one_deletion_and_one_addition),
+		WITH_LAYOUT(full_mapping_against_one_missing_and_one_extra_at_the_ends),
+		WITH_LAYOUT(full_mapping_against_an_empty_table_adds_every_redirect_in_order),
+		WITH_LAYOUT(declared_port_start_differing_from_the_sysctl_is_removed_then_added_after_the_redirects),
+		WITH_LAYOUT(first_change_of_the_sysctl_recreates_the_table_to_record_the_value_it_replaces),
+		WITHOUT_TABLE(missing_table_is_created_with_the_record_of_the_sysctl_value_it_replaces),
+		WITH_LAYOUT(declared_port_start_equal_to_the_sysctl_gives_an_empty_plan),
+		WITH_LAYOUT(undeclared_port_start_leaves_the_sysctl_alone),
+		WITH_LAYOUT(unknown_sysctl_value_gives_no_sysctl_change),
+		WITH_LAYOUT(recorded_original_is_carried_into_a_recreated_table),
+		WITH_LAYOUT(recorded_original_is_kept_when_the_sysctl_changes_again),
+		WITH_LAYOUT(sysctl_only_plan_leaves_the_kernel_tables_alone),
+		WITH_LAYOUT(empty_plan_leaves_the_kernel_tables_alone),
+		WITH_LAYOUT(element_addition_changes_the_kernel_tables),
+		WITH_LAYOUT(element_deletion_changes_the_kernel_tables),
+		WITH_LAYOUT(created_chain_changes_the_kernel_tables),
+		WITH_LAYOUT(created_map_changes_the_kernel_tables),
+		WITHOUT_TABLE(created_table_changes_the_kernel_tables),
 		cmocka_unit_test(plan_free_accepts_null),
 	};
 
