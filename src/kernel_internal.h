@@ -161,11 +161,35 @@ void kernel_decoder_table_only(struct kernel_decoder *decoder);
 /* Whether the elements of map are to be dumped: it is as the layout says
  * (known once the structure is finished). */
 bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum protocol map);
+/* Whether the elements of the owner gate's set named set are to be
+ * dumped (by an element dump of map PROTOCOL_COUNT). */
+bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, const char *set);
 /* The state being decoded, still the decoder's. */
 struct table_state *kernel_decoder_state(struct kernel_decoder *decoder);
 /* Whether the table is exactly the contract's layout, as far as read:
  * then nothing but a commit can change its maps (struct kernel_cache). */
 bool table_state_is_layout(const struct table_state *state);
+
+/* The owner gate's part of the decoder (kernel_decoder_gate.c). The
+ * chain, set and rule functions return whether the object was one of the
+ * gate's (a set of NULL: one libnftnl could not be given; a rule of NULL:
+ * one it could not parse). */
+struct gate_decoder;
+int gate_decoder_new(struct gate_decoder **ret_decoder);
+void gate_decoder_free(struct gate_decoder *decoder);
+bool gate_decoder_chain(struct gate_decoder *decoder, struct table_state *state, const struct nftnl_chain *chain);
+bool gate_decoder_set(struct gate_decoder *decoder, struct table_state *state, const char *name,
+		      const struct nftnl_set *set);
+bool gate_decoder_rule(struct gate_decoder *decoder, struct table_state *state, const char *chain,
+		       struct nftnl_rule *rule);
+void gate_decoder_finish_structure(struct gate_decoder *decoder, struct table_state *state);
+bool gate_decoder_wants_elements(const struct gate_decoder *decoder, const char *name);
+/* The elements of one message of a gate set's dump; readable false when
+ * libnftnl could not parse them. Returns 0 or -ENOMEM. */
+int gate_decoder_elements(struct gate_decoder *decoder, const char *name, bool readable, struct nftnl_set *set);
+/* Once the state's mapping is final (after the record of the maps may
+ * have replaced it): the owned ports and groups into the state. */
+int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state);
 
 /* A batch: BEGIN, messages that each get an acknowledgement, END. */
 struct batch;

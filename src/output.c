@@ -362,6 +362,11 @@ static char change_op(const struct change *change)
 	return '-';
 }
 
+static const struct owner *change_owner(const struct change_list *list, const struct change *change)
+{
+	return change->owner && list->owners ? list->owners[change->owner - 1] : NULL;
+}
+
 /* One change line, without its end: a line of its own on stdout, or one
  * of several on watch's log line. */
 static void print_change(FILE *stream, const struct change_list *list, const struct change *change)
@@ -371,12 +376,17 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
 		structure = &list->structures[change->structure];
-		fprintf(stream, "~ %s: %s (%s)", structure->object, structure->action, structure->reason);
+		fputs("~ ", stream);
+		output_escaped(stream, structure->object);
+		fprintf(stream, ": %s (", structure->action);
+		output_escaped(stream, structure->reason);
+		fputc(')', stream);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_owner_clause(stream, change_owner(list, change));
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -405,8 +415,10 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
-		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", change_op(change),
-			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":",
+			change_op(change), protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_owner_json(stream, change_owner(list, change));
+		fputc('}', stream);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -501,6 +513,8 @@ static const char *watch_cause_name(enum watch_cause cause)
 		return "table";
 	case WATCH_CAUSE_LOST:
 		return "lost";
+	case WATCH_CAUSE_OWNER:
+		return "owner";
 	case WATCH_CAUSE_SYSCTL:
 		break;
 	}
