@@ -368,6 +368,10 @@ boot_with_owners() {
 	check "the process outside got nothing" expect_eq "connections the outsider got" 0 \
 		"$(cat /tmp/outsider.log 2>/dev/null | wc -l)"
 	check "watch runs as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir-watch.service
+	# What the kernel was given here, in nspawn's cgroup namespace.
+	diag "cgroup namespace: $(readlink /proc/self/ns/cgroup)" \
+		"$(nft list chain inet portredir owner_check | grep -c 'socket cgroupv2') rules of owner_check accept" \
+		"$(nft list chain inet portredir owner_check | sed -n 's/.*socket cgroupv2 level \([0-9]*\) @tcp.*/\1/p' | tr '\n' ' ')are its levels"
 	kill %1 2>/dev/null
 }
 
