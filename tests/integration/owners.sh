@@ -520,8 +520,7 @@ test_nft_lists_the_documented_layout() {
 }" "$(nft_in_host list table inet portredir)"
 	# And show prints the owners back: applying its output changes nothing.
 	run_captured owned_portredir -f "$TEST_DIR/rules.conf" show
-	expect_eq "show" "unprivileged_port_start 1024
-redirect tcp 22 to 2222
+	expect_eq "show" "redirect tcp 22 to 2222
 redirect tcp 80 to 8080 for $UNIT
 redirect tcp 443 to 8443 for cgroup /$OWNER_GROUP
 redirect udp 443 to 8443 for cgroup /$OWNER_GROUP" "$RUN_OUT"
