@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cache.h"
+#include "cgroup.h"
 #include "config.h"
 #include "kernel.h"
 #include "lock.h"
@@ -94,6 +95,89 @@ int command_load_mapping(const struct options *options, bool changing, struct ma
 		return r;
 	}
 	*ret_mapping = mapping;
+	return 0;
+}
+
+/* "tcp 80 refuses connections", "tcp 80, tcp 443 and udp 443 refuse
+ * connections": the ports of owner, at most a few named. */
+#define NOT_RUNNING_PORTS_NAMED 8
+
+static void warn_not_running(const struct mapping *mapping, const struct owner *owner)
+{
+	char ports[NOT_RUNNING_PORTS_NAMED * 12 + 64], text[OWNER_TEXT_MAX + 1];
+	size_t count = 0, used = 0;
+
+	for (size_t i = 0; i < mapping->redirect_count; i++)
+		count += mapping->redirects[i].owner == owner;
+	ports[0] = '\0';
+	for (size_t i = 0, named = 0; i < mapping->redirect_count && named < NOT_RUNNING_PORTS_NAMED; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+
+		if (redirect->owner != owner)
+			continue;
+		named++;
+		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%s %u",
+					 named == 1 ? "" : named == count ? " and " : ", ",
+					 protocol_name(redirect->protocol), redirect->port);
+	}
+	if (count > NOT_RUNNING_PORTS_NAMED)
+		snprintf(ports + used, sizeof(ports) - used, " and %zu more", count - NOT_RUNNING_PORTS_NAMED);
+	owner_text(owner, text, sizeof(text));
+	output_warning("owner %s is not running: %s %s connections", text, ports, count == 1 ? "refuses" : "refuse");
+}
+
+int command_resolve_owners(const struct options *options, const struct mapping *mapping, bool changing,
+			   struct cgroup_resolution **ret_groups)
+{
+	const char *nothing = changing ? "; nothing was changed" : "";
+	struct cgroup_hierarchy *hierarchy = NULL;
+	struct cgroup_resolution *groups = NULL;
+	int r;
+
+	*ret_groups = NULL;
+	if (!mapping->owner_count)
+		return 0;
+	r = cgroup_hierarchy_open(&hierarchy);
+	if (r == -ENOENT) {
+		output_error("the mapping names owners ('for ...'), which need the cgroup v2 hierarchy, and none is mounted here (no cgroup2 file system in /proc/self/mountinfo); mount it, or remove the 'for' clauses%s",
+			     nothing);
+		return r;
+	}
+	if (r < 0) {
+		output_error("cannot read /proc/self/mountinfo to find the cgroup v2 hierarchy the owners ('for ...') need: %s%s",
+			     strerror(-r), nothing);
+		return r;
+	}
+	r = cgroup_resolve(hierarchy, mapping, &groups);
+	if (r < 0) {
+		output_error("cannot read the cgroup v2 hierarchy at %s to find the owners' groups: %s%s",
+			     hierarchy->mount_point, strerror(-r), nothing);
+		cgroup_hierarchy_free(hierarchy);
+		return r;
+	}
+	output_verbose(options, "the cgroup v2 hierarchy is at %s%s", hierarchy->mount_point,
+		       hierarchy->levels_exact ? "" : ", in a cgroup namespace: owner_check accepts each group at the levels it may have on the host");
+	if (!options->quiet && groups->skipped_error)
+		output_warning("cannot read %s: %s; owners in it are not found, and their ports refuse connections",
+			       groups->skipped, strerror(-groups->skipped_error));
+	if (!options->quiet && groups->too_deep)
+		output_warning("%zu group%s named by owners %s deeper than %d levels, which portredir does not use; their ports refuse connections",
+			       groups->too_deep, groups->too_deep == 1 ? "" : "s", groups->too_deep == 1 ? "is" : "are",
+			       CGROUP_MAX_LEVEL);
+	for (size_t i = 0; i < groups->owner_count; i++) {
+		const struct owner_groups *found = &groups->owners[i];
+
+		if (!found->count && !options->quiet)
+			warn_not_running(mapping, mapping->owners[i]);
+		for (size_t j = 0; j < found->count; j++)
+			output_verbose(options, "owner %s%s: group %s (id %llu, level %u%s)",
+				       mapping->owners[i]->kind == OWNER_CGROUP ? OWNER_CGROUP_PREFIX : "",
+				       mapping->owners[i]->name, found->groups[j].path,
+				       (unsigned long long)found->groups[j].id, found->groups[j].level,
+				       found->groups[j].extra_levels ? " or below" : "");
+	}
+	cgroup_hierarchy_free(hierarchy);
+	*ret_groups = groups;
 	return 0;
 }
 

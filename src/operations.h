@@ -9,6 +9,7 @@
 #include "diagnostics.h"
 #include "mapping.h"
 
+struct cgroup_resolution;
 struct kernel;
 struct kernel_error;
 struct table_state;
@@ -26,6 +27,14 @@ int command_load_mapping(const struct options *options, bool changing, struct ma
  * holds. */
 int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics);
+
+/* The groups mapping's owners name now (cgroup.h), for the planner; NULL
+ * when it has none. Says, unless quiet, which owners are not running (their
+ * ports refuse connections) and what could not be looked at. Returns 0,
+ * or -errno once said: no cgroup v2 hierarchy at all, an unreadable mount
+ * table or hierarchy. changing: whether to add "nothing was changed". */
+int command_resolve_owners(const struct options *options, const struct mapping *mapping, bool changing,
+			   struct cgroup_resolution **ret_groups);
 
 /* Opens the kernel, with the cache of the maps' elements (cache.h). */
 int command_open_kernel(struct kernel **ret_kernel, struct kernel_error *error);

@@ -309,6 +309,34 @@ void output_json_string(FILE *stream, const char *text)
 	escape_write_json(stream, text);
 }
 
+/* " for OWNER", or nothing for an unowned redirect. Owners were checked
+ * by the parser or by the table's reader, but are escaped all the same:
+ * what reaches a terminal must not be able to control it. */
+static void print_owner_clause(FILE *stream, const struct owner *owner)
+{
+	char text[OWNER_TEXT_MAX + 1];
+
+	if (!owner)
+		return;
+	owner_text(owner, text, sizeof(text));
+	fputs(" for ", stream);
+	escape_write(stream, text, strlen(text));
+}
+
+/* The owner as the clause writes it, "nginx.service" or "cgroup /web",
+ * or null. */
+static void print_owner_json(FILE *stream, const struct owner *owner)
+{
+	char text[OWNER_TEXT_MAX + 1];
+
+	if (!owner) {
+		fputs("null", stream);
+		return;
+	}
+	owner_text(owner, text, sizeof(text));
+	output_json_string(stream, text);
+}
+
 void output_mapping_to(FILE *stream, const struct mapping *mapping)
 {
 	if (mapping->has_unprivileged_port_start)
@@ -316,8 +344,10 @@ void output_mapping_to(FILE *stream, const struct mapping *mapping)
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];
 
-		fprintf(stream, "redirect %s %u to %u\n", protocol_name(redirect->protocol),
-			redirect->port, redirect->target);
+		fprintf(stream, "redirect %s %u to %u", protocol_name(redirect->protocol), redirect->port,
+			redirect->target);
+		print_owner_clause(stream, redirect->owner);
+		fputc('\n', stream);
 	}
 }
 
@@ -332,8 +362,10 @@ static void print_mapping_members_json(FILE *stream, const struct mapping *mappi
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];
 
-		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", i ? "," : "",
+		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", i ? "," : "",
 			protocol_name(redirect->protocol), redirect->port, redirect->target);
+		print_owner_json(stream, redirect->owner);
+		fputc('}', stream);
 	}
 	fputc(']', stream);
 }
@@ -390,6 +422,11 @@ static char change_op(const struct change *change)
 	return '-';
 }
 
+static const struct owner *change_owner(const struct change_list *list, const struct change *change)
+{
+	return change->owner && list->owners ? list->owners[change->owner - 1] : NULL;
+}
+
 /* One change line, without its end: a line of its own on stdout, or one
  * of several on watch's log line. */
 static void print_change(FILE *stream, const struct change_list *list, const struct change *change)
@@ -399,12 +436,17 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	switch ((enum change_kind)change->kind) {
 	case CHANGE_STRUCTURE:
 		structure = &list->structures[change->structure];
-		fprintf(stream, "~ %s: %s (%s)", structure->object, structure->action, structure->reason);
+		fputs("~ ", stream);
+		escape_write(stream, structure->object, strlen(structure->object));
+		fprintf(stream, ": %s (", structure->action);
+		escape_write(stream, structure->reason, strlen(structure->reason));
+		fputc(')', stream);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_owner_clause(stream, change_owner(list, change));
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -433,8 +475,10 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		break;
 	case CHANGE_REDIRECT_REMOVED:
 	case CHANGE_REDIRECT_ADDED:
-		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u}", change_op(change),
-			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":",
+			change_op(change), protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_owner_json(stream, change_owner(list, change));
+		fputc('}', stream);
 		break;
 	case CHANGE_PORT_START_REMOVED:
 	case CHANGE_PORT_START_ADDED:
@@ -536,6 +580,8 @@ static const char *watch_cause_name(enum watch_cause cause)
 		return "table";
 	case WATCH_CAUSE_LOST:
 		return "lost";
+	case WATCH_CAUSE_OWNER:
+		return "owner";
 	case WATCH_CAUSE_SYSCTL:
 		break;
 	}

@@ -119,6 +119,9 @@ enum watch_cause {
 	WATCH_CAUSE_LOST,
 	/* The declared sysctl drifted. */
 	WATCH_CAUSE_SYSCTL,
+	/* A group an owner names came or went (a service started, stopped
+	 * or restarted). */
+	WATCH_CAUSE_OWNER,
 };
 
 struct watch_event {

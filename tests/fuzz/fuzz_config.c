@@ -105,7 +105,8 @@ static bool same_mapping(const struct mapping *a, const struct mapping *b)
 		return false;
 	for (size_t i = 0; i < a->redirect_count; i++) {
 		if (a->redirects[i].protocol != b->redirects[i].protocol || a->redirects[i].port != b->redirects[i].port ||
-		    a->redirects[i].target != b->redirects[i].target)
+		    a->redirects[i].target != b->redirects[i].target ||
+		    !owner_equal(a->redirects[i].owner, b->redirects[i].owner))
 			return false;
 	}
 	return true;

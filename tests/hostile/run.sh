@@ -13,7 +13,8 @@
 # TAP, one test per input.
 . "$(dirname "$0")/../integration/lib.sh"
 
-# Generated inputs live here; "@" in an expected line stands for it.
+# Generated inputs live here; "@/" in an expected line stands for it and
+# its slash (a lone "@" is the text's own, as in a unit template's name).
 HOSTILE=$TEST_DIR/hostile
 # tests/malformed, copied so that root owns it whoever owns the checkout,
 # and read from CORPUS under the same relative names as in the repository.
@@ -26,7 +27,7 @@ declare -A CASE_PATH CASE_EXPECTED CASE_USER
 # the first line on stderr, or when it has several, the whole of stderr.
 hostile() {
 	CASE_PATH[$1]=$2
-	CASE_EXPECTED[$1]=${3//@/$HOSTILE}
+	CASE_EXPECTED[$1]=${3//@\//$HOSTILE/}
 	CASE_USER[$1]=${4:-}
 	eval "test_$1() { expect_apply_refused $1; }"
 }
