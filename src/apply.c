@@ -11,6 +11,7 @@
 #include "operations.h"
 #include "output.h"
 #include "plan.h"
+#include "status.h"
 #include "sysctl.h"
 
 /* The sysctl is part of the state compared with the mapping; it is only
@@ -200,6 +201,8 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		const struct change_list changes = plan_change_list(plan);
 
 		output_changes(options, &changes, !dry_run);
+		if (!dry_run && plan_changes_kernel_tables(plan))
+			warn_shadowed_listeners(options, &changes);
 	}
 	if (r >= 0)
 		outcome = dry_run && !plan_is_empty(plan) ? OUTCOME_DIFFERENCES : OUTCOME_OK;

@@ -38,5 +38,6 @@ enum outcome flush_main(const struct options *options);
 enum outcome watch_main(const struct options *options);
 enum outcome help_main(const struct options *options);
 enum outcome version_main(const struct options *options);
+enum outcome status_main(const struct options *options);
 
 #endif

@@ -8,6 +8,7 @@
 #include "kernel.h"
 #include "operations.h"
 #include "output.h"
+#include "status.h"
 #include "sysctl.h"
 
 /* What flush did, in the order it did it: the sysctl's pair, the table. */
@@ -57,7 +58,8 @@ enum outcome flush_main(const struct options *options)
 	lock = take_lock(options);
 	if (lock == -ETIMEDOUT)
 		goto out;
-	if (command_read_kernel(false, true, &kernel, &state) < 0)
+	/* With its elements: which connections deleting it resets. */
+	if (command_read_kernel(true, true, &kernel, &state) < 0)
 		goto out;
 	if (!state->table_exists) {
 		output_verbose(options, "table inet portredir does not exist; nothing to do");
@@ -69,6 +71,7 @@ enum outcome flush_main(const struct options *options)
 			     state->table_owner);
 		goto out;
 	}
+	warn_flush_resets(options, state);
 	if (restore_port_start(state, &done) < 0)
 		goto out;
 	/* Not bound to a generation: deleting is right whatever else changed. */

@@ -8,8 +8,8 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <libnftnl/common.h>
 #include <stdio.h>
+#include <libnftnl/common.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernel_internal.h"
@@ -33,6 +33,7 @@ struct kernel_decoder {
 	/* The layout's objects, as the dumped ones are compared with them. */
 	struct nftnl_chain *expected_chain[CHAIN_COUNT];
 	struct nftnl_set *expected_map[PROTOCOL_COUNT];
+	struct nftnl_set *expected_count_set[PROTOCOL_COUNT];
 	char expected_rule[PROTOCOL_COUNT][RULE_TEXT_SIZE];
 	unsigned int rules_seen[CHAIN_COUNT];
 	uint32_t table_use;
@@ -95,6 +96,19 @@ static int find_map(const char *name, enum protocol *ret_protocol)
 		return -ENOENT;
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (!strcmp(name, map_name((enum protocol)i))) {
+			*ret_protocol = (enum protocol)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int find_count_set(const char *name, enum protocol *ret_protocol)
+{
+	if (!name)
+		return -ENOENT;
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (!strcmp(name, count_set_name((enum protocol)i))) {
 			*ret_protocol = (enum protocol)i;
 			return 0;
 		}
@@ -251,6 +265,11 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 	if (!is_managed_table(header->nfgen_family, place->table))
 		return;
 	decoder->objects_seen++;
+	if (find_count_set(place->name, &protocol) == 0) {
+		mark_found(&decoder->state->count_sets[protocol]);
+		mark_altered(&decoder->state->count_sets[protocol], "set type changed");
+		return;
+	}
 	if (find_map(place->name, &protocol) < 0) {
 		if (!gate_decoder_set(decoder->gate, decoder->state, place->name, NULL))
 			mark_foreign(&decoder->state->table, "set", place->name);
@@ -260,7 +279,9 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 	mark_altered(&decoder->state->maps[protocol], "map type changed");
 }
 
-static bool map_matches_layout(const struct nftnl_set *set, const struct nftnl_set *expected)
+/* Maps and count sets alike: the same flags, key and data, no timeout,
+ * no expressions. */
+static bool set_matches_layout(const struct nftnl_set *set, const struct nftnl_set *expected)
 {
 	static const uint16_t compared[] = {
 		NFTNL_SET_FLAGS, NFTNL_SET_KEY_TYPE, NFTNL_SET_KEY_LEN, NFTNL_SET_DATA_TYPE, NFTNL_SET_DATA_LEN,
@@ -306,13 +327,21 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 		goto out;
 	}
 	decoder->objects_seen++;
+	/* Its elements are the counts, which the packet path adds: only the
+	 * set itself is the layout's business. */
+	if (find_count_set(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) == 0) {
+		mark_found(&state->count_sets[protocol]);
+		if (!set_matches_layout(set, decoder->expected_count_set[protocol]))
+			mark_altered(&state->count_sets[protocol], "set type changed");
+		goto out;
+	}
 	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0) {
 		if (!gate_decoder_set(decoder->gate, state, nftnl_set_get_str(set, NFTNL_SET_NAME), set))
 			mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
 		goto out;
 	}
 	mark_found(&state->maps[protocol]);
-	if (!map_matches_layout(set, decoder->expected_map[protocol]))
+	if (!set_matches_layout(set, decoder->expected_map[protocol]))
 		mark_altered(&state->maps[protocol], "map type changed");
 out:
 	nftnl_set_free(set);
@@ -549,7 +578,7 @@ bool table_state_is_layout(const struct table_state *state)
 			return false;
 	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (state->maps[i].status != OBJECT_OK)
+		if (state->maps[i].status != OBJECT_OK || state->count_sets[i].status != OBJECT_OK)
 			return false;
 	}
 	return gate_status(state) != OBJECT_ALTERED;
@@ -567,7 +596,8 @@ static int prepare_expected_objects(struct kernel_decoder *decoder)
 		int r;
 
 		decoder->expected_map[i] = layout_map((enum protocol)i, 0);
-		if (!decoder->expected_map[i])
+		decoder->expected_count_set[i] = layout_count_set((enum protocol)i, 0);
+		if (!decoder->expected_map[i] || !decoder->expected_count_set[i])
 			return -ENOMEM;
 		/* The rules of both chains are alike. */
 		rule = layout_rule(CHAIN_PREROUTING, (enum protocol)i, 0, true);
@@ -613,6 +643,7 @@ void kernel_decoder_free(struct kernel_decoder *decoder)
 		nftnl_chain_free(decoder->expected_chain[i]);
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		nftnl_set_free(decoder->expected_map[i]);
+		nftnl_set_free(decoder->expected_count_set[i]);
 		free(decoder->elements[i].targets);
 	}
 	gate_decoder_free(decoder->gate);

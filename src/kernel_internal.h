@@ -231,12 +231,16 @@ int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id);
 /* A new table's identity: random, never 0. */
 uint64_t layout_new_table_id(void);
 struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
+/* The set each protocol's rules count redirected connections in. */
+struct nftnl_set *layout_count_set(enum protocol protocol, uint32_t set_id);
 struct nftnl_chain *layout_chain(enum chain chain);
 /* The chain as the reader compares a dumped one with it: the same, but
  * never with a test fault (fault.h) in it. */
 struct nftnl_chain *layout_chain_as_dumped(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it
- * fills in), for comparison; otherwise exactly what nft sends. */
+ * fills in), for comparison; otherwise exactly what nft sends. set_id is
+ * the map's transaction id (0: none), and set_id + PROTOCOL_COUNT the
+ * count set's. */
 struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);
 /* The owner gate (kernel_owners.c). set_id 0: no transaction id. */
 struct nftnl_set *layout_owned_set(enum protocol protocol, uint32_t set_id);
@@ -257,5 +261,28 @@ int layout_owner_element_parse(struct nftnl_set_elem *element, uint16_t *ret_por
 /* Each expression of the rule as libnftnl prints it, "[ name ... ]", joined;
  * how the reader recognises a managed rule. Returns 0 or -ENOMEM/-ENOSPC. */
 int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size);
+
+/* status's summaries of other tables' rules (kernel_rules.c). A rule that
+ * looks the destination port up in a set is given the set's ports once
+ * its elements are dumped: until then the lookup waits here. */
+struct ruleset;
+struct chain_summary;
+
+struct pending_lookup {
+	struct chain_summary *chain;
+	size_t rule;
+	char set[64];
+};
+
+struct rule_dump {
+	struct ruleset *ruleset;
+	struct pending_lookup *lookups;
+	size_t lookup_count;
+	size_t lookup_capacity;
+};
+
+/* Adds the summary of a dumped rule to its chain in dump->ruleset (rules of
+ * chains it does not hold are skipped). Returns 0 or -ENOMEM. */
+int kernel_summarize_rule(struct rule_dump *dump, const struct nftnl_rule *rule);
 
 #endif

@@ -161,6 +161,38 @@ struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
 	return set;
 }
 
+/* set tcp_counts { type inet_service; flags dynamic; }: what the rules
+ * update, once per redirected new connection or flow, with an element per
+ * port holding its counter (status's "connections"). Empty when made, it
+ * costs apply nothing; elements come from the packet path, at most one per
+ * port, so the kernel's default size (65,535) is never reached. */
+struct nftnl_set *layout_count_set(enum protocol protocol, uint32_t set_id)
+{
+	struct nftnl_udata_buf *userdata;
+	struct nftnl_set *set;
+
+	set = nftnl_set_alloc();
+	if (!set)
+		return NULL;
+	userdata = nftnl_udata_buf_alloc(64);
+	if (!userdata) {
+		nftnl_set_free(set);
+		return NULL;
+	}
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, count_set_name(protocol));
+	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_EVAL);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
+	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),
+			   nftnl_udata_buf_len(userdata));
+	nftnl_udata_buf_free(userdata);
+	return set;
+}
+
 static struct nftnl_chain *chain_object(enum chain chain, const char *type)
 {
 	struct nftnl_chain *object = nftnl_chain_alloc();
@@ -247,7 +279,10 @@ static struct nftnl_expr *expression_destination_port(void)
 	return expression;
 }
 
-static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set_id, bool as_dumped)
+/* With to_register, the map's value (the target) lands in register 1;
+ * without, the lookup only tests that the port is a key of the map. */
+static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set_id, bool to_register,
+					    bool as_dumped)
 {
 	struct nftnl_expr *expression = nftnl_expr_alloc("lookup");
 
@@ -259,10 +294,36 @@ static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set
 	 * name, nft adds its transaction id too, and so do we. */
 	if (set_id)
 		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+	if (to_register)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
 	/* The kernel dumps the flags even when zero. */
 	if (as_dumped)
 		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	return expression;
+}
+
+/* update @PROTO_counts { PROTO dport counter }: the port in register 1. */
+static struct nftnl_expr *expression_count(enum protocol protocol, uint32_t set_id, bool as_dumped)
+{
+	struct nftnl_expr *expression = nftnl_expr_alloc("dynset");
+	struct nftnl_expr *counter = nftnl_expr_alloc("counter");
+
+	if (!expression || !counter) {
+		nftnl_expr_free(expression);
+		nftnl_expr_free(counter);
+		return NULL;
+	}
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(expression, NFTNL_EXPR_DYNSET_SET_NAME, count_set_name(protocol));
+	if (set_id)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+	/* The kernel dumps the timeout even when there is none; and the
+	 * counter is a template, copied into each new element: its own
+	 * values stay 0. */
+	if (as_dumped)
+		nftnl_expr_set_u64(expression, NFTNL_EXPR_DYNSET_TIMEOUT, 0);
+	nftnl_expr_set(expression, NFTNL_EXPR_DYNSET_EXPR, counter, 0);
 	return expression;
 }
 
@@ -280,11 +341,19 @@ static struct nftnl_expr *expression_redirect_to_register(bool as_dumped)
 	return expression;
 }
 
-/* fib daddr type local meta l4proto PROTO redirect to :PROTO dport map @MAP */
+/* fib daddr type local PROTO dport @MAP update @COUNTS { PROTO dport counter }
+ *	redirect to :PROTO dport map @MAP
+ *
+ * The port is tested against the map, then counted, then looked up again
+ * for its target, as nft writes this text (each use of "tcp dport" loads
+ * the port again): a new connection that is not redirected costs what it
+ * did without the count, and a redirected one is counted once whatever
+ * the order of the tests before the count. */
 struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped)
 {
 	const uint32_t local = RTN_LOCAL_ADDRESS;
 	const uint8_t l4proto = protocol == PROTOCOL_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	const uint32_t count_set_id = set_id ? set_id + 3 * PROTOCOL_COUNT : 0;
 	struct nftnl_rule *rule = nftnl_rule_alloc();
 	int r;
 
@@ -303,7 +372,15 @@ struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_
 	if (r >= 0)
 		r = add_expression(rule, expression_destination_port());
 	if (r >= 0)
-		r = add_expression(rule, expression_lookup(protocol, set_id, as_dumped));
+		r = add_expression(rule, expression_lookup(protocol, set_id, false, as_dumped));
+	if (r >= 0)
+		r = add_expression(rule, expression_destination_port());
+	if (r >= 0)
+		r = add_expression(rule, expression_count(protocol, count_set_id, as_dumped));
+	if (r >= 0)
+		r = add_expression(rule, expression_destination_port());
+	if (r >= 0)
+		r = add_expression(rule, expression_lookup(protocol, set_id, true, as_dumped));
 	if (r >= 0)
 		r = add_expression(rule, expression_redirect_to_register(as_dumped));
 	if (r < 0) {

@@ -24,6 +24,9 @@
 #define OWNER_SET_ID(protocol) ((uint32_t)(protocol) + 5)
 /* An owned port's element carries its owner's text. */
 #define BYTES_PER_OWNED_ELEMENT (64 + OWNER_TEXT_MAX)
+/* The count sets' ids follow the gate's (layout_rule() derives them from
+ * the map's id the same way). */
+#define COUNT_SET_ID(protocol) (SET_ID(protocol) + 3 * PROTOCOL_COUNT)
 
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 		     const unsigned int *original_port_start, uint64_t table_id, uint32_t table_flags)
@@ -46,16 +49,20 @@ static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 	return batch_commit_message(batch);
 }
 
-static int add_map(struct batch *batch, enum protocol protocol, uint16_t type, uint16_t flags)
+static int add_set(struct batch *batch, enum protocol protocol, bool count_set, uint16_t type, uint16_t flags)
 {
-	struct nftnl_set *set = layout_map(protocol, SET_ID(protocol));
+	struct nftnl_set *set = count_set ? layout_count_set(protocol, COUNT_SET_ID(protocol)) :
+					    layout_map(protocol, SET_ID(protocol));
 	struct nlmsghdr *nlh;
 	char what[64];
 	int r;
 
 	if (!set)
 		return -ENOMEM;
-	snprintf(what, sizeof(what), "map %s", map_name(protocol));
+	if (count_set)
+		snprintf(what, sizeof(what), "set %s", count_set_name(protocol));
+	else
+		snprintf(what, sizeof(what), "map %s", map_name(protocol));
 	r = batch_add_message(batch, type, flags, what, &nlh);
 	if (r < 0) {
 		nftnl_set_free(set);
@@ -95,7 +102,7 @@ static int add_rule(struct batch *batch, enum chain chain, enum protocol protoco
 
 	if (!rule)
 		return -ENOMEM;
-	snprintf(what, sizeof(what), "%s rule of chain %s (fib, meta, payload, lookup, redir)",
+	snprintf(what, sizeof(what), "%s rule of chain %s (fib, meta, payload, lookup, dynset, redir)",
 		 protocol_name(protocol), chain_name(chain));
 	r = batch_add_message(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, &nlh);
 	if (r < 0) {
@@ -464,7 +471,9 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (plan->delete_map[i] && !plan->delete_table)
-			r = add_map(batch, (enum protocol)i, NFT_MSG_DELSET, 0);
+			r = add_set(batch, (enum protocol)i, false, NFT_MSG_DELSET, 0);
+		if (r >= 0 && plan->delete_count_set[i] && !plan->delete_table)
+			r = add_set(batch, (enum protocol)i, true, NFT_MSG_DELSET, 0);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		span = redirects_of_protocol(plan->deletions, plan->deletion_count, (enum protocol)i);
@@ -480,7 +489,11 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			      table_id, plan->table_flags);
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (plan->create_map[i])
-			r = add_map(batch, (enum protocol)i, NFT_MSG_NEWSET, NLM_F_CREATE);
+			r = add_set(batch, (enum protocol)i, false, NFT_MSG_NEWSET, NLM_F_CREATE);
+	}
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (plan->create_count_set[i])
+			r = add_set(batch, (enum protocol)i, true, NFT_MSG_NEWSET, NLM_F_CREATE);
 	}
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
 		if (!plan->create_chain[i])

@@ -43,6 +43,10 @@ const struct command commands[] = {
 	{ "version", version_main, OPTIONS_GLOBAL, "print the version", NULL,
 	  "Print the version, as --version does.",
 	  { { 0, "printed" }, { 0, NULL } } },
+	{ "status", status_main, OPTIONS_GLOBAL,
+	  "say why traffic does or does not arrive; exit 1 when a problem is found", NULL,
+	  "For each mapping, the listeners on its target and who owns them, which kinds of client (remote and local, IPv4 and IPv6) would be delivered, the sockets the redirect shadows, the connections it carried and carries now, and what else in the ruleset may take or drop its traffic; each problem with what to do.",
+	  { { 0, "every mapping is healthy" }, { 1, "a problem was found" }, { 2, "error" }, { 0, NULL } } },
 };
 
 const size_t command_count = sizeof(commands) / sizeof(commands[0]);

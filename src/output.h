@@ -93,6 +93,19 @@ void output_changes(const struct options *options, const struct change_list *cha
  * malloc'd, NULL when out of memory. */
 char *output_format_changes(const struct change_list *changes, size_t limit);
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+void output_json_string(FILE *stream, const char *text);
+/* text with its control characters written as \xHH, as `ls
+ * --quoting-style=escape` does; cut short to fit size. */
+void output_escape(const char *text, char *buffer, size_t size);
+
+struct host;
+struct status_report;
+/* status (output_status.c): one short block per mapping, healthy ones on
+ * one line, then conflicts, the other problems, the sysctl and a summary
+ * line; or with --json one document. */
+void output_status(const struct options *options, const struct status_report *report, const struct host *host);
+
 /* watch --json: one JSON object per line on stdout per event. */
 enum watch_event_kind {
 	/* A newly read mapping is in force (changes possibly none). */

@@ -102,7 +102,7 @@ static int plan_whole_table(struct plan_builder *builder, const struct table_sta
 	plan->delete_table = current->table_exists;
 	plan->create_table = true;
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		plan->create_map[i] = true;
+		plan->create_map[i] = plan->create_count_set[i] = true;
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		plan->create_chain[i] = true;
 	return plan_add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME,
@@ -137,7 +137,7 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 {
 	const struct table_state *current = input->current;
 	struct plan *plan = builder->plan;
-	bool map_recreated = false;
+	const char *recreated = NULL;
 	int r;
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
@@ -148,10 +148,27 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 			continue;
 		plan->delete_map[i] = map->status == OBJECT_ALTERED;
 		plan->create_map[i] = true;
-		map_recreated |= plan->delete_map[i];
+		if (plan->delete_map[i] && !recreated)
+			recreated = "its rules use a recreated map";
 		snprintf(object, sizeof(object), "map %s", map_name((enum protocol)i));
 		r = plan_add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
 				  map->status == OBJECT_MISSING ? "missing" : map->reason);
+		if (r < 0)
+			return r;
+	}
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		const struct object_state *set = &current->count_sets[i];
+		char object[32];
+
+		if (set->status == OBJECT_OK)
+			continue;
+		plan->delete_count_set[i] = set->status == OBJECT_ALTERED;
+		plan->create_count_set[i] = true;
+		if (plan->delete_count_set[i] && !recreated)
+			recreated = "its rules use a recreated set";
+		snprintf(object, sizeof(object), "set %s", count_set_name((enum protocol)i));
+		r = plan_add_structure(builder, object, set->status == OBJECT_MISSING ? "created" : "recreated",
+				       set->status == OBJECT_MISSING ? "missing" : set->reason);
 		if (r < 0)
 			return r;
 	}
@@ -167,11 +184,11 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 		} else if (chain->status == OBJECT_ALTERED) {
 			plan->delete_chain[i] = plan->create_chain[i] = true;
 			r = plan_add_structure(builder, object, "recreated", chain->reason);
-		} else if (map_recreated) {
-			/* The kernel refuses to delete a map that a rule still
+		} else if (recreated) {
+			/* The kernel refuses to delete a set that a rule still
 			 * uses: the rules go first, and come back after. */
 			plan->delete_chain[i] = plan->create_chain[i] = true;
-			r = plan_add_structure(builder, object, "recreated", "its rules use a recreated map");
+			r = plan_add_structure(builder, object, "recreated", recreated);
 		} else {
 			r = 0;
 		}
@@ -374,7 +391,7 @@ bool plan_changes_kernel_tables(const struct plan *plan)
 			return true;
 	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (plan->create_map[i])
+		if (plan->create_map[i] || plan->create_count_set[i])
 			return true;
 	}
 	for (int i = 0; i < CHAIN_COUNT; i++) {

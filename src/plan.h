@@ -59,6 +59,9 @@ struct plan {
 	bool create_chain[CHAIN_COUNT];
 	bool delete_map[PROTOCOL_COUNT];
 	bool create_map[PROTOCOL_COUNT];
+	/* The count sets go and come with the maps (the rules use both). */
+	bool delete_count_set[PROTOCOL_COUNT];
+	bool create_count_set[PROTOCOL_COUNT];
 
 	/* Element operations on maps that stay. Both sorted. */
 	struct redirect *deletions;

@@ -43,6 +43,11 @@ const char *owner_set_name(enum protocol protocol)
 	return protocol == PROTOCOL_TCP ? "tcp_owners" : "udp_owners";
 }
 
+const char *count_set_name(enum protocol protocol)
+{
+	return protocol == PROTOCOL_TCP ? "tcp_counts" : "udp_counts";
+}
+
 struct table_state *table_state_new(void)
 {
 	struct table_state *state = calloc(1, sizeof(*state));

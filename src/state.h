@@ -75,6 +75,8 @@ struct table_state {
 	 * table itself differs (flags). */
 	struct object_state table;
 	struct object_state maps[PROTOCOL_COUNT];
+	/* The sets the rules count redirected connections in. */
+	struct object_state count_sets[PROTOCOL_COUNT];
 	struct object_state chains[CHAIN_COUNT];
 	/* The elements of the maps that are OBJECT_OK, as redirects, with the
 	 * owners the owned sets record (which the state's mapping holds). */
@@ -115,6 +117,7 @@ struct table_state {
 
 const char *chain_name(enum chain chain);
 const char *map_name(enum protocol protocol);
+const char *count_set_name(enum protocol protocol);
 
 /* The owner gate (mapping.h's owners): the input chain, the chain it jumps
  * to, the set of each protocol's owned ports and the set of those ports

@@ -47,18 +47,22 @@ PORTREDIR = os.environ.get("PORTREDIR", os.path.join(ROOT, "build", "portredir")
 NAMESPACE = "portredir-bench-%d" % os.getpid()
 SMALL = False
 
+# The table portredir builds (README, "What portredir puts in the kernel"),
+# count sets included, so that nft is given the same work.
 LAYOUT = """table inet portredir {{
 	map tcp_redirects {{ type inet_service : inet_service;{tcp} }}
 	map udp_redirects {{ type inet_service : inet_service;{udp} }}
+	set tcp_counts {{ type inet_service; flags dynamic; }}
+	set udp_counts {{ type inet_service; flags dynamic; }}
 	chain prerouting {{
 		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport @tcp_redirects fib daddr type local redirect to :tcp dport map @tcp_redirects
-		udp dport @udp_redirects fib daddr type local redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts {{ tcp dport counter }} redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts {{ udp dport counter }} redirect to :udp dport map @udp_redirects
 	}}
 	chain output {{
 		type nat hook output priority -100; policy accept;
-		tcp dport @tcp_redirects fib daddr type local redirect to :tcp dport map @tcp_redirects
-		udp dport @udp_redirects fib daddr type local redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts {{ tcp dport counter }} redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts {{ udp dport counter }} redirect to :udp dport map @udp_redirects
 	}}
 }}
 """

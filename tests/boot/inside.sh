@@ -74,9 +74,10 @@ sysctl_is() {
 
 # table_is TCP_ELEMENTS UDP_ELEMENTS: the managed table is exactly the
 # layout of docs/kernel.md with these map elements ("80 : 8080, 443 : 8443"), as
-# nft (with netbase) lists it; an empty map has no elements line.
+# nft (with netbase) lists it, the count sets' elements left out (traffic
+# adds them); an empty map has no elements line.
 table_is() {
-	local expected map chain
+	local expected map chain protocol listing
 	expected=$(
 		echo 'table inet portredir {'
 		for map in "tcp $1" "udp $2"; do
@@ -84,17 +85,24 @@ table_is() {
 			[ -z "${map#* }" ] || printf '\t\telements = { %s }\n' "${map#* }"
 			printf '\t}\n\n'
 		done
+		printf '\tset %s_counts {\n\t\ttype inet_service\n\t\tsize 65535\n\t\tflags dynamic\n\t}\n\n' tcp udp
 		for chain in 'prerouting priority dstnat' 'output priority -100'; do
 			printf '\tchain %s {\n' "${chain%% *}"
 			printf '\t\ttype nat hook %s; policy accept;\n' "$chain"
-			printf '\t\tfib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects\n'
-			printf '\t\tfib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects\n'
+			for protocol in tcp udp; do
+				printf '\t\tfib daddr type local %s dport @%s_redirects update @%s_counts { %s dport counter } redirect to :%s dport map @%s_redirects\n' \
+					"$protocol" "$protocol" "$protocol" "$protocol" "$protocol" "$protocol"
+			done
 			printf '\t}\n'
 			[ "${chain%% *}" = output ] || echo
 		done
 		echo '}'
 	)
-	expect_eq "nft list table inet portredir" "$expected" "$(nft list table inet portredir 2>&1)"
+	listing=$(nft list table inet portredir 2>&1 | awk '/^\tset (tcp|udp)_counts \{$/ { counts = 1 }
+		counts && /^\t\telements = / { skipping = 1 }
+		/^\t\}$/ { counts = skipping = 0 }
+		!skipping { print }')
+	expect_eq "nft list table inet portredir" "$expected" "$listing"
 }
 
 ruleset_is_empty() {

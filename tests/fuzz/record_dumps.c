@@ -226,6 +226,8 @@ static char *describe(const struct table_state *state)
 	print_object(stream, "table", &state->table);
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
 		print_object(stream, map_name((enum protocol)i), &state->maps[i]);
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		print_object(stream, count_set_name((enum protocol)i), &state->count_sets[i]);
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		print_object(stream, chain_name((enum chain)i), &state->chains[i]);
 	for (int i = 0; i < PROTOCOL_COUNT; i++)

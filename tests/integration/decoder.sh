@@ -40,6 +40,8 @@ owner_check: missing'
 INTACT="table: ok
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: ok
 output: ok
 $NO_GATE"
@@ -55,6 +57,8 @@ test_no_table() {
 table: missing
 tcp_redirects: missing
 udp_redirects: missing
+tcp_counts: missing
+udp_counts: missing
 prerouting: missing
 output: missing
 $NO_GATE"
@@ -118,6 +122,8 @@ test_foreign_rules_in_managed_chains() {
 table: ok
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: altered, unexpected rule found
 output: altered, unexpected rule found
 $NO_GATE
@@ -136,6 +142,8 @@ test_foreign_objects_in_the_table() {
 table: altered, unexpected chain 'extra' found
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: ok
 output: ok
 $NO_GATE
@@ -201,6 +209,8 @@ NFT
 table: ok
 tcp_redirects: altered, map type changed
 udp_redirects: altered, map type changed
+tcp_counts: missing
+udp_counts: missing
 prerouting: altered, chain changed
 output: altered, chain changed
 $NO_GATE"
@@ -219,6 +229,8 @@ test_missing_chain_and_map() {
 table: ok
 tcp_redirects: ok
 udp_redirects: missing
+tcp_counts: ok
+udp_counts: ok
 prerouting: altered, rule missing
 output: missing
 $NO_GATE

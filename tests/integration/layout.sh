@@ -16,16 +16,28 @@ LITERAL_TABLE='table inet portredir {
 		elements = { 443 : 8443 }
 	}
 
+	set tcp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
+	set udp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 }'
 
@@ -101,6 +113,28 @@ test_maps_are_declared_as_nft_declares_them() {
 	expect_eq "nft -j list maps" \
 		"$(ip netns exec "$scratch" nft -j list maps | sed 's/"handle": [0-9]*/"handle": H/g')" \
 		"$(ip netns exec "$ns" nft -j list maps | sed 's/"handle": [0-9]*/"handle": H/g')"
+}
+
+# The layout before the count sets (what portredir made before status
+# counted connections): diff names the repair, apply makes it in one
+# transaction, the maps and their elements kept, and a connection open
+# across it keeps working.
+test_a_table_without_count_sets_is_repaired_with_them() {
+	local ns
+	netns_make ns host
+	printf '%s\n' "$LAYOUT_WITHOUT_COUNTS" | in_ns "$ns" nft -f -
+	start_server "$ns" "$LISTENER_USER" tcp :: 8080 host-tcp-8080 hold
+	expect_portredir "$ns" 1 '~ set tcp_counts: created (missing)
+~ set udp_counts: created (missing)
+~ chain prerouting: recreated (unexpected rule found)
+~ chain output: recreated (unexpected rule found)' -f "$RULES_DIR" diff
+	hold one "$ns" 127.0.0.1 80
+	poke one 'host-tcp-8080 still answering'
+	portredir_in "$ns" -q -f "$RULES_DIR" apply
+	expect_table_objects "$ns" "$EXPECTED_TABLE"
+	poke one 'host-tcp-8080 still answering'
+	release one
+	expect_portredir "$ns" 0 "" -f "$RULES_DIR" diff
 }
 
 test_apply_twice_changes_nothing() {

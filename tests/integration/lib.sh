@@ -176,6 +176,25 @@ PYTHON=/usr/bin/python3
 CONTRACT_LAYOUT='table inet portredir {
 	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
 	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
+	set tcp_counts { type inet_service; flags dynamic; }
+	set udp_counts { type inet_service; flags dynamic; }
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
+	}
+}'
+
+# The layout before the count sets (before status counted connections):
+# a table an earlier portredir made.
+LAYOUT_WITHOUT_COUNTS='table inet portredir {
+	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
+	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
@@ -189,8 +208,8 @@ CONTRACT_LAYOUT='table inet portredir {
 }'
 
 # table_text TCP_ELEMENTS UDP_ELEMENTS: the managed table exactly as
-# `nft list table inet portredir` (nftables 1.0.6) prints it, with the given
-# map elements ("80 : 8080, 443 : 8443"); an empty map has no elements line.
+# table_of lists it (nftables 1.0.6), with the given map elements ("80 :
+# 8080, 443 : 8443"); an empty map has no elements line.
 table_text() {
 	local tcp=$1 udp=$2
 	printf 'table inet portredir {\n'
@@ -200,7 +219,8 @@ table_text() {
 	printf '\tmap udp_redirects {\n\t\ttype inet_service : inet_service\n'
 	[ -z "$udp" ] || printf '\t\telements = { %s }\n' "$udp"
 	printf '\t}\n\n'
-	local chain priority
+	printf '\tset %s_counts {\n\t\ttype inet_service\n\t\tsize 65535\n\t\tflags dynamic\n\t}\n\n' tcp udp
+	local chain priority protocol
 	for chain in prerouting output; do
 		case $chain in
 		prerouting) priority=dstnat ;;
@@ -208,8 +228,10 @@ table_text() {
 		esac
 		printf '\tchain %s {\n' "$chain"
 		printf '\t\ttype nat hook %s priority %s; policy accept;\n' "$chain" "$priority"
-		printf '\t\tfib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects\n'
-		printf '\t\tfib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects\n'
+		for protocol in tcp udp; do
+			printf '\t\tfib daddr type local %s dport @%s_redirects update @%s_counts { %s dport counter } redirect to :%s dport map @%s_redirects\n' \
+				"$protocol" "$protocol" "$protocol" "$protocol" "$protocol" "$protocol"
+		done
 		printf '\t}\n'
 		[ "$chain" = output ] || printf '\n'
 	done
@@ -397,9 +419,15 @@ if document != json.loads(expected):
 ' "$1" "$2" "$3"
 }
 
-# table_of NS: the managed table as nft lists it (fails when it is missing).
+# table_of NS: the managed table as nft lists it, without the count sets'
+# elements, which traffic adds (fails when it is missing).
 table_of() {
-	ip netns exec "$1" nft list table inet portredir
+	local listing
+	listing=$(ip netns exec "$1" nft list table inet portredir) || return 1
+	awk '/^\tset (tcp|udp)_counts \{$/ { counts = 1 }
+		counts && /^\t\telements = / { skipping = 1 }
+		/^\t\}$/ { counts = skipping = 0 }
+		!skipping { print }' <<<"$listing"
 }
 
 # expect_table NS EXPECTED_TEXT
@@ -464,4 +492,118 @@ write_mapping() {
 # load_contract_layout NS: what portredir must build, loaded by nft itself.
 load_contract_layout() {
 	printf '%s\n' "$CONTRACT_LAYOUT" | ip netns exec "$1" nft -f -
+}
+
+# A server on one address (IPv4 or IPv6, "::" with IPV6_V6ONLY when asked),
+# for the tests of status and of held connections. Mode "close" answers
+# each TCP connection with one line and closes it, as LISTENER_PROGRAM
+# does; mode "hold" keeps each connection open and answers every line
+# received with "ANSWER still answering". UDP datagrams get the answer.
+SERVER_PROGRAM='
+import socket, sys, threading
+protocol, address, port, answer, v6only, mode = sys.argv[1:7]
+family = socket.AF_INET6 if ":" in address else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM)
+if family == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((address, int(port)))
+def hold(connection):
+    lines = connection.makefile("rb")
+    for _ in lines:
+        connection.sendall(answer.encode() + b" still answering\n")
+    connection.close()
+if protocol == "udp":
+    while True:
+        _, client = s.recvfrom(65535)
+        s.sendto(answer.encode() + b"\n", client)
+s.listen(64)
+while True:
+    connection, _ = s.accept()
+    if mode == "hold":
+        threading.Thread(target=hold, args=(connection,), daemon=True).start()
+    else:
+        connection.sendall(answer.encode() + b"\n")
+        connection.close()
+'
+
+# start_server NS USER PROTO ADDRESS PORT ANSWER [v6only] [hold]: the server
+# above in NS as USER; returns once the socket is bound.
+start_server() {
+	local ns=$1 user=$2 protocol=$3 address=$4 port=$5 answer=$6 v6only=0 mode=close
+	[ "${7:-}" != v6only ] || v6only=1
+	[ "${8:-${7:-}}" != hold ] || mode=hold
+	background ip netns exec "$ns" setpriv --reuid="$user" --regid="$(id -g "$user")" \
+		--clear-groups "$PYTHON" -c "$SERVER_PROGRAM" "$protocol" "$address" "$port" "$answer" \
+		"$v6only" "$mode"
+	wait_for "$protocol server on $address port $port in $ns" socket_is_bound "$ns" "$protocol" "$port"
+}
+
+# Opens COUNT TCP connections to ADDRESS PORT (default 1), writing
+# "connected" to OUT; at each SIGUSR1 sends a line on each and writes what
+# comes back ("closed", "reset" or "timeout" if nothing); at SIGUSR2 closes
+# them and exits. Signals, not a pipe: a pipe's writer would be inherited
+# by the next such process, and this one would never see its end.
+HOLD_PROGRAM='
+import signal, socket, sys
+out = open(sys.argv[1], "w", buffering=1)
+address, port = sys.argv[2], int(sys.argv[3])
+count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+connections = []
+for _ in range(count):
+    c = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    c.settimeout(5)
+    c.connect((address, port))
+    connections.append(c)
+def poke(*_):
+    for c in connections:
+        try:
+            c.sendall(b"x\n")
+            line = c.makefile("rb").readline().decode().strip() or "closed"
+        except (ConnectionResetError, BrokenPipeError):
+            line = "reset"
+        except socket.timeout:
+            line = "timeout"
+        out.write(line + "\n")
+def release(*_):
+    for c in connections:
+        c.close()
+    sys.exit(0)
+signal.signal(signal.SIGUSR1, poke)
+signal.signal(signal.SIGUSR2, release)
+out.write("connected\n")
+while True:
+    signal.pause()
+'
+
+# hold NAME NS ADDRESS PORT [COUNT]: HOLD_PROGRAM in NS as root, in the
+# background; returns once its connections are open.
+hold() {
+	local name=$1 ns=$2
+	shift 2
+	: >"$TEST_DIR/$name.out"
+	background ip netns exec "$ns" "$PYTHON" -c "$HOLD_PROGRAM" "$TEST_DIR/$name.out" "$@"
+	printf -v "HOLD_PID_$name" %s "${BACKGROUND_PIDS[-1]}"
+	wait_for "$name connected" grep -qx connected "$TEST_DIR/$name.out"
+}
+
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# poke NAME EXPECTED: a line on each of NAME's connections; EXPECTED is
+# what came back, one line per connection.
+poke() {
+	local pid_variable="HOLD_PID_$1" lines
+	lines=$(($(wc -l <"$TEST_DIR/$1.out") + $(wc -l <<<"$2")))
+	kill -USR1 "${!pid_variable}"
+	wait_for "$1 answered" has_lines "$TEST_DIR/$1.out" "$lines"
+	expect_eq "what $1's connections got" "$2" "$(tail -n "$(wc -l <<<"$2")" "$TEST_DIR/$1.out")"
+}
+
+# release NAME: closes NAME's connections; returns once it has ended.
+release() {
+	local pid_variable="HOLD_PID_$1"
+	kill -USR2 "${!pid_variable}"
+	wait "${!pid_variable}"
 }

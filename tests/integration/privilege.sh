@@ -84,7 +84,7 @@ test_root_without_cap_net_admin_is_told_it_is_needed() {
 	netns_make ns host
 	portredir_in "$ns" -q -f "$RULES_DIR" apply
 	ruleset_save "$ns" "$TEST_DIR/before"
-	for command in apply diff show flush; do
+	for command in apply diff show flush status; do
 		run_captured in_ns "$ns" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
 			"$PORTREDIR" -f "$RULES_DIR" "$command"
 		changed=""
@@ -96,6 +96,37 @@ test_root_without_cap_net_admin_is_told_it_is_needed() {
 	done
 	ruleset_save "$ns" "$TEST_DIR/after"
 	expect_same_file "ruleset" "$TEST_DIR/before" "$TEST_DIR/after"
+}
+
+# status as nobody with CAP_NET_ADMIN only: it sees the table, the
+# counters, conntrack and every socket; it sees the process of its own
+# user's socket, not root's, and says so (pid and process null).
+test_status_needs_only_cap_net_admin_and_says_what_it_cannot_see() {
+	local own root
+	topology_host_peer
+	write_mapping "$TEST_DIR/status.conf" 'redirect tcp 80 to 8080'
+	as_net_admin "$HOST" "$PORTREDIR" -q -f "$TEST_DIR/status.conf" apply
+	start_server "$HOST" "$LISTENER_USER" tcp :: 8080 service
+	own=${BACKGROUND_PIDS[-1]}
+	start_server "$HOST" root tcp 0.0.0.0 80 old-web
+	root=${BACKGROUND_PIDS[-1]}
+	expect_answer "$PEER" tcp 198.18.0.1 80 service
+	run_captured as_net_admin "$HOST" "$PORTREDIR" -f "$TEST_DIR/status.conf" status
+	expect_eq "exit status of status" 1 "$RUN_STATUS"
+	expect_eq "stdout of status" "tcp 80 to 8080: 1 problem
+  listening: [::]:8080 (python3, pid $own, user nobody)
+  clients: remote IPv4 yes, remote IPv6 yes, local IPv4 yes, local IPv6 yes
+  shadowed: 0.0.0.0:80 (user root, process not visible)
+  traffic: 1 connection, 0 active
+  problem: 0.0.0.0:80 (user root, process not visible) is shadowed: the redirect sends its clients to 8080; stop it, or remove this mapping
+unprivileged_port_start: 1024 (not declared)
+1 problem" "$RUN_OUT"
+	expect_eq "stderr of status" "portredir: warning: the process holding 1 socket cannot be seen (pid and process are null); run as root to see them" "$RUN_ERR"
+	# As root, the same socket's process is named.
+	run_captured portredir_in "$HOST" -f "$TEST_DIR/status.conf" status
+	expect_eq "exit status of status as root" 1 "$RUN_STATUS"
+	grep -qxF "  shadowed: 0.0.0.0:80 (python3, pid $root, user root)" <<<"$RUN_OUT"
+	expect_eq "stderr of status as root" "" "$RUN_ERR"
 }
 
 # in_user_namespace SCRIPT ARGUMENTS...: SCRIPT run by bash as

@@ -10,11 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/expr.h>
 #include "kernel_internal.h"
 
 /* One dump's replies, concatenated as received. */
@@ -62,6 +64,17 @@ static void add_chain(struct dump *dump, enum chain which, int32_t priority)
 static void add_map(struct dump *dump, enum protocol protocol)
 {
 	struct nftnl_set *set = layout_map(protocol, 0);
+	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSET, NFPROTO_INET);
+
+	assert_non_null(set);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(dump, nlh);
+}
+
+static void add_count_set(struct dump *dump, enum protocol protocol)
+{
+	struct nftnl_set *set = layout_count_set(protocol, 0);
 	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSET, NFPROTO_INET);
 
 	assert_non_null(set);
@@ -138,7 +151,7 @@ static struct kernel_decoder *decode_layout(bool without_rules)
 	struct dump dump = { .length = 0 };
 
 	assert_int_equal(kernel_decoder_new(&decoder), 0);
-	add_table(&dump, 4);
+	add_table(&dump, 6);
 	decode(decoder, NFT_MSG_GETTABLE, &dump);
 	dump.length = 0;
 	add_chain(&dump, CHAIN_PREROUTING, -100);
@@ -147,6 +160,8 @@ static struct kernel_decoder *decode_layout(bool without_rules)
 	dump.length = 0;
 	add_map(&dump, PROTOCOL_TCP);
 	add_map(&dump, PROTOCOL_UDP);
+	add_count_set(&dump, PROTOCOL_TCP);
+	add_count_set(&dump, PROTOCOL_UDP);
 	decode(decoder, NFT_MSG_GETSET, &dump);
 	if (without_rules)
 		return decoder;
@@ -179,8 +194,10 @@ static void assert_intact(const struct table_state *state)
 {
 	assert_true(state->table_exists);
 	assert_object(&state->table, OBJECT_OK, "");
-	for (int i = 0; i < PROTOCOL_COUNT; i++)
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		assert_object(&state->maps[i], OBJECT_OK, "");
+		assert_object(&state->count_sets[i], OBJECT_OK, "");
+	}
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		assert_object(&state->chains[i], OBJECT_OK, "");
 }
@@ -459,6 +476,105 @@ static void structure_dump_after_the_elements_is_refused(void **unused)
 	kernel_decoder_free(decoder);
 }
 
+/* A table made before the count sets: the sets are missing. */
+static void table_without_count_sets_misses_them(void **unused)
+{
+	struct kernel_decoder *decoder = NULL;
+	struct dump dump = { .length = 0 };
+	struct table_state *state;
+
+	(void)unused;
+	assert_int_equal(kernel_decoder_new(&decoder), 0);
+	add_table(&dump, 4);
+	decode(decoder, NFT_MSG_GETTABLE, &dump);
+	dump.length = 0;
+	add_chain(&dump, CHAIN_PREROUTING, -100);
+	add_chain(&dump, CHAIN_OUTPUT, -100);
+	decode(decoder, NFT_MSG_GETCHAIN, &dump);
+	dump.length = 0;
+	add_map(&dump, PROTOCOL_TCP);
+	add_map(&dump, PROTOCOL_UDP);
+	decode(decoder, NFT_MSG_GETSET, &dump);
+	state = finish(decoder);
+	assert_object(&state->table, OBJECT_OK, "");
+	assert_object(&state->maps[PROTOCOL_TCP], OBJECT_OK, "");
+	assert_object(&state->count_sets[PROTOCOL_TCP], OBJECT_MISSING, "");
+	assert_object(&state->count_sets[PROTOCOL_UDP], OBJECT_MISSING, "");
+	assert_false(table_state_is_layout(state));
+	table_state_free(state);
+}
+
+/* A count set that is not a dynamic set of ports is recreated. */
+static void count_set_of_another_type_is_altered(void **unused)
+{
+	struct kernel_decoder *decoder = NULL;
+	struct nftnl_set *set = layout_count_set(PROTOCOL_UDP, 0);
+	struct dump dump = { .length = 0 };
+	struct table_state *state;
+	struct nlmsghdr *nlh;
+
+	(void)unused;
+	assert_int_equal(kernel_decoder_new(&decoder), 0);
+	add_table(&dump, 6);
+	decode(decoder, NFT_MSG_GETTABLE, &dump);
+	dump.length = 0;
+	add_chain(&dump, CHAIN_PREROUTING, -100);
+	add_chain(&dump, CHAIN_OUTPUT, -100);
+	decode(decoder, NFT_MSG_GETCHAIN, &dump);
+	dump.length = 0;
+	add_map(&dump, PROTOCOL_TCP);
+	add_map(&dump, PROTOCOL_UDP);
+	add_count_set(&dump, PROTOCOL_TCP);
+	assert_non_null(set);
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
+	nlh = start_message(&dump, NFT_MSG_NEWSET, NFPROTO_INET);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(&dump, nlh);
+	decode(decoder, NFT_MSG_GETSET, &dump);
+	state = finish(decoder);
+	assert_object(&state->table, OBJECT_OK, "");
+	assert_object(&state->count_sets[PROTOCOL_TCP], OBJECT_OK, "");
+	assert_object(&state->count_sets[PROTOCOL_UDP], OBJECT_ALTERED, "set type changed");
+	table_state_free(state);
+}
+
+/* Elements someone added with a counter of their own (nft add element
+ * ... { 80 counter : 8080 }) still decode to their redirects. */
+static void elements_with_a_counter_of_their_own_decode_to_their_mapping(void **unused)
+{
+	struct kernel_decoder *decoder = decode_layout(false);
+	struct dump dump = { .length = 0 };
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set_elem *element = nftnl_set_elem_alloc();
+	struct nftnl_expr *counter = nftnl_expr_alloc("counter");
+	struct nlmsghdr *nlh = start_message(&dump, NFT_MSG_NEWSETELEM, NFPROTO_INET);
+	uint16_t port = htons(80), target = htons(8080);
+	struct table_state *state;
+
+	(void)unused;
+	assert_non_null(set);
+	assert_non_null(element);
+	assert_non_null(counter);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(PROTOCOL_TCP));
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &target, sizeof(target));
+	nftnl_expr_set_u64(counter, NFTNL_EXPR_CTR_PACKETS, 3);
+	nftnl_expr_set_u64(counter, NFTNL_EXPR_CTR_BYTES, 180);
+	nftnl_set_elem_add_expr(element, counter);
+	nftnl_set_elem_add(set, element);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(&dump, nlh);
+	decode(decoder, NFT_MSG_GETSETELEM, &dump);
+	state = finish(decoder);
+	assert_intact(state);
+	assert_int_equal(state->mapping->redirect_count, 1);
+	assert_redirect(&state->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
+	table_state_free(state);
+}
+
 /* A message too short for the family header libnftnl reads first. */
 static void message_without_a_family_header_is_skipped(void **unused)
 {
@@ -499,6 +615,9 @@ int main(void)
 		cmocka_unit_test(error_message_is_returned_as_its_errno),
 		cmocka_unit_test(structure_dump_after_the_elements_is_refused),
 		cmocka_unit_test(message_without_a_family_header_is_skipped),
+		cmocka_unit_test(table_without_count_sets_misses_them),
+		cmocka_unit_test(count_set_of_another_type_is_altered),
+		cmocka_unit_test(elements_with_a_counter_of_their_own_decode_to_their_mapping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,10 @@
 	"[ meta load l4proto => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000006 ]\n" \
 	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ lookup reg 1 set tcp_redirects ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ dynset update reg_key 1 set tcp_counts expr [ counter pkts 0 bytes 0 ] ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
 	"[ lookup reg 1 set tcp_redirects dreg 1 ]\n" \
 	"[ redir proto_min reg 1 flags 0x2 ]\n"
 
@@ -34,17 +38,26 @@
 	"[ meta load l4proto => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000011 ]\n" \
 	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ lookup reg 1 set udp_redirects ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ dynset update reg_key 1 set udp_counts expr [ counter pkts 0 bytes 0 ] ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
 	"[ lookup reg 1 set udp_redirects dreg 1 ]\n" \
 	"[ redir proto_min reg 1 flags 0x2 ]\n"
 
 /* What `nft --debug=netlink list ruleset` shows when the kernel dumps them
- * back (checked against Linux with nft 1.0.6): the lookup's flags and the
- * redirect's maximum are filled in. */
+ * back (checked against Linux 6.18 with nft 1.0.6): the lookups' flags,
+ * the count's timeout and the redirect's maximum are filled in, and the
+ * counter, a template for the elements, stays at 0. */
 #define TCP_RULE_TEXT_AS_DUMPED \
 	"[ fib daddr type => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000002 ]\n" \
 	"[ meta load l4proto => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000006 ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ lookup reg 1 set tcp_redirects 0x0 ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ dynset update reg_key 1 set tcp_counts timeout 0ms expr [ counter pkts 0 bytes 0 ] ]\n" \
 	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
 	"[ lookup reg 1 set tcp_redirects dreg 1 0x0 ]\n" \
 	"[ redir proto_min reg 1 proto_max reg 1 flags 0x2 ]\n"
@@ -55,8 +68,14 @@
 	"[ meta load l4proto => reg 1 ]\n" \
 	"[ cmp eq reg 1 0x00000011 ]\n" \
 	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ lookup reg 1 set udp_redirects 0x0 ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
+	"[ dynset update reg_key 1 set udp_counts timeout 0ms expr [ counter pkts 0 bytes 0 ] ]\n" \
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n" \
 	"[ lookup reg 1 set udp_redirects dreg 1 0x0 ]\n" \
 	"[ redir proto_min reg 1 proto_max reg 1 flags 0x2 ]\n"
+
+#define RULE_EXPRESSIONS 11
 
 #define INET_SERVICE 13
 #define BIG_ENDIAN_BYTEORDER 2
@@ -344,6 +363,8 @@ static void assert_layout_map(const struct nftnl_set *set, const char *name, uin
 	assert_false(nftnl_set_is_set(set, NFTNL_SET_TIMEOUT));
 	assert_false(nftnl_set_is_set(set, NFTNL_SET_OBJ_TYPE));
 	assert_map_userdata(set);
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_EXPR));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS));
 }
 
 static void tcp_map_is_an_inet_service_map_named_tcp_redirects(void **unused)
@@ -389,6 +410,69 @@ static void map_survives_a_netlink_message_round_trip(void **unused)
 	assert_message_header(&message, NFT_MSG_NEWSET);
 	assert_int_equal(nftnl_set_nlmsg_parse(message.header, parsed), 0);
 	assert_layout_map(parsed, "udp_redirects", 2);
+	nftnl_set_free(parsed);
+	nftnl_set_free(set);
+}
+
+/* What `nft --debug=mnl add set inet portredir tcp_counts '{ type
+ * inet_service; flags dynamic; }'` sends (nft 1.0.6): flags NFT_SET_EVAL,
+ * the key, its byte order in userdata, and nothing else. */
+static void assert_count_set(const struct nftnl_set *set, const char *name, uint32_t set_id)
+{
+	const struct nftnl_udata *attributes[NFTNL_UDATA_SET_MAX + 1] = { NULL };
+	const void *userdata;
+	uint32_t length = 0;
+
+	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_FAMILY), NFPROTO_INET);
+	assert_string_equal(nftnl_set_get_str(set, NFTNL_SET_TABLE), "portredir");
+	assert_string_equal(nftnl_set_get_str(set, NFTNL_SET_NAME), name);
+	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_ID), set_id);
+	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_FLAGS), NFT_SET_EVAL);
+	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE), INET_SERVICE);
+	assert_int_equal(nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN), 2);
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_DATA_TYPE));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_DATA_LEN));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_TIMEOUT));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_DESC_SIZE));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_EXPR));
+	assert_false(nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS));
+	userdata = nftnl_set_get_data(set, NFTNL_SET_USERDATA, &length);
+	assert_non_null(userdata);
+	assert_int_equal(nftnl_udata_parse(userdata, length, collect_userdata, attributes), 0);
+	/* One attribute of 2 bytes of header and 4 of value. */
+	assert_int_equal(length, 6);
+	assert_non_null(attributes[NFTNL_UDATA_SET_KEYBYTEORDER]);
+	assert_int_equal(nftnl_udata_get_u32(attributes[NFTNL_UDATA_SET_KEYBYTEORDER]), BIG_ENDIAN_BYTEORDER);
+	assert_null(attributes[NFTNL_UDATA_SET_DATABYTEORDER]);
+}
+
+static void count_sets_are_dynamic_sets_of_ports(void **unused)
+{
+	struct nftnl_set *tcp = layout_count_set(PROTOCOL_TCP, 3);
+	struct nftnl_set *udp = layout_count_set(PROTOCOL_UDP, 4);
+
+	(void)unused;
+	assert_non_null(tcp);
+	assert_non_null(udp);
+	assert_count_set(tcp, "tcp_counts", 3);
+	assert_count_set(udp, "udp_counts", 4);
+	nftnl_set_free(tcp);
+	nftnl_set_free(udp);
+}
+
+static void count_set_survives_a_netlink_message_round_trip(void **unused)
+{
+	struct nftnl_set *set = layout_count_set(PROTOCOL_TCP, 3), *parsed = nftnl_set_alloc();
+	struct message message;
+
+	(void)unused;
+	assert_non_null(set);
+	assert_non_null(parsed);
+	start_message(&message, NFT_MSG_NEWSET);
+	nftnl_set_nlmsg_build_payload(message.header, set);
+	assert_message_header(&message, NFT_MSG_NEWSET);
+	assert_int_equal(nftnl_set_nlmsg_parse(message.header, parsed), 0);
+	assert_count_set(parsed, "tcp_counts", 3);
 	nftnl_set_free(parsed);
 	nftnl_set_free(set);
 }
@@ -532,26 +616,36 @@ static void rule_belongs_to_table_portredir_and_its_chain_in_family_inet(void **
 			assert_false(nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE));
 			assert_false(nftnl_rule_is_set(rule, NFTNL_RULE_POSITION));
 			assert_false(nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA));
-			assert_int_equal(rule_expression_count(rule), 7);
+			assert_int_equal(rule_expression_count(rule), RULE_EXPRESSIONS);
 			nftnl_rule_free(rule);
 		}
 	}
 }
 
-/* The map may be created in the same batch: the lookup names it and also
- * carries the map's transaction id. */
-static void rule_looks_up_its_map_by_name_and_set_id(void **unused)
+/* The map and the count set may be created in the same batch: the
+ * lookups and the count name them and also carry their transaction ids,
+ * the map's and, PROTOCOL_COUNT further, the count set's. */
+static void rule_looks_up_its_map_and_counts_by_name_and_set_id(void **unused)
 {
 	struct nftnl_rule *rule = layout_rule(CHAIN_OUTPUT, PROTOCOL_UDP, 2, false);
-	struct nftnl_expr *lookup;
+	struct nftnl_expr *lookup, *count;
 
 	(void)unused;
 	assert_non_null(rule);
-	lookup = rule_expression(rule, 5, "lookup");
-	assert_string_equal(nftnl_expr_get_str(lookup, NFTNL_EXPR_LOOKUP_SET), "udp_redirects");
-	assert_true(nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID));
-	assert_int_equal(nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID), 2);
-	assert_false(nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_FLAGS));
+	for (unsigned int index = 5; index <= 9; index += 4) {
+		lookup = rule_expression(rule, index, "lookup");
+		assert_string_equal(nftnl_expr_get_str(lookup, NFTNL_EXPR_LOOKUP_SET), "udp_redirects");
+		assert_true(nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID));
+		assert_int_equal(nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID), 2);
+		assert_false(nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_FLAGS));
+	}
+	assert_false(nftnl_expr_is_set(rule_expression(rule, 5, "lookup"), NFTNL_EXPR_LOOKUP_DREG));
+	assert_int_equal(nftnl_expr_get_u32(rule_expression(rule, 9, "lookup"), NFTNL_EXPR_LOOKUP_DREG), NFT_REG_1);
+	count = rule_expression(rule, 7, "dynset");
+	assert_string_equal(nftnl_expr_get_str(count, NFTNL_EXPR_DYNSET_SET_NAME), "udp_counts");
+	assert_int_equal(nftnl_expr_get_u32(count, NFTNL_EXPR_DYNSET_SET_ID), 4);
+	assert_int_equal(nftnl_expr_get_u32(count, NFTNL_EXPR_DYNSET_OP), NFT_DYNSET_OP_UPDATE);
+	assert_false(nftnl_expr_is_set(count, NFTNL_EXPR_DYNSET_TIMEOUT));
 	nftnl_rule_free(rule);
 }
 
@@ -565,6 +659,8 @@ static void rule_with_set_id_zero_looks_up_its_map_by_name_only(void **unused)
 	lookup = rule_expression(rule, 5, "lookup");
 	assert_string_equal(nftnl_expr_get_str(lookup, NFTNL_EXPR_LOOKUP_SET), "tcp_redirects");
 	assert_false(nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID));
+	assert_false(nftnl_expr_is_set(rule_expression(rule, 7, "dynset"), NFTNL_EXPR_DYNSET_SET_ID));
+	assert_false(nftnl_expr_is_set(rule_expression(rule, 9, "lookup"), NFTNL_EXPR_LOOKUP_SET_ID));
 	nftnl_rule_free(rule);
 }
 
@@ -586,11 +682,12 @@ static void rule_survives_a_netlink_message_round_trip(void **unused)
 	assert_int_equal(nftnl_rule_get_u32(parsed, NFTNL_RULE_FAMILY), NFPROTO_INET);
 	assert_string_equal(nftnl_rule_get_str(parsed, NFTNL_RULE_TABLE), "portredir");
 	assert_string_equal(nftnl_rule_get_str(parsed, NFTNL_RULE_CHAIN), "output");
-	assert_int_equal(rule_expression_count(parsed), 7);
+	assert_int_equal(rule_expression_count(parsed), RULE_EXPRESSIONS);
 	rule_text(parsed, text, sizeof(text));
 	assert_string_equal(text, TCP_RULE_TEXT);
-	lookup = rule_expression(parsed, 5, "lookup");
+	lookup = rule_expression(parsed, 9, "lookup");
 	assert_int_equal(nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID), 1);
+	assert_int_equal(nftnl_expr_get_u32(rule_expression(parsed, 7, "dynset"), NFTNL_EXPR_DYNSET_SET_ID), 3);
 	nftnl_rule_free(parsed);
 	nftnl_rule_free(rule);
 }
@@ -671,6 +768,8 @@ int main(void)
 		cmocka_unit_test(udp_map_is_an_inet_service_map_named_udp_redirects),
 		cmocka_unit_test(map_userdata_says_key_and_data_are_big_endian),
 		cmocka_unit_test(map_survives_a_netlink_message_round_trip),
+		cmocka_unit_test(count_sets_are_dynamic_sets_of_ports),
+		cmocka_unit_test(count_set_survives_a_netlink_message_round_trip),
 		cmocka_unit_test(prerouting_chain_is_a_nat_chain_on_prerouting_at_priority_dstnat_accepting),
 		cmocka_unit_test(output_chain_is_a_nat_chain_on_output_at_priority_minus_100_accepting),
 		cmocka_unit_test(chains_survive_a_netlink_message_round_trip),
@@ -680,7 +779,7 @@ int main(void)
 		cmocka_unit_test(tcp_rule_as_dumped_decodes_to_what_the_kernel_dumps),
 		cmocka_unit_test(udp_rule_as_dumped_decodes_to_what_the_kernel_dumps),
 		cmocka_unit_test(rule_belongs_to_table_portredir_and_its_chain_in_family_inet),
-		cmocka_unit_test(rule_looks_up_its_map_by_name_and_set_id),
+		cmocka_unit_test(rule_looks_up_its_map_and_counts_by_name_and_set_id),
 		cmocka_unit_test(rule_with_set_id_zero_looks_up_its_map_by_name_only),
 		cmocka_unit_test(rule_survives_a_netlink_message_round_trip),
 		cmocka_unit_test(rule_as_dumped_survives_a_netlink_message_round_trip),

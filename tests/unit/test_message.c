@@ -165,8 +165,8 @@ static void refused_expression_is_named_by_its_position_and_name(void **unused)
 	expressions = find(nlh, NFTA_RULE_EXPRESSIONS);
 	assert_named(nlh, offset_of(nlh, nth(expressions, 6)),
 		     "expression 6 (lookup) of NFTA_RULE_EXPRESSIONS in NFT_MSG_NEWRULE");
-	assert_named(nlh, offset_of(nlh, find_nested(nth(expressions, 7), NFTA_EXPR_DATA)),
-		     "NFTA_EXPR_DATA of expression 7 (redir) of NFTA_RULE_EXPRESSIONS in NFT_MSG_NEWRULE");
+	assert_named(nlh, offset_of(nlh, find_nested(nth(expressions, 11), NFTA_EXPR_DATA)),
+		     "NFTA_EXPR_DATA of expression 11 (redir) of NFTA_RULE_EXPRESSIONS in NFT_MSG_NEWRULE");
 }
 
 static void generation_of_the_batch_is_named(void **unused)

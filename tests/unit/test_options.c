@@ -60,6 +60,18 @@ static void check_does_not_take_hold(void **unused)
 	assert_refused(&parsed, "--hold is an option of watch, not of 'check'; see 'portredir help check'");
 }
 
+static void status_takes_json_and_not_dry_run(void **unused)
+{
+	struct parsed refused = parse("status", "--dry-run", NULL);
+	struct parsed parsed = parse("--json", "status", "-f", "rules.conf", NULL);
+
+	(void)unused;
+	assert_refused(&refused, "--dry-run is an option of apply, not of 'status'");
+	assert_runs(&parsed, "status");
+	assert_true(parsed.options.json);
+	assert_string_equal(parsed.options.path, "rules.conf");
+}
+
 static void show_does_not_take_dry_run(void **unused)
 {
 	struct parsed parsed = parse("show", "--dry-run", NULL);
@@ -290,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(check_does_not_take_hold),
 		cmocka_unit_test(show_does_not_take_dry_run),
+		cmocka_unit_test(status_takes_json_and_not_dry_run),
 		cmocka_unit_test(flush_does_not_take_interval),
 		cmocka_unit_test(diff_does_not_take_dry_run),
 		cmocka_unit_test(quiet_and_verbose_are_refused_together),

@@ -62,7 +62,7 @@ static void make_layout(struct table_state *current)
 	current->table_exists = true;
 	current->table.status = OBJECT_OK;
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		current->maps[i].status = OBJECT_OK;
+		current->maps[i].status = current->count_sets[i].status = OBJECT_OK;
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		current->chains[i].status = OBJECT_OK;
 }
@@ -156,6 +156,8 @@ static void assert_operations(const struct plan *plan, const struct plan *expect
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		assert_int_equal(plan->delete_map[i], expected->delete_map[i]);
 		assert_int_equal(plan->create_map[i], expected->create_map[i]);
+		assert_int_equal(plan->delete_count_set[i], expected->delete_count_set[i]);
+		assert_int_equal(plan->create_count_set[i], expected->create_count_set[i]);
 	}
 	assert_int_equal(plan->record_original_port_start, expected->record_original_port_start);
 	assert_int_equal(plan->original_port_start, expected->original_port_start);
@@ -168,6 +170,7 @@ static const struct plan no_operations;
 static const struct plan create_everything = {
 	.create_table = true,
 	.create_map = { true, true },
+	.create_count_set = { true, true },
 	.create_chain = { true, true },
 };
 
@@ -415,6 +418,7 @@ static void altered_table_is_recreated_with_its_reason_and_redirects_still_compa
 		.delete_table = true,
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 	};
 	struct fixture *f = *state;
@@ -446,6 +450,7 @@ static void altered_table_in_sync_otherwise_reports_only_its_recreation(void **s
 		.delete_table = true,
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 	};
 	struct fixture *f = *state;
@@ -515,6 +520,56 @@ static void altered_map_is_recreated_with_both_chains_whose_rules_use_it(void **
 	assert_structure_change(plan, &plan->changes[0], "map tcp_redirects", "recreated", "map type changed");
 	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated map");
 	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated map");
+}
+
+/* A table made before the count sets: its chains hold the rules without
+ * the count, and the sets are created before the chains come back. */
+static void missing_count_sets_are_created_beside_the_recreated_chains(void **state)
+{
+	const struct plan expected = {
+		.create_count_set = { true, true },
+		.delete_chain = { true, true },
+		.create_chain = { true, true },
+	};
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
+	struct plan *plan;
+
+	current->count_sets[PROTOCOL_TCP].status = OBJECT_MISSING;
+	current->count_sets[PROTOCOL_UDP].status = OBJECT_MISSING;
+	set_status(&current->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "unexpected rule found");
+	set_status(&current->chains[CHAIN_OUTPUT], OBJECT_ALTERED, "unexpected rule found");
+	plan = build(f);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_true(plan_changes_kernel_tables(plan));
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "set tcp_counts", "created", "missing");
+	assert_structure_change(plan, &plan->changes[1], "set udp_counts", "created", "missing");
+	assert_structure_change(plan, &plan->changes[2], "chain prerouting", "recreated", "unexpected rule found");
+	assert_structure_change(plan, &plan->changes[3], "chain output", "recreated", "unexpected rule found");
+}
+
+static void altered_count_set_is_recreated_with_the_chains_that_use_it(void **state)
+{
+	const struct plan expected = {
+		.delete_count_set = { [PROTOCOL_UDP] = true },
+		.create_count_set = { [PROTOCOL_UDP] = true },
+		.delete_chain = { true, true },
+		.create_chain = { true, true },
+	};
+	struct fixture *f = *state;
+	struct table_state *current = f->current;
+	struct plan *plan;
+
+	set_status(&current->count_sets[PROTOCOL_UDP], OBJECT_ALTERED, "set type changed");
+	plan = build(f);
+	assert_operations(plan, &expected);
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->change_count, 3);
+	assert_structure_change(plan, &plan->changes[0], "set udp_counts", "recreated", "set type changed");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "its rules use a recreated set");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "its rules use a recreated set");
 }
 
 static void altered_chain_beside_an_altered_map_keeps_its_own_reason(void **state)
@@ -853,6 +908,7 @@ static void first_change_of_the_sysctl_recreates_the_table_to_record_the_value_i
 		.delete_table = true,
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 		.record_original_port_start = true,
 		.original_port_start = 1024,
@@ -883,6 +939,7 @@ static void missing_table_is_created_with_the_record_of_the_sysctl_value_it_repl
 	const struct plan expected = {
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 		.record_original_port_start = true,
 		.original_port_start = 1024,
@@ -950,6 +1007,7 @@ static void recorded_original_is_carried_into_a_recreated_table(void **state)
 		.delete_table = true,
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 		.record_original_port_start = true,
 		.original_port_start = 1024,
@@ -1176,6 +1234,7 @@ static void table_with_flags_it_should_not_have_is_recreated(void **state)
 		.delete_table = true,
 		.create_table = true,
 		.create_map = { true, true },
+		.create_count_set = { true, true },
 		.create_chain = { true, true },
 	};
 	struct plan *plan;
@@ -1227,6 +1286,8 @@ int main(void)
 		WITH_LAYOUT(table_with_flags_it_should_not_have_is_recreated),
 		WITH_LAYOUT(table_to_be_held_is_recreated_with_the_owner_and_persist_flags),
 		WITH_LAYOUT(table_with_the_wanted_flags_is_in_sync),
+		WITH_LAYOUT(missing_count_sets_are_created_beside_the_recreated_chains),
+		WITH_LAYOUT(altered_count_set_is_recreated_with_the_chains_that_use_it),
 		WITHOUT_TABLE(empty_mapping_and_missing_table_creates_the_whole_table),
 		WITHOUT_TABLE(missing_table_reports_every_redirect_added_after_the_table_and_sends_no_element_operations),
 		WITH_LAYOUT(table_in_sync_gives_an_empty_plan),
