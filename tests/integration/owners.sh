@@ -472,6 +472,18 @@ test_nft_lists_the_documented_layout() {
 		elements = { 443 : 8443 }
 	}
 
+	set tcp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
+	set udp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
 	set tcp_owned {
 		type inet_service
 		elements = { 80 comment \"$UNIT\", 443 comment \"cgroup /$OWNER_GROUP\" }
@@ -495,14 +507,14 @@ test_nft_lists_the_documented_layout() {
 
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain input {
@@ -540,19 +552,21 @@ test_the_documented_layout_loaded_by_nft_is_in_sync() {
 table inet portredir {
 	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080 } }
 	map udp_redirects { type inet_service : inet_service; }
+	set tcp_counts { type inet_service; flags dynamic; }
+	set udp_counts { type inet_service; flags dynamic; }
 	set tcp_owned { type inet_service; elements = { 80 comment "$UNIT" } }
 	set udp_owned { type inet_service; }
 	set tcp_owners { type inet_service . cgroupsv2; elements = { 80 . "$OWNER_GROUP" } }
 	set udp_owners { type inet_service . cgroupsv2; }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
