@@ -703,4 +703,35 @@ test_owner_without_cgroup_v2_is_an_error_and_changes_nothing() {
 	expect_owned 0 "redirect tcp 80 to 8080 for $UNIT" "" -f "$TEST_DIR/rules.conf" check
 }
 
+# status counts only the owner's listeners: healthy with the owner alone on
+# [::]:8080; with the owner on 198.18.0.1 and an outsider on 127.0.0.1, the
+# local IPv4 clients the outsider would take count as not reached, and a
+# problem names the owner.
+test_status_counts_only_the_owners_listeners() {
+	CGROUP_LAYOUT=mounted
+	setup_hosts
+	mapping "redirect tcp 80 to 8080 for cgroup /$OWNER_GROUP"
+	listen owner "$OWNER_GROUP" tcp dual :: 8080 owner
+	owned_portredir -q -f "$TEST_DIR/rules.conf" apply
+	run_captured owned_portredir --json -f "$TEST_DIR/rules.conf" status
+	printf '%s\n' "$RUN_OUT" >"$TEST_DIR/status-owner.json"
+	expect_eq "exit status of status, the owner alone" 0 "$RUN_STATUS" &&
+		expect_eq "owner and reachability" "cgroup /$OWNER_GROUP True True True True []" \
+			"$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; r=m["reachable"]; print(m["owner"], r["remote_ipv4"], r["remote_ipv6"], r["local_ipv4"], r["local_ipv6"], m["problems"])' "$TEST_DIR/status-owner.json")" || return 1
+	kill "$LAST_LISTENER"
+	wait "$LAST_LISTENER" 2>/dev/null || true
+	listen owner-v4 "$OWNER_GROUP" tcp 4 198.18.0.1 8080 owner
+	listen attacker "$ATTACKER_GROUP" tcp 4 127.0.0.1 8080 attacker
+	run_captured owned_portredir --json -f "$TEST_DIR/rules.conf" status
+	printf '%s\n' "$RUN_OUT" >"$TEST_DIR/status-attacker.json"
+	expect_eq "exit status of status, an outsider on 127.0.0.1" 1 "$RUN_STATUS" &&
+		expect_eq "reachability with the outsider" "False False True False" \
+			"$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; r=m["reachable"]; print(r["local_ipv4"], r["local_ipv6"], r["remote_ipv4"], r["remote_ipv6"])' "$TEST_DIR/status-attacker.json")" &&
+		python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; sys.exit(0 if any(sys.argv[2] in p for p in m["problems"]) else 1)' \
+			"$TEST_DIR/status-attacker.json" "cgroup /$OWNER_GROUP" ||
+		{ diag "no problem names the owner: $(cat "$TEST_DIR/status-attacker.json")"; return 1; }
+	expect_answers "$HOST" tcp 80 refused 127.0.0.1
+	expect_no_records attacker
+}
+
 run_tests
