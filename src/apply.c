@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "apply.h"
+#include "cgroup.h"
 #include "command.h"
 #include "kernel.h"
 #include "operations.h"
@@ -64,8 +65,8 @@ static uint32_t wanted_table_flags(const struct options *options, const struct k
 }
 
 int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
-		  const struct mapping *desired, bool dry_run, struct plan **ret_plan,
-		  uint32_t *ret_generation)
+		  const struct mapping *desired, const struct cgroup_resolution *groups, bool dry_run,
+		  struct plan **ret_plan, uint32_t *ret_generation)
 {
 	struct kernel_error error = { "", "" };
 	struct table_state *state = NULL;
@@ -92,6 +93,7 @@ int apply_mapping(const struct options *options, struct kernel *kernel, struct k
 			.desired = desired,
 			.current = state,
 			.table_flags = wanted_table_flags(options, kernel, state),
+			.groups = groups,
 		};
 		r = read_port_start(&input);
 		if (r < 0)
@@ -156,6 +158,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 {
 	struct kernel_error error = { "", "" };
 	struct kernel_read *background = NULL;
+	struct cgroup_resolution *groups = NULL;
 	struct mapping *desired = NULL;
 	struct kernel *kernel = NULL;
 	struct plan *plan = NULL;
@@ -177,7 +180,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	}
 	if (opened >= 0 && kernel_read_table_begin(kernel, true, &background) < 0)
 		background = NULL;
-	if (command_load_mapping(options, &desired) < 0) {
+	if (command_load_mapping(options, !dry_run, &desired) < 0) {
 		if (background)
 			kernel_read_table_end(background, NULL, NULL);
 		goto out;
@@ -186,7 +189,14 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 		output_kernel_error("cannot open a netfilter netlink socket", opened, &error, !dry_run);
 		goto out;
 	}
-	r = apply_mapping(options, kernel, background, desired, dry_run, &plan, NULL);
+	/* The groups as they are now, each run: a restarted service has a
+	 * new one. */
+	if (command_resolve_owners(options, desired, !dry_run, &groups) < 0) {
+		if (background)
+			kernel_read_table_end(background, NULL, NULL);
+		goto out;
+	}
+	r = apply_mapping(options, kernel, background, desired, groups, dry_run, &plan, NULL);
 	if (plan) {
 		const struct change_list changes = plan_change_list(plan);
 
@@ -201,6 +211,7 @@ out:
 		close(lock);
 	output_kernel_statistics(options, kernel);
 	plan_free(plan);
+	cgroup_resolution_free(groups);
 	mapping_free(desired);
 	/* Last: after a commit, closing the socket waits for the kernel to
 	 * free the transaction (an RCU grace period, milliseconds), which

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "mapping.h"
 
+struct cgroup_resolution;
 struct kernel;
 struct kernel_read;
 struct plan;
@@ -18,10 +19,11 @@ struct plan;
  * failure that came after the rules were applied (the sysctl), so that the
  * caller can say what was done. ret_generation (may be NULL) receives the
  * ruleset generation the kernel should be at if nobody else committed: the
- * one read, plus one for a batch sent. */
+ * one read, plus one for a batch sent. groups: what the mapping's owners
+ * name now (operations.h's command_resolve_owners()), NULL without any. */
 int apply_mapping(const struct options *options, struct kernel *kernel, struct kernel_read *background,
-		  const struct mapping *desired, bool dry_run, struct plan **ret_plan,
-		  uint32_t *ret_generation);
+		  const struct mapping *desired, const struct cgroup_resolution *groups, bool dry_run,
+		  struct plan **ret_plan, uint32_t *ret_generation);
 
 /* apply and diff: load the mapping, read the kernel, plan, and either
  * print the plan (dry run) or send it and print what was done. */

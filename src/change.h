@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mapping.h"
 
 enum change_kind {
 	/* A structural repair of the managed table. */
@@ -18,32 +19,39 @@ enum change_kind {
 	CHANGE_TABLE_REMOVED,
 };
 
-/* A structural repair of the managed table, for its "~" line. */
+/* A structural repair of the managed table, or an owner whose groups
+ * changed, for its "~ OBJECT: ACTION (REASON)" line. */
 struct structure_change {
-	/* "table inet portredir", "map tcp_redirects", "chain output". */
-	char object[32];
-	/* "created" or "recreated". */
+	/* "table inet portredir", "map tcp_redirects", "chain output",
+	 * "owner nginx.service". */
+	char object[OWNER_TEXT_MAX + 16];
+	/* "created", "recreated", "updated", "cleared". */
 	const char *action;
-	char reason[64];
+	/* "missing", "group /system.slice/nginx.service", "not running". */
+	char reason[OWNER_TEXT_MAX + 48];
 };
 
-/* One change line. 12 bytes: a full apply reports 131,070 of them. */
+/* One change line. 20 bytes: a full apply reports 131,070 of them. */
 struct change {
 	uint8_t kind;		/* enum change_kind */
 	uint8_t protocol;	/* enum protocol, for redirect changes */
 	uint16_t port;
 	uint16_t target;
 	/* For CHANGE_STRUCTURE: the index in the list's structures. */
-	uint16_t structure;
+	uint32_t structure;
 	/* For unprivileged_port_start changes. */
 	uint32_t port_start;
+	/* For redirect changes: the owner, as 1 + its index in the list's
+	 * owners; 0 for none. */
+	uint32_t owner;
 };
 
-/* Change lines in print order, and the repairs they point at. */
+/* Change lines in print order, and the repairs and owners they point at. */
 struct change_list {
 	const struct change *changes;
 	size_t count;
 	const struct structure_change *structures;
+	struct owner *const *owners;
 };
 
 #endif

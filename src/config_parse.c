@@ -1,42 +1,17 @@
 /* The mapping-file grammar: splits lines into tokens, parses the
  * directives into the mapping, and words each syntax error with a fix. */
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include "config_internal.h"
+#include "util.h"
 
-/* A redirect line has five tokens; a sixth is only looked at to report it. */
-#define MAX_TOKENS 6
-/* User text longer than this is cut in messages: a 4,000-byte token quoted
- * whole would bury the message. */
-#define QUOTE_MAX 64
+/* A redirect line has five tokens and an owner clause up to three; the
+ * rest are only looked at to report them. */
+#define MAX_TOKENS 12
 #define PORT_MAX 65535u
 
-/* For "'%.*s%s'": the text cut to QUOTE_MAX bytes, then "..." if cut. */
-#define QUOTE(text, length) \
-	(int)((length) > QUOTE_MAX ? QUOTE_MAX : (length)), (text), ((length) > QUOTE_MAX ? "..." : "")
-
 #define PROTOCOLS_EXPECTED "expected 'tcp', 'udp' or 'tcp,udp'"
-
-struct token {
-	const char *text;
-	size_t length;
-	unsigned int column;
-};
-
-struct parser {
-	const char *file;
-	unsigned int line;
-	struct mapping *mapping;
-	struct diagnostics *diagnostics;
-};
-
-/* An error at a column of the current line. A macro rather than a function
- * so that the compiler checks every format against its arguments. */
-#define parse_error(parser, column, ...) \
-	diagnostics_add((parser)->diagnostics, SEVERITY_ERROR, \
-			&(const struct location){ (parser)->file, (parser)->line, (column) }, __VA_ARGS__)
 
 /* The words of the language, each spelled here once: the directives a line
  * starts with, and the word between a redirect's port and its target. The
@@ -52,11 +27,7 @@ static const char *const directive_names[DIRECTIVE_COUNT] = {
 	[DIRECTIVE_UNPRIVILEGED_PORT_START] = "unprivileged_port_start",
 };
 static const char *const to_keyword[] = { "to" };
-
-static bool token_is(const struct token *token, const char *word)
-{
-	return token->length == strlen(word) && !memcmp(token->text, word, token->length);
-}
+static const char *const for_keyword[] = { "for" };
 
 static bool token_is_digits(const struct token *token)
 {
@@ -72,84 +43,13 @@ static char lowercase(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Optimal-string-alignment distance, case-insensitive: a swapped pair of
- * letters ("redriect") or a capital ("TCP") is one typo, not two. The
- * candidates are our short keywords, so the rows stay small while the
- * typed word may be long. */
-static unsigned int edit_distance(const char *word, size_t length, const char *candidate)
-{
-	enum { CANDIDATE_MAX = 32 };
-	unsigned int rows[3][CANDIDATE_MAX + 1];
-	unsigned int *before = rows[0], *previous = rows[1], *current = rows[2];
-	size_t candidate_length = strlen(candidate);
-
-	if (candidate_length > CANDIDATE_MAX)
-		return UINT_MAX;
-	for (size_t j = 0; j <= candidate_length; j++)
-		previous[j] = (unsigned int)j;
-	for (size_t i = 1; i <= length; i++) {
-		unsigned int *rotate;
-
-		current[0] = (unsigned int)i;
-		for (size_t j = 1; j <= candidate_length; j++) {
-			unsigned int cost = lowercase(word[i - 1]) != candidate[j - 1];
-			unsigned int best = previous[j - 1] + cost;
-
-			if (previous[j] + 1 < best)
-				best = previous[j] + 1;
-			if (current[j - 1] + 1 < best)
-				best = current[j - 1] + 1;
-			if (i > 1 && j > 1 && lowercase(word[i - 1]) == candidate[j - 2] &&
-			    lowercase(word[i - 2]) == candidate[j - 1] && before[j - 2] + 1 < best)
-				best = before[j - 2] + 1;
-			current[j] = best;
-		}
-		rotate = before;
-		before = previous;
-		previous = current;
-		current = rotate;
-	}
-	return previous[candidate_length];
-}
-
-/* The candidate the word is most likely a typo of, or NULL when none is
- * close enough (a third of the candidate's letters, at least one) or two
- * are equally close. */
-static const char *suggest(const char *word, size_t length, const char *const *candidates, size_t count)
-{
-	unsigned int best_distance = UINT_MAX;
-	const char *best = NULL;
-	bool tie = false;
-
-	for (size_t i = 0; i < count; i++) {
-		size_t candidate_length = strlen(candidates[i]);
-		unsigned int limit = candidate_length / 3 > 1 ? (unsigned int)(candidate_length / 3) : 1;
-		unsigned int distance;
-
-		/* The distance is at least the difference in length. */
-		if ((length > candidate_length ? length - candidate_length : candidate_length - length) > limit)
-			continue;
-		distance = edit_distance(word, length, candidates[i]);
-		if (distance > limit)
-			continue;
-		if (distance < best_distance) {
-			best_distance = distance;
-			best = candidates[i];
-			tie = false;
-		} else if (distance == best_distance) {
-			tie = true;
-		}
-	}
-	return tie ? NULL : best;
-}
-
 static const char *suggest_protocol(const char *word, size_t length)
 {
 	const char *names[PROTOCOL_COUNT];
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
 		names[i] = protocol_name((enum protocol)i);
-	return suggest(word, length, names, PROTOCOL_COUNT);
+	return suggest_word(word, length, names, PROTOCOL_COUNT);
 }
 
 /* Whether text is a protocol list that parse_protocols() would accept,
@@ -170,13 +70,6 @@ static bool is_protocol_list(const char *text, size_t length)
 	return true;
 }
 
-/* What a parse step returns once it has reported why its token is wrong:
- * -EINVAL, or -ENOMEM when even the report failed. */
-static int reported(int r)
-{
-	return r < 0 ? r : -EINVAL;
-}
-
 /* Parses a decimal number from minimum to 65535. Returns 0, -EINVAL after
  * reporting why it is not one, or -ENOMEM. noun names the number in
  * messages. */
@@ -188,7 +81,7 @@ static int parse_number(struct parser *parser, const struct token *token, const 
 	unsigned int value = 0;
 
 	if (text[0] == '+' || text[0] == '-')
-		return reported(parse_error(parser, token->column,
+		return config_reported(parse_error(parser, token->column,
 					    "invalid %s '%.*s%s': signs are not allowed; expected a number from %u to %u",
 					    noun, QUOTE(text, length), minimum, PORT_MAX));
 	if (length > 1 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
@@ -209,15 +102,15 @@ static int parse_number(struct parser *parser, const struct token *token, const 
 				value = PORT_MAX + 1;
 		}
 		if (i == length && i > 2 && value >= minimum && value <= PORT_MAX)
-			return reported(parse_error(parser, token->column,
+			return config_reported(parse_error(parser, token->column,
 						    "invalid %s '%.*s%s': only decimal numbers are allowed; write %u",
 						    noun, QUOTE(text, length), value));
-		return reported(parse_error(parser, token->column,
+		return config_reported(parse_error(parser, token->column,
 					    "invalid %s '%.*s%s': only decimal numbers are allowed; expected a number from %u to %u",
 					    noun, QUOTE(text, length), minimum, PORT_MAX));
 	}
 	if (text[0] < '0' || text[0] > '9')
-		return reported(parse_error(parser, token->column,
+		return config_reported(parse_error(parser, token->column,
 					    "invalid %s '%.*s%s': not a number; expected a number from %u to %u",
 					    noun, QUOTE(text, length), minimum, PORT_MAX));
 	/* Saturating, so that a 30-digit number is out of range rather than
@@ -228,17 +121,17 @@ static int parse_number(struct parser *parser, const struct token *token, const 
 			value = PORT_MAX + 1;
 	}
 	if (i < length)
-		return reported(parse_error(parser, token->column + (unsigned int)i,
+		return config_reported(parse_error(parser, token->column + (unsigned int)i,
 					    "invalid %s '%.*s%s': unexpected '%c'; expected a number from %u to %u",
 					    noun, QUOTE(text, length), text[i], minimum, PORT_MAX));
 	if (value < minimum || value > PORT_MAX)
-		return reported(parse_error(parser, token->column,
+		return config_reported(parse_error(parser, token->column,
 					    "invalid %s '%.*s%s': out of range; expected a number from %u to %u",
 					    noun, QUOTE(text, length), minimum, PORT_MAX));
 	/* Leading zeros read as octal in some tools; refusing them keeps
 	 * "080" from meaning different ports to different readers. */
 	if (text[0] == '0' && length > 1)
-		return reported(parse_error(parser, token->column,
+		return config_reported(parse_error(parser, token->column,
 					    "invalid %s '%.*s%s': leading zeros are not allowed; write %u",
 					    noun, QUOTE(text, length), value));
 	*ret_value = value;
@@ -261,35 +154,30 @@ static int parse_protocols(struct parser *parser, const struct token *token,
 		const char *suggestion;
 
 		if (length == 0 && element == end)
-			return reported(parse_error(parser, column - 1,
+			return config_reported(parse_error(parser, column - 1,
 						    "trailing comma in protocol list '%.*s%s'; remove it",
 						    QUOTE(token->text, token->length)));
 		if (length == 0)
-			return reported(parse_error(parser, column,
+			return config_reported(parse_error(parser, column,
 						    "empty protocol in list '%.*s%s'; remove the extra comma",
 						    QUOTE(token->text, token->length)));
 		if (protocol_from_name(element, length, &protocol) < 0) {
 			suggestion = suggest_protocol(element, length);
 			if (suggestion)
-				return reported(parse_error(parser, column,
+				return config_reported(parse_error(parser, column,
 							    "unknown protocol '%.*s%s'; did you mean '%s'?",
 							    QUOTE(element, length), suggestion));
-			return reported(parse_error(parser, column, "unknown protocol '%.*s%s'; " PROTOCOLS_EXPECTED,
+			return config_reported(parse_error(parser, column, "unknown protocol '%.*s%s'; " PROTOCOLS_EXPECTED,
 						    QUOTE(element, length)));
 		}
 		if (ret_protocols[protocol])
-			return reported(parse_error(parser, column,
+			return config_reported(parse_error(parser, column,
 						    "protocol '%s' is listed twice in '%.*s%s'; list it once",
 						    protocol_name(protocol), QUOTE(token->text, token->length)));
 		ret_protocols[protocol] = true;
 		element = element_end + 1;
 	}
 	return 0;
-}
-
-static unsigned int column_after(const struct token *token)
-{
-	return token->column + (unsigned int)token->length;
 }
 
 /* parse_number() of tokens[index], the number a directive needs there. A
@@ -326,7 +214,52 @@ static struct location parser_location(const struct parser *parser, unsigned int
 	return (struct location){ .file = parser->file, .line = parser->line, .column = column };
 }
 
-/* redirect PROTOS PORT to TARGET. Each token is checked even after an
+/* The clauses after a redirect's target, in any order and each at most
+ * once; so far only the owner ("for ..."). Returns 0, having cleared
+ * *valid when it reported something, or -ENOMEM. */
+static int parse_clauses(struct parser *parser, const struct token *tokens, size_t count,
+			 const struct owner **ret_owner, bool *valid)
+{
+	const struct token *owner_clause = NULL;
+	const char *after = "the target port";
+	int r;
+
+	for (size_t index = 5, used; index < count; index += used) {
+		const struct token *word = &tokens[index];
+		const struct owner *owner = NULL;
+
+		if (!token_is(word, for_keyword[0])) {
+			if (suggest_word(word->text, word->length, for_keyword, 1))
+				r = parse_error(parser, word->column, "unknown word '%.*s%s' after %s; did you mean 'for'?",
+						QUOTE(word->text, word->length), after);
+			else
+				r = report_trailing(parser, word, after);
+			*valid = false;
+			return r < 0 ? r : 0;
+		}
+		if (owner_clause) {
+			r = parse_error(parser, word->column,
+					"duplicate 'for' clause; a redirect has one owner, first given at column %u",
+					owner_clause->column);
+			if (r < 0)
+				return r;
+			*valid = false;
+		}
+		r = config_parse_owner(parser, tokens, count, index, &owner, &used);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			*valid = false;
+		else if (!owner_clause)
+			*ret_owner = owner;
+		if (!owner_clause)
+			owner_clause = word;
+		after = "the owner";
+	}
+	return 0;
+}
+
+/* redirect PROTOS PORT to TARGET [for OWNER]. Each token is checked even after an
  * error in an earlier one, so that one run shows every typo of the line;
  * a missing token ends the line. */
 static int parse_redirect(struct parser *parser, const struct token *tokens, size_t count)
@@ -334,6 +267,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 	bool protocols[PROTOCOL_COUNT] = { false };
 	bool valid, port_valid, target_valid;
 	unsigned int port = 0, target = 0;
+	const struct owner *owner = NULL;
 	int r;
 
 	if (count < 2)
@@ -365,7 +299,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		if (count == 4 && token_is_digits(&tokens[3]))
 			return parse_error(parser, tokens[3].column, "missing 'to' before the target port '%.*s%s'",
 					   QUOTE(tokens[3].text, tokens[3].length));
-		if (suggest(tokens[3].text, tokens[3].length, to_keyword, 1))
+		if (suggest_word(tokens[3].text, tokens[3].length, to_keyword, 1))
 			r = parse_error(parser, tokens[3].column, "unknown word '%.*s%s' after the port; did you mean 'to'?",
 					QUOTE(tokens[3].text, tokens[3].length));
 		else
@@ -381,12 +315,9 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		return directive_ended(r);
 	target_valid = r == 0;
 
-	if (count > 5) {
-		r = report_trailing(parser, &tokens[5], "the target port");
-		if (r < 0)
-			return r;
-		valid = false;
-	}
+	r = parse_clauses(parser, tokens, count, &owner, &valid);
+	if (r < 0)
+		return r;
 	if (port_valid && target_valid && port == target) {
 		r = parse_error(parser, tokens[4].column,
 				"target port %u is the same as the port; a redirect to itself does nothing, remove the line",
@@ -408,6 +339,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 			.location = parser_location(parser, tokens[0].column),
 			.port_column = (uint16_t)tokens[2].column,
 			.target_column = (uint16_t)tokens[4].column,
+			.owner = owner,
 		};
 
 		if (!protocols[protocol])
@@ -467,7 +399,7 @@ static int parse_unknown_directive(struct parser *parser, const struct token *to
 	if (memmem(token->text, token->length, sysctl_word, strlen(sysctl_word)))
 		suggestion = sysctl_word;
 	else
-		suggestion = suggest(token->text, token->length, directive_names, DIRECTIVE_COUNT);
+		suggestion = suggest_word(token->text, token->length, directive_names, DIRECTIVE_COUNT);
 	if (suggestion)
 		return parse_error(parser, token->column, "unknown directive '%.*s%s'; did you mean '%s'?",
 				   QUOTE(token->text, token->length), suggestion);

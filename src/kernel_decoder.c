@@ -46,6 +46,8 @@ struct kernel_decoder {
 	 * allocated. */
 	bool structure_finished;
 	struct element_table elements[PROTOCOL_COUNT];
+	/* The owner gate's objects (kernel_decoder_gate.c). */
+	struct gate_decoder *gate;
 };
 
 static void mark_altered(struct object_state *object, const char *reason)
@@ -194,7 +196,8 @@ static int chain_message(struct kernel_decoder_dump *dump, const struct nlmsghdr
 		goto out;
 	decoder->objects_seen++;
 	if (find_chain(nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME), &which) < 0) {
-		mark_foreign(&state->table, "chain", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
+		if (!gate_decoder_chain(decoder->gate, state, chain))
+			mark_foreign(&state->table, "chain", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
 		goto out;
 	}
 	mark_found(&state->chains[which]);
@@ -268,7 +271,8 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 		return;
 	}
 	if (find_map(place->name, &protocol) < 0) {
-		mark_foreign(&decoder->state->table, "set", place->name);
+		if (!gate_decoder_set(decoder->gate, decoder->state, place->name, NULL))
+			mark_foreign(&decoder->state->table, "set", place->name);
 		return;
 	}
 	mark_found(&decoder->state->maps[protocol]);
@@ -332,7 +336,8 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 		goto out;
 	}
 	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0) {
-		mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
+		if (!gate_decoder_set(decoder->gate, state, nftnl_set_get_str(set, NFTNL_SET_NAME), set))
+			mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
 		goto out;
 	}
 	mark_found(&state->maps[protocol]);
@@ -361,15 +366,21 @@ static int rule_message(struct kernel_decoder_dump *dump, const struct nlmsghdr 
 	place = read_place(nlh, NFT_MSG_GETRULE);
 	if (!is_managed_table(header->nfgen_family, place.table))
 		return MNL_CB_OK;
-	/* Rules of foreign chains go with the table when it is recreated. */
-	if (find_chain(place.name, &which) < 0)
-		return MNL_CB_OK;
-	position = decoder->rules_seen[which]++;
 	rule = nftnl_rule_alloc();
 	if (!rule) {
 		dump->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
+	if (find_chain(place.name, &which) < 0) {
+		/* The gate's rules are told by what they are; rules of foreign
+		 * chains go with the table when it is recreated. */
+		if (gate_is_chain(place.name))
+			gate_decoder_rule(decoder->gate, state, place.name,
+					  place.readable && nftnl_rule_nlmsg_parse(nlh, rule) == 0 ? rule : NULL);
+		nftnl_rule_free(rule);
+		return MNL_CB_OK;
+	}
+	position = decoder->rules_seen[which]++;
 	if (position >= RULES_PER_CHAIN || !place.readable || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
 	    nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) || layout_rule_text(rule, text, sizeof(text)) < 0 ||
 	    strcmp(text, decoder->expected_rule[position]))
@@ -417,8 +428,14 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 	if (!has_family_header(nlh))
 		return MNL_CB_OK;
 	place = read_place(nlh, NFT_MSG_GETSETELEM);
-	if (!is_managed_table(header->nfgen_family, place.table) || find_map(place.name, &protocol) < 0 ||
-	    (dump->map != PROTOCOL_COUNT && protocol != dump->map))
+	if (!is_managed_table(header->nfgen_family, place.table))
+		return MNL_CB_OK;
+	if (find_map(place.name, &protocol) < 0) {
+		if (dump->map == PROTOCOL_COUNT && gate_decoder_wants_elements(dump->decoder->gate, place.name))
+			return gate_decoder_element_message(dump, nlh, place.name, place.readable);
+		return MNL_CB_OK;
+	}
+	if (dump->map != PROTOCOL_COUNT && protocol != dump->map)
 		return MNL_CB_OK;
 	table = &dump->decoder->elements[protocol];
 	if (!table->targets)
@@ -516,6 +533,7 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 	if (decoder->table_use != decoder->objects_seen &&
 	    decoder->table_use != decoder->objects_seen + decoder->anonymous_sets_seen)
 		mark_altered(&state->table, "unexpected objects found");
+	gate_decoder_finish_structure(decoder->gate, state);
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (state->maps[i].status != OBJECT_OK)
 			continue;
@@ -536,6 +554,16 @@ bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum pr
 	return decoder->elements[map].targets != NULL;
 }
 
+struct gate_decoder *kernel_decoder_gate(struct kernel_decoder *decoder)
+{
+	return decoder->gate;
+}
+
+bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, const char *set)
+{
+	return gate_decoder_wants_elements(decoder->gate, set);
+}
+
 struct table_state *kernel_decoder_state(struct kernel_decoder *decoder)
 {
 	return decoder->state;
@@ -553,7 +581,7 @@ bool table_state_is_layout(const struct table_state *state)
 		if (state->maps[i].status != OBJECT_OK || state->count_sets[i].status != OBJECT_OK)
 			return false;
 	}
-	return true;
+	return gate_status(state) != OBJECT_ALTERED;
 }
 
 static int prepare_expected_objects(struct kernel_decoder *decoder)
@@ -596,6 +624,8 @@ int kernel_decoder_new(struct kernel_decoder **ret_decoder)
 		goto fail;
 	}
 	r = prepare_expected_objects(decoder);
+	if (r >= 0)
+		r = gate_decoder_new(&decoder->gate);
 	if (r < 0)
 		goto fail;
 	*ret_decoder = decoder;
@@ -616,6 +646,7 @@ void kernel_decoder_free(struct kernel_decoder *decoder)
 		nftnl_set_free(decoder->expected_count_set[i]);
 		free(decoder->elements[i].targets);
 	}
+	gate_decoder_free(decoder->gate);
 	table_state_free(decoder->state);
 	free(decoder);
 }
@@ -682,6 +713,8 @@ int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **r
 	r = kernel_decoder_finish_structure(decoder);
 	if (r >= 0)
 		r = collect_elements(decoder->state, decoder->elements);
+	if (r >= 0 && decoder->state->table_exists)
+		r = gate_decoder_finish(decoder->gate, decoder->state);
 	if (r < 0)
 		return r;
 	*ret_state = decoder->state;

@@ -161,11 +161,43 @@ void kernel_decoder_table_only(struct kernel_decoder *decoder);
 /* Whether the elements of map are to be dumped: it is as the layout says
  * (known once the structure is finished). */
 bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum protocol map);
+/* Whether the elements of the owner gate's set named set are to be
+ * dumped (by an element dump of map PROTOCOL_COUNT). */
+bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, const char *set);
 /* The state being decoded, still the decoder's. */
 struct table_state *kernel_decoder_state(struct kernel_decoder *decoder);
 /* Whether the table is exactly the contract's layout, as far as read:
  * then nothing but a commit can change its maps (struct kernel_cache). */
 bool table_state_is_layout(const struct table_state *state);
+
+/* The owner gate's part of the decoder (kernel_decoder_gate.c). The
+ * chain, set and rule functions return whether the object was one of the
+ * gate's (a set of NULL: one libnftnl could not be given; a rule of NULL:
+ * one it could not parse). */
+struct gate_decoder;
+/* The gate as a whole: OBJECT_OK all of it as the layout says,
+ * OBJECT_MISSING none of it (a mapping without owners), else ALTERED. */
+enum object_status gate_status(const struct table_state *state);
+bool gate_is_chain(const char *name);
+int gate_decoder_new(struct gate_decoder **ret_decoder);
+void gate_decoder_free(struct gate_decoder *decoder);
+bool gate_decoder_chain(struct gate_decoder *decoder, struct table_state *state, const struct nftnl_chain *chain);
+bool gate_decoder_set(struct gate_decoder *decoder, struct table_state *state, const char *name,
+		      const struct nftnl_set *set);
+bool gate_decoder_rule(struct gate_decoder *decoder, struct table_state *state, const char *chain,
+		       struct nftnl_rule *rule);
+void gate_decoder_finish_structure(struct gate_decoder *decoder, struct table_state *state);
+bool gate_decoder_wants_elements(const struct gate_decoder *decoder, const char *name);
+/* The elements of one message of a gate set's dump; readable false when
+ * libnftnl could not parse them. Returns 0 or -ENOMEM. */
+int gate_decoder_elements(struct gate_decoder *decoder, const char *name, bool readable, struct nftnl_set *set);
+/* A message of a gate set's element dump (kernel_decoder_message()'s). */
+int gate_decoder_element_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh, const char *name,
+				 bool readable);
+struct gate_decoder *kernel_decoder_gate(struct kernel_decoder *decoder);
+/* Once the state's mapping is final (after the record of the maps may
+ * have replaced it): the owned ports and groups into the state. */
+int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state);
 
 /* A batch: BEGIN, messages that each get an acknowledgement, END. */
 struct batch;
@@ -210,6 +242,22 @@ struct nftnl_chain *layout_chain_as_dumped(enum chain chain);
  * the map's transaction id (0: none), and set_id + PROTOCOL_COUNT the
  * count set's. */
 struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);
+/* The owner gate (kernel_owners.c). set_id 0: no transaction id. */
+struct nftnl_set *layout_owned_set(enum protocol protocol, uint32_t set_id);
+struct nftnl_set *layout_owner_set(enum protocol protocol, uint32_t set_id);
+/* input: the base chain on the input hook; otherwise owner_check. */
+struct nftnl_chain *layout_owner_chain(bool input);
+struct nftnl_rule *layout_gate_rule(enum protocol protocol, uint32_t set_id, bool as_dumped);
+struct nftnl_rule *layout_owner_rule(enum protocol protocol, unsigned int level, uint32_t set_id, bool as_dumped);
+struct nftnl_rule *layout_refusal_rule(enum protocol protocol);
+/* Elements: an owned port and the owner's text (its comment); a port and
+ * a group's ID. The parsers return -EINVAL for elements of another shape;
+ * the text returned points into the element, without its NUL. */
+struct nftnl_set_elem *layout_owned_element(uint16_t port, const char *owner_text);
+struct nftnl_set_elem *layout_owner_element(uint16_t port, uint64_t id);
+int layout_owned_element_parse(struct nftnl_set_elem *element, uint16_t *ret_port, const char **ret_text,
+			       size_t *ret_length);
+int layout_owner_element_parse(struct nftnl_set_elem *element, uint16_t *ret_port, uint64_t *ret_id);
 /* Each expression of the rule as libnftnl prints it, "[ name ... ]", joined;
  * how the reader recognises a managed rule. Returns 0 or -ENOMEM/-ENOSPC. */
 int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size);

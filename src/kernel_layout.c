@@ -353,7 +353,7 @@ struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_
 {
 	const uint32_t local = RTN_LOCAL_ADDRESS;
 	const uint8_t l4proto = protocol == PROTOCOL_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-	const uint32_t count_set_id = set_id ? set_id + PROTOCOL_COUNT : 0;
+	const uint32_t count_set_id = set_id ? set_id + 3 * PROTOCOL_COUNT : 0;
 	struct nftnl_rule *rule = nftnl_rule_alloc();
 	int r;
 
@@ -416,6 +416,18 @@ int layout_rule_text(const struct nftnl_rule *rule, char *buffer, size_t size)
 			break;
 		}
 		used += (size_t)length;
+		/* libnftnl 1.2.4 does not print a socket expression's level,
+		 * which tells the owner gate's rules apart. */
+		if (!strcmp(nftnl_expr_get_str(expression, NFTNL_EXPR_NAME), "socket") &&
+		    nftnl_expr_is_set(expression, NFTNL_EXPR_SOCKET_LEVEL)) {
+			length = snprintf(buffer + used, size - used, "level %u ",
+					  nftnl_expr_get_u32(expression, NFTNL_EXPR_SOCKET_LEVEL));
+			if (length < 0 || (size_t)length + 3 > size - used) {
+				r = -ENOSPC;
+				break;
+			}
+			used += (size_t)length;
+		}
 		used += (size_t)snprintf(buffer + used, size - used, "]\n");
 	}
 	nftnl_expr_iter_destroy(iterator);

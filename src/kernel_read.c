@@ -27,9 +27,10 @@ struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, 
 	return nlh;
 }
 
-/* One dump into the decoder. */
-static int dump(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t type, uint16_t flags,
-		enum protocol map)
+/* One dump into the decoder; set_name names the set of an element dump
+ * (map's, when NULL). */
+static int dump_named(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t type, uint16_t flags,
+		      enum protocol map, const char *set_name)
 {
 	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
 	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
@@ -40,10 +41,33 @@ static int dump(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t 
 	r = kernel_decoder_start_dump(decoder, type, map, &replies);
 	if (r < 0)
 		return r;
-	nlh = kernel_build_read_request(kernel, buffer, type, flags,
-					type == NFT_MSG_GETSETELEM ? map_name(map) : NULL);
+	if (type == NFT_MSG_GETSETELEM && !set_name)
+		set_name = map_name(map);
+	nlh = kernel_build_read_request(kernel, buffer, type, flags, set_name);
 	r = kernel_dump(kernel, nlh, kernel_decoder_message, &replies);
 	return replies.error ? replies.error : r;
+}
+
+static int dump(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t type, uint16_t flags,
+		enum protocol map)
+{
+	return dump_named(kernel, decoder, type, flags, map, NULL);
+}
+
+/* The owner gate's sets hold a few elements each (the owned ports): they
+ * are always dumped, never taken from the record of the maps. */
+static int dump_gate_sets(struct kernel *kernel, struct kernel_decoder *decoder)
+{
+	int r = 0;
+
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT * 2; i++) {
+		enum protocol protocol = (enum protocol)(i % PROTOCOL_COUNT);
+		const char *name = i < PROTOCOL_COUNT ? owned_set_name(protocol) : owner_set_name(protocol);
+
+		if (kernel_decoder_wants_set_elements(decoder, name))
+			r = dump_named(kernel, decoder, NFT_MSG_GETSETELEM, NLM_F_DUMP, PROTOCOL_COUNT, name);
+	}
+	return r;
 }
 
 struct element_thread {
@@ -158,6 +182,10 @@ static int read_once(struct kernel *kernel, struct kernel_decoder *decoder, bool
 	if (r < 0)
 		return r;
 	r = kernel_decoder_finish_structure(decoder);
+	if (r < 0)
+		return r;
+	snprintf(error->object, sizeof(error->object), "the owner gate's sets");
+	r = dump_gate_sets(kernel, decoder);
 	if (r < 0)
 		return r;
 	if (use_cached_elements(kernel, kernel_decoder_state(decoder), generation)) {

@@ -2,9 +2,11 @@
  * none of it. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
+#include "cgroup.h"
 #include "fault.h"
 #include "kernel_internal.h"
 
@@ -14,11 +16,17 @@
 #define BYTES_PER_ELEMENT 32
 #define BYTES_PER_OBJECT 1024
 
-/* Transaction-local ids for the sets created in this batch, so that rules
- * and elements in the same batch can name them before they exist: the
- * maps', and after them the count sets' (layout_rule() derives those). */
+/* Transaction-local ids for sets created in this batch, so that rules and
+ * elements in the same batch can name them before they exist: the maps,
+ * then the owner gate's owned and owners sets. */
 #define SET_ID(protocol) ((uint32_t)(protocol) + 1)
-#define COUNT_SET_ID(protocol) (SET_ID(protocol) + PROTOCOL_COUNT)
+#define OWNED_SET_ID(protocol) ((uint32_t)(protocol) + 3)
+#define OWNER_SET_ID(protocol) ((uint32_t)(protocol) + 5)
+/* An owned port's element carries its owner's text. */
+#define BYTES_PER_OWNED_ELEMENT (64 + OWNER_TEXT_MAX)
+/* The count sets' ids follow the gate's (layout_rule() derives them from
+ * the map's id the same way). */
+#define COUNT_SET_ID(protocol) (SET_ID(protocol) + 3 * PROTOCOL_COUNT)
 
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 		     const unsigned int *original_port_start, uint64_t table_id, uint32_t table_flags)
@@ -160,13 +168,287 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 	return 0;
 }
 
+/* The gate's objects and rules: a set each, a chain each, and rules as
+ * nft writes them (kernel_owners.c). what names them in errors. */
+static int add_gate_set(struct batch *batch, bool owners, enum protocol protocol, uint16_t type, uint16_t flags)
+{
+	struct nftnl_set *set = owners ? layout_owner_set(protocol, OWNER_SET_ID(protocol))
+				       : layout_owned_set(protocol, OWNED_SET_ID(protocol));
+	struct nlmsghdr *nlh;
+	char what[64];
+	int r;
+
+	if (!set)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "set %s", owners ? owner_set_name(protocol) : owned_set_name(protocol));
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r < 0) {
+		nftnl_set_free(set);
+		return r;
+	}
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	return batch_commit_message(batch);
+}
+
+static int add_gate_chain(struct batch *batch, enum gate_chain chain, uint16_t type, uint16_t flags)
+{
+	struct nftnl_chain *object = layout_owner_chain(chain == GATE_CHAIN_INPUT);
+	struct nlmsghdr *nlh;
+	char what[64];
+	int r;
+
+	if (!object)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "chain %s", gate_chain_name(chain));
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r < 0) {
+		nftnl_chain_free(object);
+		return r;
+	}
+	nftnl_chain_nlmsg_build_payload(nlh, object);
+	nftnl_chain_free(object);
+	return batch_commit_message(batch);
+}
+
+/* A rule of the gate, consumed; flush: the rule names only its chain and
+ * deletes every rule of it. */
+static int add_gate_rule(struct batch *batch, struct nftnl_rule *rule, uint16_t type, const char *what)
+{
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!rule)
+		return -ENOMEM;
+	r = batch_add_message(batch, type, type == NFT_MSG_NEWRULE ? NLM_F_CREATE | NLM_F_APPEND : 0, what, &nlh);
+	if (r < 0) {
+		nftnl_rule_free(rule);
+		return r;
+	}
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	nftnl_rule_free(rule);
+	return batch_commit_message(batch);
+}
+
+static int flush_owner_check(struct batch *batch)
+{
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+
+	if (rule) {
+		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, TABLE_NAME);
+		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, OWNER_CHECK_CHAIN_NAME);
+	}
+	return add_gate_rule(batch, rule, NFT_MSG_DELRULE, "rules of chain " OWNER_CHECK_CHAIN_NAME);
+}
+
+/* owner_check: an accept rule of each protocol for each level, levels
+ * ascending, then the refusals. */
+static int add_owner_check_rules(struct batch *batch, level_set levels)
+{
+	char what[96];
+	int r = 0;
+
+	for (unsigned int level = 0; r >= 0 && level <= CGROUP_MAX_LEVEL; level++) {
+		if (!((levels >> level) & 1))
+			continue;
+		for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+			snprintf(what, sizeof(what), "%s rule of chain " OWNER_CHECK_CHAIN_NAME " for level %u (socket cgroupv2)",
+				 protocol_name((enum protocol)i), level);
+			r = add_gate_rule(batch, layout_owner_rule((enum protocol)i, level, OWNER_SET_ID(i), false),
+					  NFT_MSG_NEWRULE, what);
+		}
+	}
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		snprintf(what, sizeof(what), "%s refusal of chain " OWNER_CHECK_CHAIN_NAME " (reject)",
+			 protocol_name((enum protocol)i));
+		r = add_gate_rule(batch, layout_refusal_rule((enum protocol)i), NFT_MSG_NEWRULE, what);
+	}
+	return r;
+}
+
+static int add_gate_rules(struct batch *batch)
+{
+	char what[96];
+	int r = 0;
+
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		snprintf(what, sizeof(what), "%s rule of chain " INPUT_CHAIN_NAME " (ct, meta, lookup, jump)",
+			 protocol_name((enum protocol)i));
+		r = add_gate_rule(batch, layout_gate_rule((enum protocol)i, OWNED_SET_ID(i), false), NFT_MSG_NEWRULE,
+				  what);
+	}
+	return r;
+}
+
+/* A gate set's elements in one message each: few, unlike the maps'. */
+static int add_gate_elements(struct kernel *kernel, struct batch *batch, uint16_t type, bool owners,
+			     enum protocol protocol, const struct owned_port *ports,
+			     const struct owner_element *elements, size_t count)
+{
+	for (size_t start = 0; start < count; start += ELEMENTS_PER_MESSAGE) {
+		size_t end = start + ELEMENTS_PER_MESSAGE < count ? start + ELEMENTS_PER_MESSAGE : count;
+		const char *name = owners ? owner_set_name(protocol) : owned_set_name(protocol);
+		struct nftnl_set *set = nftnl_set_alloc();
+		struct nlmsghdr *nlh;
+		char what[96];
+		int r;
+
+		if (!set)
+			return -ENOMEM;
+		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+		nftnl_set_set_str(set, NFTNL_SET_NAME, name);
+		nftnl_set_set_u32(set, NFTNL_SET_ID, owners ? OWNER_SET_ID(protocol) : OWNED_SET_ID(protocol));
+		for (size_t i = start; i < end; i++) {
+			struct nftnl_set_elem *element;
+			char text[OWNER_TEXT_MAX + 1];
+
+			if (owners) {
+				element = layout_owner_element(elements[i].port, elements[i].id);
+			} else if (type == NFT_MSG_NEWSETELEM) {
+				owner_text(ports[i].owner, text, sizeof(text));
+				element = layout_owned_element(ports[i].port, text);
+			} else {
+				const uint16_t key = htons(ports[i].port);
+
+				element = nftnl_set_elem_alloc();
+				if (element)
+					nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+			}
+			if (!element) {
+				nftnl_set_free(set);
+				return -ENOMEM;
+			}
+			nftnl_set_elem_add(set, element);
+		}
+		snprintf(what, sizeof(what), "set %s (%s elements of ports %u to %u)", name,
+			 type == NFT_MSG_NEWSETELEM ? "adding" : "deleting",
+			 owners ? elements[start].port : ports[start].port,
+			 owners ? elements[end - 1].port : ports[end - 1].port);
+		r = batch_add_message(batch, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what, &nlh);
+		if (r < 0) {
+			nftnl_set_free(set);
+			return r;
+		}
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		nftnl_set_free(set);
+		kernel->statistics.element_messages++;
+		if (batch_commit_message(batch) < 0)
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
+static int add_owned_elements(struct kernel *kernel, struct batch *batch, uint16_t type,
+			      const struct owned_port *ports, size_t count)
+{
+	int r = 0;
+
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		struct owned_span span = owned_of_protocol(ports, count, (enum protocol)i);
+
+		if (span.count)
+			r = add_gate_elements(kernel, batch, type, false, (enum protocol)i, span.ports, NULL, span.count);
+	}
+	return r;
+}
+
+static int add_owner_elements(struct kernel *kernel, struct batch *batch, uint16_t type,
+			      const struct owner_element *elements, size_t count)
+{
+	int r = 0;
+
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		struct owner_element_span span = owner_elements_of_protocol(elements, count, (enum protocol)i);
+
+		if (span.count)
+			r = add_gate_elements(kernel, batch, type, true, (enum protocol)i, NULL, span.elements,
+					      span.count);
+	}
+	return r;
+}
+
+/* What goes before the table is (re)created: the gate's users before what
+ * they use (input's jumps before owner_check, the chains before the sets),
+ * then the elements that go. */
+static int delete_gate(struct kernel *kernel, struct batch *batch, const struct plan *plan)
+{
+	int r = 0;
+
+	if (plan->delete_table)
+		return 0;
+	for (int i = 0; r >= 0 && i < GATE_CHAIN_COUNT; i++) {
+		if (plan->delete_gate_chain[i])
+			r = add_gate_chain(batch, (enum gate_chain)i, NFT_MSG_DELCHAIN, 0);
+	}
+	if (r >= 0 && plan->rewrite_owner_check)
+		r = flush_owner_check(batch);
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (r >= 0 && plan->delete_owned_set[i])
+			r = add_gate_set(batch, false, (enum protocol)i, NFT_MSG_DELSET, 0);
+		if (r >= 0 && plan->delete_owner_set[i])
+			r = add_gate_set(batch, true, (enum protocol)i, NFT_MSG_DELSET, 0);
+	}
+	if (r >= 0)
+		r = add_owned_elements(kernel, batch, NFT_MSG_DELSETELEM, plan->owned_deletions,
+				       plan->owned_deletion_count);
+	if (r >= 0)
+		r = add_owner_elements(kernel, batch, NFT_MSG_DELSETELEM, plan->owner_deletions,
+				       plan->owner_deletion_count);
+	return r;
+}
+
+/* After the maps and NAT chains: the sets, the chains (input first, as
+ * nft lists them in the order made), owner_check's rules before input's
+ * jumps to it, then the elements. */
+static int create_gate(struct kernel *kernel, struct batch *batch, const struct plan *plan)
+{
+	int r = 0;
+
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (plan->create_owned_set[i])
+			r = add_gate_set(batch, false, (enum protocol)i, NFT_MSG_NEWSET, NLM_F_CREATE);
+	}
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (plan->create_owner_set[i])
+			r = add_gate_set(batch, true, (enum protocol)i, NFT_MSG_NEWSET, NLM_F_CREATE);
+	}
+	for (int i = 0; r >= 0 && i < GATE_CHAIN_COUNT; i++) {
+		if (plan->create_gate_chain[i])
+			r = add_gate_chain(batch, (enum gate_chain)i, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	}
+	if (r >= 0 && (plan->create_gate_chain[GATE_CHAIN_OWNER_CHECK] || plan->rewrite_owner_check))
+		r = add_owner_check_rules(batch, plan->owner_levels);
+	if (r >= 0 && plan->create_gate_chain[GATE_CHAIN_INPUT])
+		r = add_gate_rules(batch);
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		if (plan->created_owned[i].count)
+			r = add_owned_elements(kernel, batch, NFT_MSG_NEWSETELEM, plan->created_owned[i].ports,
+					       plan->created_owned[i].count);
+		if (r >= 0 && plan->created_owner_elements[i].count)
+			r = add_owner_elements(kernel, batch, NFT_MSG_NEWSETELEM, plan->created_owner_elements[i].elements,
+					       plan->created_owner_elements[i].count);
+	}
+	if (r >= 0)
+		r = add_owned_elements(kernel, batch, NFT_MSG_NEWSETELEM, plan->owned_additions,
+				       plan->owned_addition_count);
+	if (r >= 0)
+		r = add_owner_elements(kernel, batch, NFT_MSG_NEWSETELEM, plan->owner_additions,
+				       plan->owner_addition_count);
+	return r;
+}
+
 static size_t estimate_size(const struct plan *plan)
 {
-	size_t elements = plan->deletion_count + plan->addition_count;
+	size_t elements = plan->deletion_count + plan->addition_count + plan->owner_deletion_count +
+			  plan->owner_addition_count + plan->desired_owner_element_count;
+	size_t owned = plan->owned_deletion_count + plan->owned_addition_count + plan->desired_owned_count;
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
 		elements += plan->created_map_elements[i].count;
-	return elements * BYTES_PER_ELEMENT + 16 * BYTES_PER_OBJECT;
+	/* The gate's rules: two a level, at most every level. */
+	return elements * BYTES_PER_ELEMENT + owned * BYTES_PER_OWNED_ELEMENT +
+	       (32 + 2 * (CGROUP_MAX_LEVEL + 1)) * BYTES_PER_OBJECT;
 }
 
 /* The order the kernel needs: what is deleted goes first (rules before
@@ -199,6 +481,8 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, span.redirects,
 					 span.count);
 	}
+	if (r >= 0)
+		r = delete_gate(kernel, batch, plan);
 	if (r >= 0 && plan->create_table)
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
 			      plan->record_original_port_start ? &plan->original_port_start : NULL,
@@ -230,6 +514,8 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
 					 span.count);
 	}
+	if (r >= 0)
+		r = create_gate(kernel, batch, plan);
 	return r;
 }
 

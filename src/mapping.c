@@ -1,5 +1,7 @@
 /* The desired-state model and its one destructor. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mapping.h"
@@ -39,7 +41,112 @@ void mapping_free(struct mapping *mapping)
 		free(mapping->files[i]);
 	free(mapping->files);
 	free(mapping->redirects);
+	for (size_t i = 0; i < mapping->owner_count; i++) {
+		free(mapping->owners[i]->name);
+		free(mapping->owners[i]);
+	}
+	free(mapping->owners);
+	free(mapping->owner_index);
 	free(mapping);
+}
+
+static size_t owner_hash(enum owner_kind kind, const char *name, size_t length)
+{
+	uint64_t hash = 0xcbf29ce484222325ull ^ (uint64_t)kind;
+
+	for (size_t i = 0; i < length; i++)
+		hash = (hash ^ (unsigned char)name[i]) * 0x100000001b3ull;
+	return (size_t)(hash ^ (hash >> 32));
+}
+
+static bool owner_is(const struct owner *owner, enum owner_kind kind, const char *name, size_t length)
+{
+	return owner->kind == kind && strlen(owner->name) == length && !memcmp(owner->name, name, length);
+}
+
+/* Kept at most half full, so that a probe ends soon. */
+static int owner_index_grow(struct mapping *mapping)
+{
+	size_t slots = mapping->owner_slots ? mapping->owner_slots * 2 : 16;
+	size_t *index;
+
+	if (slots > SIZE_MAX / sizeof(*index))
+		return -ENOMEM;
+	index = calloc(slots, sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (size_t i = 0; i < mapping->owner_count; i++) {
+		const struct owner *owner = mapping->owners[i];
+		size_t slot = owner_hash(owner->kind, owner->name, strlen(owner->name)) & (slots - 1);
+
+		while (index[slot])
+			slot = (slot + 1) & (slots - 1);
+		index[slot] = i + 1;
+	}
+	free(mapping->owner_index);
+	mapping->owner_index = index;
+	mapping->owner_slots = slots;
+	return 0;
+}
+
+const struct owner *mapping_intern_owner(struct mapping *mapping, enum owner_kind kind, const char *name,
+					 size_t length)
+{
+	struct owner *owner;
+	size_t slot;
+
+	if ((mapping->owner_count + 1) * 2 > mapping->owner_slots && owner_index_grow(mapping) < 0)
+		return NULL;
+	slot = owner_hash(kind, name, length) & (mapping->owner_slots - 1);
+	for (; mapping->owner_index[slot]; slot = (slot + 1) & (mapping->owner_slots - 1)) {
+		owner = mapping->owners[mapping->owner_index[slot] - 1];
+		if (owner_is(owner, kind, name, length))
+			return owner;
+	}
+	if (ARRAY_GROW_ONE(mapping->owners, mapping->owner_count, mapping->owner_capacity, 8) < 0)
+		return NULL;
+	owner = calloc(1, sizeof(*owner));
+	if (!owner)
+		return NULL;
+	owner->kind = kind;
+	owner->index = mapping->owner_count;
+	owner->name = strndup(name, length);
+	if (!owner->name) {
+		free(owner);
+		return NULL;
+	}
+	mapping->owners[mapping->owner_count++] = owner;
+	mapping->owner_index[slot] = mapping->owner_count;
+	return owner;
+}
+
+int owner_text(const struct owner *owner, char *buffer, size_t size)
+{
+	return snprintf(buffer, size, "%s%s", owner->kind == OWNER_CGROUP ? OWNER_CGROUP_PREFIX : "", owner->name);
+}
+
+int mapping_intern_owner_text(struct mapping *mapping, const char *text, size_t length,
+			      const struct owner **ret_owner)
+{
+	const size_t prefix = strlen(OWNER_CGROUP_PREFIX);
+	enum owner_kind kind = OWNER_UNIT;
+
+	if (length >= prefix && !memcmp(text, OWNER_CGROUP_PREFIX, prefix)) {
+		kind = OWNER_CGROUP;
+		text += prefix;
+		length -= prefix;
+	}
+	if (!length || memchr(text, '\0', length))
+		return -EINVAL;
+	*ret_owner = mapping_intern_owner(mapping, kind, text, length);
+	return *ret_owner ? 0 : -ENOMEM;
+}
+
+bool owner_equal(const struct owner *a, const struct owner *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a == b || (a->kind == b->kind && !strcmp(a->name, b->name));
 }
 
 const char *mapping_add_file(struct mapping *mapping, const char *path)

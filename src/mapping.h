@@ -1,5 +1,6 @@
 /* The desired-state model: the redirects a mapping file declares, or the
- * kernel's managed table holds, and the unprivileged_port_start value. */
+ * kernel's managed table holds, their owners, and the
+ * unprivileged_port_start value. */
 #ifndef MAPPING_H
 #define MAPPING_H
 
@@ -23,7 +24,31 @@ struct location {
 	unsigned int column;
 };
 
-/* 32 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the
+enum owner_kind {
+	/* "for nginx.service": a systemd unit, found by name. */
+	OWNER_UNIT,
+	/* "for cgroup /system.slice/web.service": a cgroup v2 path. */
+	OWNER_CGROUP,
+};
+
+/* An owner clause: only sockets in the owner's control group, or in one
+ * below it, receive the redirect's traffic. Owned by the mapping, which
+ * keeps one copy of each distinct owner (mapping_intern_owner()). */
+struct owner {
+	enum owner_kind kind;
+	/* The unit name, or the path from the hierarchy's root ("/a/b"). */
+	char *name;
+	/* Its place in mapping->owners. */
+	size_t index;
+};
+
+/* The owner as the clause after "for" writes it: "nginx.service" or
+ * "cgroup /system.slice/web.service". Also how the kernel's table records
+ * it (an element comment), so it is bounded: nft refuses longer comments. */
+#define OWNER_TEXT_MAX 128
+#define OWNER_CGROUP_PREFIX "cgroup "
+
+/* 40 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the
  * kernel's copy is compared, so the token positions are kept as columns of
  * the directive's line (lines are at most a few KiB long). */
 struct redirect {
@@ -34,6 +59,8 @@ struct redirect {
 	uint16_t target_column;
 	/* The `redirect` keyword; the file is NULL for the kernel's. */
 	struct location location;
+	/* NULL: anyone who binds the target receives the traffic. */
+	const struct owner *owner;
 };
 
 struct mapping {
@@ -50,6 +77,15 @@ struct mapping {
 	char **files;
 	size_t file_count;
 	size_t file_capacity;
+
+	/* Every distinct owner the redirects name, in the order first seen,
+	 * and an open-addressing index over them (owner_slots entries, a
+	 * power of two, 0 meaning empty and i + 1 naming owners[i]). */
+	struct owner **owners;
+	size_t owner_count;
+	size_t owner_capacity;
+	size_t *owner_index;
+	size_t owner_slots;
 };
 
 const char *protocol_name(enum protocol protocol);
@@ -61,6 +97,20 @@ void mapping_free(struct mapping *mapping);
 /* Returns the stored copy of path, to be used in locations. */
 const char *mapping_add_file(struct mapping *mapping, const char *path);
 int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirect);
+/* The mapping's copy of the owner (kind, name[0..length)): the one it
+ * holds already, or a new one. NULL when out of memory. */
+const struct owner *mapping_intern_owner(struct mapping *mapping, enum owner_kind kind, const char *name,
+					 size_t length);
+/* Writes the owner as the clause after "for" writes it (OWNER_TEXT_MAX
+ * bytes and a NUL fit); returns its length, as snprintf() does. */
+int owner_text(const struct owner *owner, char *buffer, size_t size);
+/* Reads that text back into an owner of the mapping. Returns 0, -EINVAL
+ * for text that is no owner's (empty, "cgroup " alone, a NUL inside), or
+ * -ENOMEM. */
+int mapping_intern_owner_text(struct mapping *mapping, const char *text, size_t length,
+			      const struct owner **ret_owner);
+/* Whether two redirects name the same owner (or both none). */
+bool owner_equal(const struct owner *a, const struct owner *b);
 /* Room for capacity redirects in all, when their number is known. */
 int mapping_reserve(struct mapping *mapping, size_t capacity);
 

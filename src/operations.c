@@ -1,13 +1,16 @@
 /* The steps several commands share (operations.h): loading the mapping,
  * opening and reading the kernel, the lock, the holder of the table. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cache.h"
+#include "cgroup.h"
 #include "config.h"
 #include "kernel.h"
 #include "lock.h"
 #include "operations.h"
 #include "output.h"
+#include "runtime_directory.h"
 #include "state.h"
 #include "sysctl.h"
 
@@ -38,7 +41,7 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 		       kernel->unprivileged_port_start, kernel->local_port_first);
 }
 
-int command_load_mapping_into(const struct options *options, struct mapping *mapping,
+int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics)
 {
 	struct config_kernel kernel;
@@ -54,10 +57,15 @@ int command_load_mapping_into(const struct options *options, struct mapping *map
 		if (r < 0)
 			goto out;
 	}
+	/* The excerpts are a help, not a condition: without the memory for
+	 * them the diagnostics are still shown. Not read for warnings that
+	 * -q keeps quiet. */
+	if (diagnostics->error_count || (diagnostics->count && !options->quiet))
+		config_read_sources(diagnostics);
 	output_diagnostics(diagnostics, options->quiet);
 	if (diagnostics->error_count) {
-		output_error("%s: %zu error%s; nothing was changed", options->path, diagnostics->error_count,
-			     diagnostics->error_count == 1 ? "" : "s");
+		output_error("%s: %zu error%s%s", options->path, diagnostics->error_count,
+			     diagnostics->error_count == 1 ? "" : "s", changing ? "; nothing was changed" : "");
 		r = -EINVAL;
 		goto out;
 	}
@@ -69,7 +77,7 @@ out:
 	return r;
 }
 
-int command_load_mapping(const struct options *options, struct mapping **ret_mapping)
+int command_load_mapping(const struct options *options, bool changing, struct mapping **ret_mapping)
 {
 	struct diagnostics diagnostics;
 	struct mapping *mapping = mapping_new();
@@ -80,13 +88,96 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 		return -ENOMEM;
 	}
 	diagnostics_init(&diagnostics);
-	r = command_load_mapping_into(options, mapping, &diagnostics);
+	r = command_load_mapping_into(options, changing, mapping, &diagnostics);
 	diagnostics_clear(&diagnostics);
 	if (r < 0) {
 		mapping_free(mapping);
 		return r;
 	}
 	*ret_mapping = mapping;
+	return 0;
+}
+
+/* "tcp 80 refuses connections", "tcp 80, tcp 443 and udp 443 refuse
+ * connections": the ports of owner, at most a few named. */
+#define NOT_RUNNING_PORTS_NAMED 8
+
+static void warn_not_running(const struct mapping *mapping, const struct owner *owner)
+{
+	char ports[NOT_RUNNING_PORTS_NAMED * 12 + 64], text[OWNER_TEXT_MAX + 1];
+	size_t count = 0, used = 0;
+
+	for (size_t i = 0; i < mapping->redirect_count; i++)
+		count += mapping->redirects[i].owner == owner;
+	ports[0] = '\0';
+	for (size_t i = 0, named = 0; i < mapping->redirect_count && named < NOT_RUNNING_PORTS_NAMED; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+
+		if (redirect->owner != owner)
+			continue;
+		named++;
+		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%s %u",
+					 named == 1 ? "" : named == count ? " and " : ", ",
+					 protocol_name(redirect->protocol), redirect->port);
+	}
+	if (count > NOT_RUNNING_PORTS_NAMED)
+		snprintf(ports + used, sizeof(ports) - used, " and %zu more", count - NOT_RUNNING_PORTS_NAMED);
+	owner_text(owner, text, sizeof(text));
+	output_warning("owner %s is not running: %s %s connections", text, ports, count == 1 ? "refuses" : "refuse");
+}
+
+int command_resolve_owners(const struct options *options, const struct mapping *mapping, bool changing,
+			   struct cgroup_resolution **ret_groups)
+{
+	const char *nothing = changing ? "; nothing was changed" : "";
+	struct cgroup_hierarchy *hierarchy = NULL;
+	struct cgroup_resolution *groups = NULL;
+	int r;
+
+	*ret_groups = NULL;
+	if (!mapping->owner_count)
+		return 0;
+	r = cgroup_hierarchy_open(&hierarchy);
+	if (r == -ENOENT) {
+		output_error("the mapping names owners ('for ...'), which need the cgroup v2 hierarchy, and none is mounted here (no cgroup2 file system in /proc/self/mountinfo); mount it, or remove the 'for' clauses%s",
+			     nothing);
+		return r;
+	}
+	if (r < 0) {
+		output_error("cannot read /proc/self/mountinfo to find the cgroup v2 hierarchy the owners ('for ...') need: %s%s",
+			     strerror(-r), nothing);
+		return r;
+	}
+	r = cgroup_resolve(hierarchy, mapping, &groups);
+	if (r < 0) {
+		output_error("cannot read the cgroup v2 hierarchy at %s to find the owners' groups: %s%s",
+			     hierarchy->mount_point, strerror(-r), nothing);
+		cgroup_hierarchy_free(hierarchy);
+		return r;
+	}
+	output_verbose(options, "the cgroup v2 hierarchy is at %s%s", hierarchy->mount_point,
+		       hierarchy->levels_exact ? "" : ", in a cgroup namespace: owner_check accepts each group at the levels it may have on the host");
+	if (!options->quiet && groups->skipped_error)
+		output_warning("cannot read %s: %s; owners in it are not found, and their ports refuse connections",
+			       groups->skipped, strerror(-groups->skipped_error));
+	if (!options->quiet && groups->too_deep)
+		output_warning("%zu group%s named by owners %s deeper than %d levels, which portredir does not use; their ports refuse connections",
+			       groups->too_deep, groups->too_deep == 1 ? "" : "s", groups->too_deep == 1 ? "is" : "are",
+			       CGROUP_MAX_LEVEL);
+	for (size_t i = 0; i < groups->owner_count; i++) {
+		const struct owner_groups *found = &groups->owners[i];
+
+		if (!found->count && !options->quiet)
+			warn_not_running(mapping, mapping->owners[i]);
+		for (size_t j = 0; j < found->count; j++)
+			output_verbose(options, "owner %s%s: group %s (id %llu, level %u%s)",
+				       mapping->owners[i]->kind == OWNER_CGROUP ? OWNER_CGROUP_PREFIX : "",
+				       mapping->owners[i]->name, found->groups[j].path,
+				       (unsigned long long)found->groups[j].id, found->groups[j].level,
+				       found->groups[j].extra_levels ? " or below" : "");
+	}
+	cgroup_hierarchy_free(hierarchy);
+	*ret_groups = groups;
 	return 0;
 }
 
@@ -124,15 +215,46 @@ bool table_held_elsewhere(const struct table_state *state, const struct kernel *
 	       state->table_owner != kernel_port_id(kernel);
 }
 
+/* Says once who holds the turn: at once under -v, otherwise when the wait
+ * has gone on for a second (most turns last milliseconds). */
+struct lock_wait {
+	const struct options *options;
+	bool said;
+};
+
+static void say_who_holds_the_turn(const struct lock_holder *holder, long long waited_ms, void *userdata)
+{
+	struct lock_wait *wait = userdata;
+
+	if (wait->said || (!wait->options->verbose && waited_ms < 1000))
+		return;
+	wait->said = true;
+	if (wait->options->verbose)
+		output_verbose(wait->options, "waiting for the turn: another portredir (pid %ld, uid %ld: %s) is changing this network namespace",
+			       holder->pid, holder->uid, holder->command);
+	else if (!wait->options->quiet)
+		output_warning("another portredir (pid %ld, uid %ld: %s) is changing this network namespace; waiting up to %d s for its turn to end",
+			       holder->pid, holder->uid, holder->command, LOCK_TIMEOUT_MS / 1000);
+}
+
 int take_lock(const struct options *options)
 {
-	int lock = lock_namespace(LOCK_TIMEOUT_MS);
+	struct lock_wait wait = { .options = options };
+	struct lock_holder holder;
+	char *reason;
+	int lock = lock_namespace(LOCK_TIMEOUT_MS, say_who_holds_the_turn, &wait, &holder);
 
-	if (lock == -ETIMEDOUT)
-		output_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
-			     LOCK_TIMEOUT_MS / 1000);
-	else if (lock < 0)
-		output_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
-			       strerror(-lock));
+	if (lock == -ETIMEDOUT) {
+		output_error("another portredir (pid %ld, uid %ld: %s) has been changing this network namespace for %d s; nothing was changed, try again",
+			     holder.pid, holder.uid, holder.command, LOCK_TIMEOUT_MS / 1000);
+	} else if (lock == -EPERM && options->verbose) {
+		reason = runtime_directory_problem(true);
+		output_verbose(options, "no turn against concurrent runs: %s; the batch's generation still guards the rules",
+			       reason ? reason : "its lock file is not portredir's");
+		free(reason);
+	} else if (lock < 0) {
+		output_verbose(options, "no turn against concurrent runs (%s: %s); the batch's generation still guards the rules",
+			       runtime_directory_path(), strerror(-lock));
+	}
 	return lock;
 }

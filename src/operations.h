@@ -9,21 +9,32 @@
 #include "diagnostics.h"
 #include "mapping.h"
 
+struct cgroup_resolution;
 struct kernel;
 struct kernel_error;
 struct table_state;
 
 /* Reads, parses and validates the mapping named by options->path against
  * the current network namespace's sysctls, printing every diagnostic to
- * stderr (warnings unless quiet). Returns 0 and the mapping when it is
+ * stderr (warnings unless quiet), each with its source line, and a line
+ * that sums them up; changing says whether the command was about to change
+ * something ("nothing was changed"). Returns 0 and the mapping when it is
  * valid, -EINVAL when it is not, another -errno on failure. */
-int command_load_mapping(const struct options *options, struct mapping **ret_mapping);
+int command_load_mapping(const struct options *options, bool changing, struct mapping **ret_mapping);
 /* The same into a mapping the caller made (mapping_new()) and frees,
  * leaving the diagnostics (initialized and cleared by the caller) for a
  * caller that reports them again: their locations name files the mapping
  * holds. */
-int command_load_mapping_into(const struct options *options, struct mapping *mapping,
+int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics);
+
+/* The groups mapping's owners name now (cgroup.h), for the planner; NULL
+ * when it has none. Says, unless quiet, which owners are not running (their
+ * ports refuse connections) and what could not be looked at. Returns 0,
+ * or -errno once said: no cgroup v2 hierarchy at all, an unreadable mount
+ * table or hierarchy. changing: whether to add "nothing was changed". */
+int command_resolve_owners(const struct options *options, const struct mapping *mapping, bool changing,
+			   struct cgroup_resolution **ret_groups);
 
 /* Opens the kernel, with the cache of the maps' elements (cache.h). */
 int command_open_kernel(struct kernel **ret_kernel, struct kernel_error *error);

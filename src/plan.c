@@ -4,17 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "plan.h"
+#include "plan_internal.h"
 #include "util.h"
 
-struct plan_builder {
-	struct plan *plan;
-	size_t change_capacity;
-	size_t deletion_capacity;
-	size_t addition_capacity;
-};
-
-static int add_change(struct plan_builder *builder, const struct change *change)
+int plan_add_change(struct plan_builder *builder, const struct change *change)
 {
 	struct plan *plan = builder->plan;
 	int r = ARRAY_GROW_ONE(plan->changes, plan->change_count, builder->change_capacity, 8);
@@ -25,24 +18,44 @@ static int add_change(struct plan_builder *builder, const struct change *change)
 	return 0;
 }
 
-static int add_structure(struct plan_builder *builder, const char *object, const char *action,
-			 const char *reason)
+int plan_add_structure(struct plan_builder *builder, const char *object, const char *action, const char *reason)
 {
 	struct plan *plan = builder->plan;
 	struct structure_change *structure;
 	const struct change change = {
 		.kind = CHANGE_STRUCTURE,
-		.structure = (uint16_t)plan->structure_change_count,
+		.structure = (uint32_t)plan->structure_change_count,
 	};
+	int r = ARRAY_GROW_ONE(plan->structure_changes, plan->structure_change_count,
+			       plan->structure_change_capacity, 8);
 
-	/* The planner repairs each of the five objects at most once. */
-	if (plan->structure_change_count == PLAN_MAX_STRUCTURE_CHANGES)
-		return -EINVAL;
+	if (r < 0)
+		return r;
 	structure = &plan->structure_changes[plan->structure_change_count++];
 	snprintf(structure->object, sizeof(structure->object), "%s", object);
 	structure->action = action;
 	snprintf(structure->reason, sizeof(structure->reason), "%s", reason);
-	return add_change(builder, &change);
+	return plan_add_change(builder, &change);
+}
+
+int plan_owner_reference(struct plan_builder *builder, const struct owner *owner, uint32_t *ret_reference)
+{
+	struct plan *plan = builder->plan;
+	const struct owner *copy;
+
+	*ret_reference = 0;
+	if (!owner)
+		return 0;
+	if (!plan->owner_names) {
+		plan->owner_names = mapping_new();
+		if (!plan->owner_names)
+			return -ENOMEM;
+	}
+	copy = mapping_intern_owner(plan->owner_names, owner->kind, owner->name, strlen(owner->name));
+	if (!copy)
+		return -ENOMEM;
+	*ret_reference = (uint32_t)copy->index + 1;
+	return 0;
 }
 
 static int append_redirect(struct redirect **redirects, size_t *count, size_t *capacity,
@@ -60,7 +73,7 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 			       const struct redirect *redirect, bool map_stays)
 {
 	struct plan *plan = builder->plan;
-	const struct change change = {
+	struct change change = {
 		.kind = (uint8_t)kind,
 		.protocol = (uint8_t)redirect->protocol,
 		.port = redirect->port,
@@ -68,7 +81,9 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 	};
 	int r;
 
-	r = add_change(builder, &change);
+	r = plan_owner_reference(builder, redirect->owner, &change.owner);
+	if (r >= 0)
+		r = plan_add_change(builder, &change);
 	if (r < 0 || !map_stays)
 		return r;
 	if (kind == CHANGE_REDIRECT_REMOVED)
@@ -90,17 +105,17 @@ static int plan_whole_table(struct plan_builder *builder, const struct table_sta
 		plan->create_map[i] = plan->create_count_set[i] = true;
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		plan->create_chain[i] = true;
-	return add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME,
-			     current->table_exists ? "recreated" : "created", reason);
+	return plan_add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME,
+				  current->table_exists ? "recreated" : "created", reason);
 }
 
-static int plan_structure(struct plan_builder *builder, const struct plan_input *input, bool record_needed)
+/* The table, whole, when it must be created; else its maps and chains. */
+static int plan_table(struct plan_builder *builder, const struct plan_input *input, bool record_needed,
+		      bool *ret_whole)
 {
 	const struct table_state *current = input->current;
-	struct plan *plan = builder->plan;
-	const char *recreated = NULL;
-	int r;
 
+	*ret_whole = true;
 	if (!current->table_exists)
 		return plan_whole_table(builder, current, "missing");
 	if (current->table.status != OBJECT_OK)
@@ -114,6 +129,16 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 	 * atomic batch. This happens once. */
 	if (record_needed)
 		return plan_whole_table(builder, current, "to record the original unprivileged_port_start");
+	*ret_whole = false;
+	return 0;
+}
+
+static int plan_structure(struct plan_builder *builder, const struct plan_input *input)
+{
+	const struct table_state *current = input->current;
+	struct plan *plan = builder->plan;
+	const char *recreated = NULL;
+	int r;
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct object_state *map = &current->maps[i];
@@ -126,7 +151,7 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 		if (plan->delete_map[i] && !recreated)
 			recreated = "its rules use a recreated map";
 		snprintf(object, sizeof(object), "map %s", map_name((enum protocol)i));
-		r = add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
+		r = plan_add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
 				  map->status == OBJECT_MISSING ? "missing" : map->reason);
 		if (r < 0)
 			return r;
@@ -142,8 +167,8 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 		if (plan->delete_count_set[i] && !recreated)
 			recreated = "its rules use a recreated set";
 		snprintf(object, sizeof(object), "set %s", count_set_name((enum protocol)i));
-		r = add_structure(builder, object, set->status == OBJECT_MISSING ? "created" : "recreated",
-				  set->status == OBJECT_MISSING ? "missing" : set->reason);
+		r = plan_add_structure(builder, object, set->status == OBJECT_MISSING ? "created" : "recreated",
+				       set->status == OBJECT_MISSING ? "missing" : set->reason);
 		if (r < 0)
 			return r;
 	}
@@ -155,15 +180,15 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 
 		if (chain->status == OBJECT_MISSING) {
 			plan->create_chain[i] = true;
-			r = add_structure(builder, object, "created", "missing");
+			r = plan_add_structure(builder, object, "created", "missing");
 		} else if (chain->status == OBJECT_ALTERED) {
 			plan->delete_chain[i] = plan->create_chain[i] = true;
-			r = add_structure(builder, object, "recreated", chain->reason);
+			r = plan_add_structure(builder, object, "recreated", chain->reason);
 		} else if (recreated) {
 			/* The kernel refuses to delete a set that a rule still
 			 * uses: the rules go first, and come back after. */
 			plan->delete_chain[i] = plan->create_chain[i] = true;
-			r = add_structure(builder, object, "recreated", recreated);
+			r = plan_add_structure(builder, object, "recreated", recreated);
 		} else {
 			r = 0;
 		}
@@ -200,6 +225,12 @@ static int plan_redirects(struct plan_builder *builder, const struct mapping *de
 				r = add_redirect_change(builder, CHANGE_REDIRECT_REMOVED, have, map_stays);
 				if (r >= 0)
 					r = add_redirect_change(builder, CHANGE_REDIRECT_ADDED, want, map_stays);
+			} else if (!owner_equal(want->owner, have->owner)) {
+				/* Another owner, the same target: the map's element
+				 * stays, the owned set's changes (plan_gate.c). */
+				r = add_redirect_change(builder, CHANGE_REDIRECT_REMOVED, have, false);
+				if (r >= 0)
+					r = add_redirect_change(builder, CHANGE_REDIRECT_ADDED, want, false);
 			}
 			i++;
 			j++;
@@ -212,7 +243,7 @@ static int add_port_start_change(struct plan_builder *builder, enum change_kind 
 {
 	const struct change change = { .kind = (uint8_t)kind, .port_start = value };
 
-	return add_change(builder, &change);
+	return plan_add_change(builder, &change);
 }
 
 /* The sysctl is only ever written when the mapping declares a value. */
@@ -233,6 +264,8 @@ static int plan_port_start(struct plan_builder *builder, const struct plan_input
 	return r;
 }
 
+/* A foreign rule could update a map from the packet path: in a NAT chain,
+ * or in one of the gate's that stays until the batch. */
 static bool result_known(const struct plan *plan, const struct table_state *current)
 {
 	bool maps_created = true;
@@ -247,6 +280,10 @@ static bool result_known(const struct plan *plan, const struct table_state *curr
 		if (current->chains[i].status != OBJECT_OK)
 			return false;
 	}
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
+		if (current->gate_chains[i].status == OBJECT_ALTERED)
+			return false;
+	}
 	return true;
 }
 
@@ -259,7 +296,8 @@ struct redirect_span redirects_of_protocol(const struct redirect *redirects, siz
 	end = start;
 	while (end < count && redirects[end].protocol == protocol)
 		end++;
-	return (struct redirect_span){ .redirects = redirects + start, .count = end - start };
+	/* An empty mapping may have no array at all: NULL + 0 is undefined. */
+	return (struct redirect_span){ .redirects = redirects ? redirects + start : NULL, .count = end - start };
 }
 
 /* What the writer needs besides the operations: the elements of the maps
@@ -284,7 +322,7 @@ int plan_build(const struct plan_input *input, struct plan **ret_plan)
 	const struct mapping *desired = input->desired;
 	struct plan_builder builder = { 0 };
 	struct plan *plan;
-	bool record_needed;
+	bool record_needed, whole;
 	int r;
 
 	plan = builder.plan = calloc(1, sizeof(*builder.plan));
@@ -304,9 +342,15 @@ int plan_build(const struct plan_input *input, struct plan **ret_plan)
 		plan->original_port_start = input->port_start;
 	}
 	plan->table_id = current->table_id;
-	r = plan_structure(&builder, input, record_needed);
+	r = plan_table(&builder, input, record_needed, &whole);
+	if (r >= 0 && !whole)
+		r = plan_structure(&builder, input);
+	if (r >= 0)
+		r = plan_gate_structure(&builder, input, whole);
 	if (r >= 0)
 		r = plan_redirects(&builder, desired, current->mapping);
+	if (r >= 0)
+		r = plan_gate_contents(&builder, input);
 	if (r >= 0) {
 		plan_results(plan, input);
 		r = plan_port_start(&builder, input);
@@ -330,6 +374,7 @@ struct change_list plan_change_list(const struct plan *plan)
 		.changes = plan->changes,
 		.count = plan->change_count,
 		.structures = plan->structure_changes,
+		.owners = plan->owner_names ? plan->owner_names->owners : NULL,
 	};
 
 	return list;
@@ -337,8 +382,14 @@ struct change_list plan_change_list(const struct plan *plan)
 
 bool plan_changes_kernel_tables(const struct plan *plan)
 {
-	if (plan->create_table || plan->delete_table || plan->deletion_count || plan->addition_count)
+	if (plan->create_table || plan->delete_table || plan->deletion_count || plan->addition_count ||
+	    plan->owned_deletion_count || plan->owned_addition_count || plan->owner_deletion_count ||
+	    plan->owner_addition_count || plan->rewrite_owner_check)
 		return true;
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
+		if (plan->create_gate_chain[i] || plan->delete_gate_chain[i])
+			return true;
+	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (plan->create_map[i] || plan->create_count_set[i])
 			return true;
@@ -355,7 +406,15 @@ void plan_free(struct plan *plan)
 	if (!plan)
 		return;
 	free(plan->changes);
+	free(plan->structure_changes);
 	free(plan->deletions);
 	free(plan->additions);
+	free(plan->owned_deletions);
+	free(plan->owned_additions);
+	free(plan->owner_deletions);
+	free(plan->owner_additions);
+	free(plan->desired_owned);
+	free(plan->desired_owner_elements);
+	mapping_free(plan->owner_names);
 	free(plan);
 }

@@ -8,13 +8,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cgroup.h"
 #include "change.h"
 #include "mapping.h"
 #include "state.h"
-
-/* The table, two maps, two count sets and two chains: at most seven
- * repairs. */
-#define PLAN_MAX_STRUCTURE_CHANGES 7
 
 /* What the planner is given. It reads, and never changes, any of it. */
 struct plan_input {
@@ -30,6 +27,20 @@ struct plan_input {
 	 * hold; unknown when it could not be read. */
 	bool has_port_start;
 	unsigned int port_start;
+	/* The groups the desired mapping's owners name now (cgroup.h), or
+	 * NULL when it has no owners. */
+	const struct cgroup_resolution *groups;
+};
+
+/* Runs of the owner gate's elements in canonical order. */
+struct owned_span {
+	const struct owned_port *ports;
+	size_t count;
+};
+
+struct owner_element_span {
+	const struct owner_element *elements;
+	size_t count;
 };
 
 /* A run of redirects in canonical order, borrowed from an array. */
@@ -61,6 +72,40 @@ struct plan {
 	 * of its protocol (borrowed from the input's desired mapping); empty
 	 * for a map that stays. */
 	struct redirect_span created_map_elements[PROTOCOL_COUNT];
+
+	/* The owner gate. Its objects are deleted and created again all
+	 * together when any of them is not as the layout says (what is
+	 * deleted is what exists); owner_check's rules are rewritten (the
+	 * chain flushed, the rules written again) when only the levels it
+	 * serves change. owner_levels: the levels of a created or rewritten
+	 * owner_check. */
+	bool delete_gate_chain[GATE_CHAIN_COUNT];
+	bool create_gate_chain[GATE_CHAIN_COUNT];
+	bool delete_owned_set[PROTOCOL_COUNT];
+	bool create_owned_set[PROTOCOL_COUNT];
+	bool delete_owner_set[PROTOCOL_COUNT];
+	bool create_owner_set[PROTOCOL_COUNT];
+	bool rewrite_owner_check;
+	level_set owner_levels;
+	/* Element operations on the gate's sets that stay, sorted; and the
+	 * elements created sets are filled with (spans of desired_*). */
+	struct owned_port *owned_deletions;
+	size_t owned_deletion_count;
+	struct owned_port *owned_additions;
+	size_t owned_addition_count;
+	struct owner_element *owner_deletions;
+	size_t owner_deletion_count;
+	struct owner_element *owner_additions;
+	size_t owner_addition_count;
+	struct owned_span created_owned[PROTOCOL_COUNT];
+	struct owner_element_span created_owner_elements[PROTOCOL_COUNT];
+	/* What the gate should hold: the plan's own, sorted. */
+	struct owned_port *desired_owned;
+	size_t desired_owned_count;
+	struct owner_element *desired_owner_elements;
+	size_t desired_owner_element_count;
+	/* Copies of the owners the change lines name (change.owner). */
+	struct mapping *owner_names;
 
 	/* The flags of a created table. */
 	uint32_t table_flags;
@@ -94,8 +139,9 @@ struct plan {
 	/* What the user is told, in print order. */
 	struct change *changes;
 	size_t change_count;
-	struct structure_change structure_changes[PLAN_MAX_STRUCTURE_CHANGES];
+	struct structure_change *structure_changes;
 	size_t structure_change_count;
+	size_t structure_change_capacity;
 };
 
 /* Returns 0 and a plan (possibly empty), or -ENOMEM. */
@@ -110,5 +156,8 @@ void plan_free(struct plan *plan);
 /* The redirects of one protocol in a sorted array: a contiguous run, as
  * protocol is the first sort key. */
 struct redirect_span redirects_of_protocol(const struct redirect *redirects, size_t count, enum protocol protocol);
+struct owned_span owned_of_protocol(const struct owned_port *ports, size_t count, enum protocol protocol);
+struct owner_element_span owner_elements_of_protocol(const struct owner_element *elements, size_t count,
+						     enum protocol protocol);
 
 #endif

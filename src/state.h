@@ -36,6 +36,38 @@ struct object_state {
 	char reason[64];
 };
 
+/* The owner gate's chains: the base chain on the input hook, and the one
+ * its rules jump to. */
+enum gate_chain {
+	GATE_CHAIN_INPUT,
+	GATE_CHAIN_OWNER_CHECK,
+	GATE_CHAIN_COUNT
+};
+
+/* An element of tcp_owned or udp_owned: an owned port, and its owner as
+ * the element's comment records it. */
+struct owned_port {
+	enum protocol protocol;
+	uint16_t port;
+	const struct owner *owner;
+};
+
+/* An element of tcp_owners or udp_owners: a port and the ID of a group
+ * whose sockets may receive its traffic. */
+struct owner_element {
+	enum protocol protocol;
+	uint16_t port;
+	uint64_t id;
+};
+
+/* Both sort on (protocol, port[, id]), as the planner merges them. */
+int owned_port_compare(const struct owned_port *a, const struct owned_port *b);
+int owner_element_compare(const struct owner_element *a, const struct owner_element *b);
+
+/* The levels of owner_check's accept rules, one bit each (bit L: level
+ * L); the deepest is cgroup.h's CGROUP_MAX_LEVEL. */
+typedef uint64_t level_set;
+
 struct table_state {
 	bool table_exists;
 	/* Set when something is in the table that only recreating the whole
@@ -46,8 +78,21 @@ struct table_state {
 	/* The sets the rules count redirected connections in. */
 	struct object_state count_sets[PROTOCOL_COUNT];
 	struct object_state chains[CHAIN_COUNT];
-	/* The elements of the maps that are OBJECT_OK, as redirects. */
+	/* The elements of the maps that are OBJECT_OK, as redirects, with the
+	 * owners the owned sets record (which the state's mapping holds). */
 	struct mapping *mapping;
+
+	/* The owner gate: its sets, chains and, of the sets that are
+	 * OBJECT_OK, the elements; the levels owner_check's accept rules
+	 * serve, when it is OBJECT_OK. */
+	struct object_state owned_sets[PROTOCOL_COUNT];
+	struct object_state owner_sets[PROTOCOL_COUNT];
+	struct object_state gate_chains[GATE_CHAIN_COUNT];
+	level_set owner_levels;
+	struct owned_port *owned;
+	size_t owned_count;
+	struct owner_element *owner_elements;
+	size_t owner_element_count;
 	/* The table's flags and, when owned, the owning netlink port. */
 	uint32_t table_flags;
 	uint32_t table_owner;
@@ -73,6 +118,15 @@ struct table_state {
 const char *chain_name(enum chain chain);
 const char *map_name(enum protocol protocol);
 const char *count_set_name(enum protocol protocol);
+
+/* The owner gate (mapping.h's owners): the input chain, the chain it jumps
+ * to, the set of each protocol's owned ports and the set of those ports
+ * with their owners' groups. */
+#define INPUT_CHAIN_NAME "input"
+#define OWNER_CHECK_CHAIN_NAME "owner_check"
+const char *gate_chain_name(enum gate_chain chain);
+const char *owned_set_name(enum protocol protocol);
+const char *owner_set_name(enum protocol protocol);
 
 struct table_state *table_state_new(void);
 void table_state_free(struct table_state *state);

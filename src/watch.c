@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 #include "apply.h"
+#include "cgroup.h"
 #include "command.h"
 #include "kernel.h"
 #include "operations.h"
@@ -27,6 +28,7 @@
 #include "plan.h"
 #include "sysctl.h"
 #include "util.h"
+#include "watch_groups.h"
 
 /* A burst of writes to the mapping (an editor, a deployment tool copying
  * several drop-ins) becomes one apply once it has been quiet this long. */
@@ -52,6 +54,8 @@ struct watch {
 	/* The mapping is read again because of SIGHUP, not of a change seen. */
 	bool reload_requested;
 	bool kernel_dirty;
+	/* A group an owner names came or went. */
+	bool groups_dirty;
 	struct kernel_event last_event;
 	long long first_pending_ms;
 	long long deadline_ms;
@@ -63,6 +67,17 @@ struct watch {
 	bool path_is_directory;
 	/* The parent does not exist (yet): an ancestor is watched instead. */
 	bool watching_ancestor;
+	/* Until the first apply is done: a failure then ends watch (exit 2),
+	 * as there is no mapping in force to keep. */
+	bool starting;
+	/* The last read of the mapping found it invalid: the next valid one
+	 * is announced as such. */
+	bool mapping_invalid;
+	/* The owners' groups as the last apply found them, and the watches
+	 * on their directories; the next poll, where those cannot be had. */
+	struct cgroup_resolution *groups;
+	struct group_watch *group_watch;
+	long long next_group_poll_ms;
 };
 
 /* systemd passes "DEVICE:INODE" of the journal stream it connected
@@ -213,7 +228,8 @@ static void schedule_sysctl_check(struct watch *watch)
 
 /* Reads the mapping again; an invalid one is reported and the last valid
  * one kept, so that the kernel keeps the last good state. Returns whether
- * a valid mapping was read. */
+ * a valid mapping was read. At start there is no last valid mapping: the
+ * caller ends watch, and the error, not an event, says why. */
 static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 {
 	struct watch_event event = { .kind = WATCH_EVENT_INVALID, .cause = cause, .path = watch->options->path };
@@ -225,7 +241,7 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 	diagnostics_init(&diagnostics);
 	mapping = mapping_new();
 	if (mapping)
-		r = command_load_mapping_into(watch->options, mapping, &diagnostics);
+		r = command_load_mapping_into(watch->options, true, mapping, &diagnostics);
 	else
 		output_error("out of memory while reading %s", watch->options->path);
 	if (r < 0) {
@@ -235,13 +251,19 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 			event.kind = WATCH_EVENT_ERROR;
 			event.message = output_first_error();
 		}
-		output_watch_event(watch->options, &event);
-		output_error("%s is not valid; keeping the last valid mapping until it is fixed",
-			     watch->options->path);
+		if (!watch->starting) {
+			output_watch_event(watch->options, &event);
+			output_error("%s is not valid; keeping the last valid mapping until it is fixed",
+				     watch->options->path);
+		}
+		watch->mapping_invalid = true;
 		diagnostics_clear(&diagnostics);
 		mapping_free(mapping);
 		return false;
 	}
+	if (watch->mapping_invalid && !watch->starting)
+		output_log(LOG_NOTICE, "%s is valid again; applying it", watch->options->path);
+	watch->mapping_invalid = false;
 	diagnostics_clear(&diagnostics);
 	mapping_free(watch->desired);
 	watch->desired = mapping;
@@ -279,8 +301,26 @@ static void report_failure(struct watch *watch, struct watch_event *event)
  * applied event when a newly read mapping came into force (event->kind),
  * else a repaired one when something had to change. Its own notifications
  * are not listened to: they would only say what it did. */
-static void synchronize(struct watch *watch, const char *reason, struct watch_event *event)
+/* Watches what groups names, and keeps it for the next events. Where the
+ * directories cannot be watched, they are polled, said once. */
+static void follow_groups(struct watch *watch, struct cgroup_resolution *groups)
 {
+	bool was_polling = group_watch_polling(watch->group_watch);
+	int r;
+
+	cgroup_resolution_free(watch->groups);
+	watch->groups = groups;
+	r = group_watch_arm(watch->group_watch, groups);
+	if (r < 0 && !was_polling)
+		output_warning("cannot watch the owners' groups with inotify (%s); looking them up every %d ms instead",
+			       strerror(-r), WATCH_GROUPS_POLL_MS);
+	watch->next_group_poll_ms = group_watch_polling(watch->group_watch) ?
+					    monotonic_ms() + WATCH_GROUPS_POLL_MS : 0;
+}
+
+static int synchronize(struct watch *watch, const char *reason, struct watch_event *event)
+{
+	struct cgroup_resolution *groups = NULL;
 	struct change_list changes;
 	struct plan *plan = NULL;
 	uint32_t generation = 0;
@@ -288,35 +328,50 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	int r, lock;
 
 	if (!watch->desired)
-		return;
+		return 0;
 	output_forget_errors();
-	lock = take_lock(watch->options);
-	if (lock == -ETIMEDOUT) {
+	/* The groups as they are now: a restarted service has a new one. */
+	r = command_resolve_owners(watch->options, watch->desired, true, &groups);
+	if (r < 0) {
+		if (watch->starting)
+			return r;
 		report_failure(watch, event);
 		output_error("%s: will try again on the next change", reason);
-		return;
+		return r;
+	}
+	follow_groups(watch, groups);
+	lock = take_lock(watch->options);
+	if (lock == -ETIMEDOUT) {
+		if (watch->starting)
+			return lock;
+		report_failure(watch, event);
+		output_error("%s: will try again on the next change", reason);
+		return lock;
 	}
 	r = kernel_events_pause(watch->events);
 	if (r < 0)
 		output_warning("cannot pause nftables notifications: %s", strerror(-r));
-	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
+	r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, groups, false, &plan, &generation);
 	if ((r == -EOPNOTSUPP || r == -EINVAL) && watch->options_copy.hold) {
 		/* Owned tables came with Linux 5.12, persistent ones with 6.9. */
 		output_warning("this kernel cannot hold table inet portredir (owned, persistent tables need Linux 6.9 or later); repairing it when it changes instead");
 		watch->options_copy.hold = false;
 		plan_free(plan);
 		plan = NULL;
-		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, false, &plan, &generation);
+		r = apply_mapping(watch->options, watch->kernel, NULL, watch->desired, groups, false, &plan,
+				  &generation);
 	}
 	resume_events(watch, generation);
 	if (lock >= 0)
 		close(lock);
 	if (r < 0) {
+		plan_free(plan);
+		if (watch->starting)
+			return r;
 		report_failure(watch, event);
 		output_error("%s: could not apply %s; will try again on the next change", reason,
 			     watch->options->path);
-		plan_free(plan);
-		return;
+		return r;
 	}
 	changes = plan_change_list(plan);
 	event->changes = &changes;
@@ -331,6 +386,7 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 		free(text);
 	}
 	plan_free(plan);
+	return 0;
 }
 
 static void do_pending_work(struct watch *watch)
@@ -346,6 +402,9 @@ static void do_pending_work(struct watch *watch)
 	} else if (last.lost) {
 		snprintf(reason, sizeof(reason), "the ruleset changed while portredir was busy");
 		event.cause = WATCH_CAUSE_LOST;
+	} else if (watch->groups_dirty && !watch->kernel_dirty) {
+		snprintf(reason, sizeof(reason), "an owner's group came or went");
+		event.cause = WATCH_CAUSE_OWNER;
 	} else {
 		snprintf(reason, sizeof(reason), "table inet portredir changed by %s (pid %u)", last.process, last.pid);
 		event.cause = WATCH_CAUSE_TABLE;
@@ -354,7 +413,7 @@ static void do_pending_work(struct watch *watch)
 	}
 	if (watch->file_dirty && reload_mapping(watch, event.cause))
 		event.kind = WATCH_EVENT_APPLIED;
-	watch->file_dirty = watch->reload_requested = watch->kernel_dirty = false;
+	watch->file_dirty = watch->reload_requested = watch->kernel_dirty = watch->groups_dirty = false;
 	memset(&watch->last_event, 0, sizeof(watch->last_event));
 	watch->first_pending_ms = watch->deadline_ms = 0;
 	synchronize(watch, reason, &event);
@@ -377,6 +436,29 @@ static void check_sysctl(struct watch *watch)
 	}
 }
 
+/* Where the groups' directories cannot be watched: looked up again, and
+ * applied only when something the table holds would change. Silent: a
+ * failure here is said by the apply it leads to, once, not every poll. */
+static void poll_groups(struct watch *watch)
+{
+	struct cgroup_hierarchy *hierarchy = NULL;
+	struct cgroup_resolution *groups = NULL;
+
+	watch->next_group_poll_ms = monotonic_ms() + WATCH_GROUPS_POLL_MS;
+	if (!watch->desired || !watch->desired->owner_count)
+		return;
+	if (cgroup_hierarchy_open(&hierarchy) < 0 || cgroup_resolve(hierarchy, watch->desired, &groups) < 0) {
+		cgroup_hierarchy_free(hierarchy);
+		return;
+	}
+	if (group_watch_changed(watch->groups, groups)) {
+		watch->groups_dirty = true;
+		schedule(watch, 0);
+	}
+	cgroup_resolution_free(groups);
+	cgroup_hierarchy_free(hierarchy);
+}
+
 static int poll_timeout(const struct watch *watch)
 {
 	long long now = monotonic_ms(), wake = 0;
@@ -385,6 +467,8 @@ static int poll_timeout(const struct watch *watch)
 		wake = watch->deadline_ms;
 	if (watch->next_sysctl_check_ms && (!wake || watch->next_sysctl_check_ms < wake))
 		wake = watch->next_sysctl_check_ms;
+	if (watch->next_group_poll_ms && (!wake || watch->next_group_poll_ms < wake))
+		wake = watch->next_group_poll_ms;
 	if (!wake)
 		return -1;
 	return wake <= now ? 0 : (int)(wake - now);
@@ -435,13 +519,18 @@ static int setup(struct watch *watch)
 		output_kernel_error("cannot subscribe to nftables notifications", r, NULL, true);
 		return r;
 	}
-	return 0;
+	r = group_watch_new(&watch->group_watch);
+	if (r < 0)
+		output_error("out of memory");
+	return r;
 }
 
 static void teardown(struct watch *watch)
 {
 	kernel_events_close(watch->events);
 	kernel_close(watch->kernel);
+	group_watch_free(watch->group_watch);
+	cgroup_resolution_free(watch->groups);
 	mapping_free(watch->desired);
 	if (watch->inotify_fd >= 0)
 		close(watch->inotify_fd);
@@ -459,11 +548,24 @@ enum outcome watch_main(const struct options *options)
 	watch.options = &watch.options_copy;
 
 	output_use_syslog_prefixes(stderr_is_journal());
-	if (setup(&watch) < 0)
+	/* Anything that fails before the first apply is done ends watch with
+	 * exit status 2, as portredir(8) says: a service manager then sees
+	 * that it did not start, instead of a watch that holds nothing. */
+	watch.starting = true;
+	if (setup(&watch) < 0) {
+		output_error("watch cannot start");
 		goto out;
-	if (reload_mapping(&watch, WATCH_CAUSE_START))
-		started.kind = WATCH_EVENT_APPLIED;
-	synchronize(&watch, "started", &started);
+	}
+	if (!reload_mapping(&watch, WATCH_CAUSE_START)) {
+		output_error("watch cannot start without a valid mapping in %s", options->path);
+		goto out;
+	}
+	started.kind = WATCH_EVENT_APPLIED;
+	if (synchronize(&watch, "started", &started) < 0) {
+		output_error("watch cannot start: the first apply of %s failed", options->path);
+		goto out;
+	}
+	watch.starting = false;
 	output_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
 		   watch.options->hold ? ", which it holds" : "");
 	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");
@@ -473,8 +575,10 @@ enum outcome watch_main(const struct options *options)
 			{ .fd = watch.signal_fd, .events = POLLIN },
 			{ .fd = watch.inotify_fd, .events = POLLIN },
 			{ .fd = kernel_events_fd(watch.events), .events = POLLIN },
+			/* -1, which poll() passes by, without owners. */
+			{ .fd = group_watch_fd(watch.group_watch), .events = POLLIN },
 		};
-		int ready = poll(descriptors, 3, poll_timeout(&watch));
+		int ready = poll(descriptors, 4, poll_timeout(&watch));
 
 		if (ready < 0 && errno != EINTR) {
 			r = -errno;
@@ -518,6 +622,12 @@ enum outcome watch_main(const struct options *options)
 				schedule(&watch, KERNEL_QUIET_MS);
 			}
 		}
+		if ((descriptors[3].revents & POLLIN) && group_watch_read(watch.group_watch, watch.groups)) {
+			watch.groups_dirty = true;
+			schedule(&watch, WATCH_GROUPS_QUIET_MS);
+		}
+		if (watch.next_group_poll_ms && monotonic_ms() >= watch.next_group_poll_ms)
+			poll_groups(&watch);
 		if (watch.deadline_ms && monotonic_ms() >= watch.deadline_ms)
 			do_pending_work(&watch);
 		if (watch.next_sysctl_check_ms && monotonic_ms() >= watch.next_sysctl_check_ms)
