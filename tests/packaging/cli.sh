@@ -98,13 +98,15 @@ general_help_lists_the_commands() {
   flush    delete the managed table and restore the sysctl portredir changed
   watch    apply, then re-apply whenever the mapping, the table or the sysctl
            changes
+  status   say why traffic does or does not arrive; exit 1 when a problem is
+           found
   help     print the help of a command, or this list
   version  print the version" "$(sed -n '/^Commands:$/,/^$/p' <<<"$OUT" | sed '1d;$d')"
 }
 
 help_lines_fit_80_columns() {
 	local command long
-	for command in "" check diff apply show flush watch help version; do
+	for command in "" check diff apply show flush watch status help version; do
 		# shellcheck disable=SC2086
 		long=$("$PORTREDIR" help $command | awk 'length > 79')
 		same "lines over 79 columns in help $command" "" "$long" || return 1
