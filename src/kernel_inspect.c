@@ -110,7 +110,8 @@ int kernel_read_counters(struct kernel *kernel, struct element_counter **ret_cou
 		free(dump.counters);
 		return r;
 	}
-	qsort(dump.counters, dump.count, sizeof(*dump.counters), compare_counters);
+	if (dump.count)
+		qsort(dump.counters, dump.count, sizeof(*dump.counters), compare_counters);
 	*ret_counters = dump.counters;
 	*ret_count = dump.count;
 	return 0;
@@ -253,7 +254,8 @@ static int add_set_ports(struct rule_summary *rule, struct element_keys *keys)
 
 	for (size_t i = 0; i < keys->count; i++)
 		interval |= keys->keys[i] >> 16;
-	qsort(keys->keys, keys->count, sizeof(*keys->keys), compare_keys);
+	if (keys->count)
+		qsort(keys->keys, keys->count, sizeof(*keys->keys), compare_keys);
 	for (size_t i = 0; i < keys->count; i++) {
 		uint32_t port = keys->keys[i] & 0xffff;
 		bool end = keys->keys[i] >> 16;
