@@ -66,7 +66,7 @@ static void status_takes_json_and_not_dry_run(void **unused)
 	struct parsed parsed = parse("--json", "status", "-f", "rules.conf", NULL);
 
 	(void)unused;
-	assert_refused(&refused, "--dry-run is an option of apply, not of 'status'");
+	assert_refused(&refused, "--dry-run is an option of apply, not of 'status'; see 'portredir help status'");
 	assert_runs(&parsed, "status");
 	assert_true(parsed.options.json);
 	assert_string_equal(parsed.options.path, "rules.conf");
