@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cgroup.h"
 #include "command.h"
 #include "host_processes.h"
 #include "kernel.h"
@@ -52,12 +53,13 @@ static bool has_count_sets(const struct table_state *state)
 /* What apply would change in the table (the sysctl apart: the report has
  * a line of its own for it). */
 static int count_table_changes(const struct options *options, const struct mapping *desired,
-			       struct observation *observation)
+			       const struct cgroup_resolution *groups, struct observation *observation)
 {
 	const struct table_state *state = observation->state;
 	const struct plan_input input = {
 		.desired = desired,
 		.current = state,
+		.groups = groups,
 		/* As apply sees it: a table a 'watch --hold' holds keeps its
 		 * flags. */
 		.table_flags = table_held_elsewhere(state, observation->kernel) ? state->table_flags : 0,
@@ -83,7 +85,7 @@ static int count_table_changes(const struct options *options, const struct mappi
 }
 
 static int read_nftables(const struct options *options, const struct mapping *desired,
-			 struct observation *observation)
+			 const struct cgroup_resolution *groups, struct observation *observation)
 {
 	int r;
 
@@ -96,7 +98,7 @@ static int read_nftables(const struct options *options, const struct mapping *de
 	if (r < 0)
 		output_warning("cannot read net.ipv4.ip_unprivileged_port_start: %s; its current value is not shown",
 			      strerror(-r));
-	r = count_table_changes(options, desired, observation);
+	r = count_table_changes(options, desired, groups, observation);
 	if (r < 0) {
 		output_error("out of memory while comparing the table with the mapping");
 		return r;
@@ -195,24 +197,82 @@ static void warn_hidden_processes(const struct options *options, const struct st
 			      hidden == 1 ? "" : "es", hidden, hidden == 1 ? "" : "s");
 }
 
+/* The owner of each redirect of desired, as status_analyze() takes them:
+ * its clause's text and its group now (the first one found; NULL while its
+ * service is stopped). Returns 0, or -errno with the reason printed. */
+static int resolve_status_owners(const struct options *options, const struct mapping *desired,
+				 struct cgroup_resolution **ret_groups, struct status_owner **ret_owners,
+				 char (**ret_texts)[OWNER_TEXT_MAX + 1], const struct status_owner ***ret_table)
+{
+	struct cgroup_resolution *groups = NULL;
+	char (*texts)[OWNER_TEXT_MAX + 1] = NULL;
+	const struct status_owner **table = NULL;
+	struct status_owner *owners = NULL;
+	int r;
+
+	*ret_groups = NULL;
+	*ret_owners = NULL;
+	*ret_texts = NULL;
+	*ret_table = NULL;
+	if (!desired->owner_count)
+		return 0;
+	r = command_resolve_owners(options, desired, false, &groups);
+	if (r < 0)
+		return r;
+	owners = calloc(desired->owner_count, sizeof(*owners));
+	texts = calloc(desired->owner_count, sizeof(*texts));
+	table = calloc(desired->redirect_count ? desired->redirect_count : 1, sizeof(*table));
+	if (!owners || !texts || !table) {
+		free(owners);
+		free(texts);
+		free(table);
+		cgroup_resolution_free(groups);
+		output_error("out of memory while resolving the owners");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < desired->owner_count; i++) {
+		owner_text(desired->owners[i], texts[i], sizeof(texts[i]));
+		owners[i].name = texts[i];
+		owners[i].cgroup = groups && i < groups->owner_count && groups->owners[i].count ?
+					   groups->owners[i].groups[0].path : NULL;
+	}
+	for (size_t i = 0; i < desired->redirect_count; i++) {
+		const struct owner *owner = desired->redirects[i].owner;
+
+		table[i] = owner ? &owners[owner->index] : NULL;
+	}
+	*ret_groups = groups;
+	*ret_owners = owners;
+	*ret_texts = texts;
+	*ret_table = table;
+	return 0;
+}
+
 enum outcome status_main(const struct options *options)
 {
 	struct observation observation = { 0 };
 	struct status_report *report = NULL;
 	struct mapping *desired = NULL;
+	struct cgroup_resolution *groups = NULL;
+	char (*owner_texts)[OWNER_TEXT_MAX + 1] = NULL;
+	const struct status_owner **owner_table = NULL;
+	struct status_owner *owners = NULL;
 	struct status_input input;
 	enum outcome outcome = OUTCOME_ERROR;
 	int r;
 
 	if (command_load_mapping(options, false, &desired) < 0)
 		goto out;
-	if (read_nftables(options, desired, &observation) < 0)
+	if (resolve_status_owners(options, desired, &groups, &owners, &owner_texts, &owner_table) < 0)
+		goto out;
+	if (read_nftables(options, desired, groups, &observation) < 0)
 		goto out;
 	read_connections(options, &observation);
 	if (read_host(options, desired, &observation) < 0)
 		goto out;
 	input = (struct status_input){
 		.desired = desired,
+		.owners = owner_table,
 		.host = observation.host,
 		.table_exists = observation.state->table_exists,
 		.applied = observation.state->table_exists ? observation.state->mapping : NULL,
@@ -239,6 +299,10 @@ out:
 	output_kernel_statistics(options, observation.kernel);
 	status_report_free(report);
 	observation_clear(&observation);
+	free(owner_table);
+	free(owners);
+	free(owner_texts);
+	cgroup_resolution_free(groups);
 	mapping_free(desired);
 	return outcome;
 }

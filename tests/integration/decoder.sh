@@ -169,6 +169,8 @@ test_owned_mapping() {
 table: ok
 tcp_redirects: ok
 udp_redirects: ok
+tcp_counts: ok
+udp_counts: ok
 prerouting: ok
 output: ok
 tcp_owned: ok

@@ -472,6 +472,18 @@ test_nft_lists_the_documented_layout() {
 		elements = { 443 : 8443 }
 	}
 
+	set tcp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
+	set udp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
 	set tcp_owned {
 		type inet_service
 		elements = { 80 comment \"$UNIT\", 443 comment \"cgroup /$OWNER_GROUP\" }
@@ -495,14 +507,14 @@ test_nft_lists_the_documented_layout() {
 
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain input {
@@ -540,19 +552,21 @@ test_the_documented_layout_loaded_by_nft_is_in_sync() {
 table inet portredir {
 	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080 } }
 	map udp_redirects { type inet_service : inet_service; }
+	set tcp_counts { type inet_service; flags dynamic; }
+	set udp_counts { type inet_service; flags dynamic; }
 	set tcp_owned { type inet_service; elements = { 80 comment "$UNIT" } }
 	set udp_owned { type inet_service; }
 	set tcp_owners { type inet_service . cgroupsv2; elements = { 80 . "$OWNER_GROUP" } }
 	set udp_owners { type inet_service . cgroupsv2; }
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
@@ -687,6 +701,37 @@ test_owner_without_cgroup_v2_is_an_error_and_changes_nothing() {
 	expect_no_table "$HOST"
 	# check never looks at the kernel, nor at the groups.
 	expect_owned 0 "redirect tcp 80 to 8080 for $UNIT" "" -f "$TEST_DIR/rules.conf" check
+}
+
+# status counts only the owner's listeners: healthy with the owner alone on
+# [::]:8080; with the owner on 198.18.0.1 and an outsider on 127.0.0.1, the
+# local IPv4 clients the outsider would take count as not reached, and a
+# problem names the owner.
+test_status_counts_only_the_owners_listeners() {
+	CGROUP_LAYOUT=mounted
+	setup_hosts
+	mapping "redirect tcp 80 to 8080 for cgroup /$OWNER_GROUP"
+	listen owner "$OWNER_GROUP" tcp dual :: 8080 owner
+	owned_portredir -q -f "$TEST_DIR/rules.conf" apply
+	run_captured owned_portredir --json -f "$TEST_DIR/rules.conf" status
+	printf '%s\n' "$RUN_OUT" >"$TEST_DIR/status-owner.json"
+	expect_eq "exit status of status, the owner alone" 0 "$RUN_STATUS" &&
+		expect_eq "owner and reachability" "cgroup /$OWNER_GROUP True True True True []" \
+			"$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; r=m["reachable"]; print(m["owner"], r["remote_ipv4"], r["remote_ipv6"], r["local_ipv4"], r["local_ipv6"], m["problems"])' "$TEST_DIR/status-owner.json")" || return 1
+	kill "$LAST_LISTENER"
+	wait "$LAST_LISTENER" 2>/dev/null || true
+	listen owner-v4 "$OWNER_GROUP" tcp 4 198.18.0.1 8080 owner
+	listen attacker "$ATTACKER_GROUP" tcp 4 127.0.0.1 8080 attacker
+	run_captured owned_portredir --json -f "$TEST_DIR/rules.conf" status
+	printf '%s\n' "$RUN_OUT" >"$TEST_DIR/status-attacker.json"
+	expect_eq "exit status of status, an outsider on 127.0.0.1" 1 "$RUN_STATUS" &&
+		expect_eq "reachability with the outsider" "False False True False" \
+			"$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; r=m["reachable"]; print(r["local_ipv4"], r["local_ipv6"], r["remote_ipv4"], r["remote_ipv6"])' "$TEST_DIR/status-attacker.json")" &&
+		python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["mappings"][0]; sys.exit(0 if any(sys.argv[2] in p for p in m["problems"]) else 1)' \
+			"$TEST_DIR/status-attacker.json" "cgroup /$OWNER_GROUP" ||
+		{ diag "no problem names the owner: $(cat "$TEST_DIR/status-attacker.json")"; return 1; }
+	expect_answers "$HOST" tcp 80 refused 127.0.0.1
+	expect_no_records attacker
 }
 
 run_tests

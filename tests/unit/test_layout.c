@@ -624,7 +624,7 @@ static void rule_belongs_to_table_portredir_and_its_chain_in_family_inet(void **
 
 /* The map and the count set may be created in the same batch: the
  * lookups and the count name them and also carry their transaction ids,
- * the map's and, PROTOCOL_COUNT further, the count set's. */
+ * the map's and, three times PROTOCOL_COUNT further (after the owner gate's), the count set's. */
 static void rule_looks_up_its_map_and_counts_by_name_and_set_id(void **unused)
 {
 	struct nftnl_rule *rule = layout_rule(CHAIN_OUTPUT, PROTOCOL_UDP, 2, false);
@@ -643,7 +643,7 @@ static void rule_looks_up_its_map_and_counts_by_name_and_set_id(void **unused)
 	assert_int_equal(nftnl_expr_get_u32(rule_expression(rule, 9, "lookup"), NFTNL_EXPR_LOOKUP_DREG), NFT_REG_1);
 	count = rule_expression(rule, 7, "dynset");
 	assert_string_equal(nftnl_expr_get_str(count, NFTNL_EXPR_DYNSET_SET_NAME), "udp_counts");
-	assert_int_equal(nftnl_expr_get_u32(count, NFTNL_EXPR_DYNSET_SET_ID), 4);
+	assert_int_equal(nftnl_expr_get_u32(count, NFTNL_EXPR_DYNSET_SET_ID), 8);
 	assert_int_equal(nftnl_expr_get_u32(count, NFTNL_EXPR_DYNSET_OP), NFT_DYNSET_OP_UPDATE);
 	assert_false(nftnl_expr_is_set(count, NFTNL_EXPR_DYNSET_TIMEOUT));
 	nftnl_rule_free(rule);
@@ -687,7 +687,7 @@ static void rule_survives_a_netlink_message_round_trip(void **unused)
 	assert_string_equal(text, TCP_RULE_TEXT);
 	lookup = rule_expression(parsed, 9, "lookup");
 	assert_int_equal(nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID), 1);
-	assert_int_equal(nftnl_expr_get_u32(rule_expression(parsed, 7, "dynset"), NFTNL_EXPR_DYNSET_SET_ID), 3);
+	assert_int_equal(nftnl_expr_get_u32(rule_expression(parsed, 7, "dynset"), NFTNL_EXPR_DYNSET_SET_ID), 7);
 	nftnl_rule_free(parsed);
 	nftnl_rule_free(rule);
 }

@@ -31,6 +31,7 @@ static void make_layout(struct table_state *current)
 		current->maps[i].status = OBJECT_OK;
 		current->owned_sets[i].status = OBJECT_OK;
 		current->owner_sets[i].status = OBJECT_OK;
+		current->count_sets[i].status = OBJECT_OK;
 	}
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		current->chains[i].status = OBJECT_OK;
