@@ -98,13 +98,15 @@ general_help_lists_the_commands() {
   flush    delete the managed table and restore the sysctl portredir changed
   watch    apply, then re-apply whenever the mapping, the table or the sysctl
            changes
+  status   say why traffic does or does not arrive; exit 1 when a problem is
+           found
   help     print the help of a command, or this list
   version  print the version" "$(sed -n '/^Commands:$/,/^$/p' <<<"$OUT" | sed '1d;$d')"
 }
 
 help_lines_fit_80_columns() {
 	local command long
-	for command in "" check diff apply show flush watch help version; do
+	for command in "" check diff apply show flush watch status help version; do
 		# shellcheck disable=SC2086
 		long=$("$PORTREDIR" help $command | awk 'length > 79')
 		same "lines over 79 columns in help $command" "" "$long" || return 1
@@ -179,6 +181,16 @@ if example != actual:
 ' "$example" "$SCRATCH/json/out"
 }
 
+# The README's mapping language, by example: a mapping check accepts.
+readme_mapping_example_is_valid() {
+	mkdir -p "$SCRATCH/mapping"
+	awk '/^## The mapping language/ { on = 1 } on && /^```$/ { if (inside) exit; inside = 1; next } inside' \
+		README.md >"$SCRATCH/mapping/rules.conf"
+	chmod 0644 "$SCRATCH/mapping/rules.conf"
+	[ -s "$SCRATCH/mapping/rules.conf" ] || { diag "README.md shows no mapping"; return 1; }
+	"$PORTREDIR" -q -f "$SCRATCH/mapping/rules.conf" check >/dev/null
+}
+
 make --no-print-directory -s "$PORTREDIR" >/dev/null 2>&1 || make --no-print-directory -s >/dev/null
 PYTHON=/usr/bin/python3
 check "help COMMAND prints its synopsis, options and exit status" help_command_prints_the_synopsis_options_and_exit_status
@@ -192,4 +204,5 @@ check "an unknown command suggests the nearest" an_unknown_command_suggests_the_
 check "version and --version agree" version_and_dash_dash_version_agree
 check "the README's example of check is what check prints" readme_check_example_is_what_check_prints
 check "the README's error document is what check --json prints" readme_json_error_example_is_what_check_prints
+check "the README's mapping example is valid" readme_mapping_example_is_valid
 finish
