@@ -168,20 +168,50 @@ int kernel_run_messages(const void *buffer, size_t length, uint32_t sequence, ui
 	return errno > 0 ? -errno : -EPROTO;
 }
 
+struct expression_check {
+	bool named;
+	bool dynset;
+	const struct nlattr *data;
+};
+
 static int expression_attribute(const struct nlattr *attribute, void *data)
 {
-	bool *named = data;
+	struct expression_check *check = data;
 
-	if (mnl_attr_get_type(attribute) == NFTA_EXPR_NAME && mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0)
-		*named = true;
+	if (mnl_attr_get_type(attribute) == NFTA_EXPR_NAME && mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0) {
+		check->named = true;
+		check->dynset = !strcmp(mnl_attr_get_str(attribute), "dynset");
+	} else if (mnl_attr_get_type(attribute) == NFTA_EXPR_DATA) {
+		check->data = attribute;
+	}
 	return MNL_CB_OK;
+}
+
+static bool expression_named(const struct nlattr *expression);
+static bool expressions_named(const struct nlattr *list);
+
+/* A dynset carries expressions of its own (update @counts { ... counter }),
+ * which libnftnl parses with the same fault as the rule's. */
+static int dynset_attribute(const struct nlattr *attribute, void *data)
+{
+	(void)data;
+	switch (mnl_attr_get_type(attribute)) {
+	case NFTA_DYNSET_EXPR:
+		return expression_named(attribute) ? MNL_CB_OK : MNL_CB_ERROR;
+	case NFTA_DYNSET_EXPRESSIONS:
+		return expressions_named(attribute) ? MNL_CB_OK : MNL_CB_ERROR;
+	default:
+		return MNL_CB_OK;
+	}
 }
 
 static bool expression_named(const struct nlattr *expression)
 {
-	bool named = false;
+	struct expression_check check = { 0 };
 
-	return mnl_attr_parse_nested(expression, expression_attribute, &named) >= 0 && named;
+	if (mnl_attr_parse_nested(expression, expression_attribute, &check) < 0 || !check.named)
+		return false;
+	return !check.dynset || !check.data || mnl_attr_parse_nested(check.data, dynset_attribute, NULL) >= 0;
 }
 
 static int expression_list_attribute(const struct nlattr *attribute, void *data)

@@ -17,7 +17,7 @@ struct owned_span owned_of_protocol(const struct owned_port *ports, size_t count
 		start++;
 	for (end = start; end < count && ports[end].protocol == protocol; end++)
 		;
-	return (struct owned_span){ .ports = ports + start, .count = end - start };
+	return (struct owned_span){ .ports = ports ? ports + start : NULL, .count = end - start };
 }
 
 struct owner_element_span owner_elements_of_protocol(const struct owner_element *elements, size_t count,
@@ -29,7 +29,8 @@ struct owner_element_span owner_elements_of_protocol(const struct owner_element 
 		start++;
 	for (end = start; end < count && elements[end].protocol == protocol; end++)
 		;
-	return (struct owner_element_span){ .elements = elements + start, .count = end - start };
+	/* NULL + 0 is undefined in C: an empty list has no elements. */
+	return (struct owner_element_span){ .elements = elements ? elements + start : NULL, .count = end - start };
 }
 
 static int compare_owner_elements(const void *a, const void *b)

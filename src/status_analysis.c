@@ -22,6 +22,8 @@ const char *client_kind_name(enum client_kind kind)
 }
 
 static int add_problem(char ***problems, size_t *count, size_t *capacity, const char *format, va_list arguments)
+	__attribute__((format(printf, 4, 0)));
+static int add_problem(char ***problems, size_t *count, size_t *capacity, const char *format, va_list arguments)
 {
 	char *text;
 

@@ -139,4 +139,19 @@ test_an_invalid_mapping_fails_with_the_parser_message_and_changes_nothing() {
 	no_scratch_file_is_left
 }
 
+# With portredir_status_check, status is the play's last check: with
+# nothing listening on the targets it fails the host (exit 1 of status is
+# a failure there), after the kernel was made to match.
+test_the_status_check_fails_a_host_where_nothing_listens() {
+	local ns
+	setup_ansible
+	ns=$(netns_add s)
+	playbook "$ns" -e portredir_status_check=true
+	expect_run "run with the status check" 2 \
+		'localhost: ok=6 changed=3 unreachable=0 failed=1 skipped=0 rescued=0 ignored=0'
+	expect_table "$ns" "$EXPECTED_TABLE"
+	grep -qF "refused" <<<"$RUN_OUT" ||
+		{ diag "status's problems are not in the play's output"; return 1; }
+}
+
 run_tests

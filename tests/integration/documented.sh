@@ -1,6 +1,8 @@
 #!/bin/bash
 # The change lines the README and portredir(8) show as their example are
-# what diff prints, in its order, for a kernel in that state.
+# what diff prints, in its order, for a kernel in that state; and the
+# README's example of status is what status prints for the listener it
+# names.
 . "$(dirname "$0")/lib.sh"
 
 # The README's example: the code block after "print one line per change".
@@ -45,6 +47,27 @@ test_the_man_page_change_lines_are_what_diff_prints() {
 	[ -n "$example" ] || { diag "portredir(8) OUTPUT shows no change lines"; return 1; }
 	diff_of_the_documented_state "$ns"
 	expect_eq "portredir(8)'s change lines" "$example" "$RUN_OUT"
+}
+
+# The README's status example: the block after "$ sudo portredir status".
+readme_status_example() {
+	awk '/^\$ sudo portredir status$/ { on = 1; next } on && /^```$/ { exit } on' README.md
+}
+
+test_the_readme_status_example_is_what_status_prints() {
+	local ns example mapping=$TEST_DIR/rules.conf
+	netns_make ns host
+	example=$(readme_status_example)
+	[ -n "$example" ] || { diag "README.md shows no output of portredir status"; return 1; }
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	portredir_in "$ns" -q -f "$mapping" apply
+	# Python's http.server as www-data on its default address, 0.0.0.0.
+	background ip netns exec "$ns" setpriv --reuid=www-data --regid="$(id -g www-data)" --clear-groups \
+		"$PYTHON" -m http.server --bind 0.0.0.0 --directory "$TEST_DIR" 8080 >/dev/null 2>&1
+	wait_for "the server on 8080" socket_is_bound "$ns" tcp 8080
+	run_captured portredir_in "$ns" -f "$mapping" status
+	expect_eq "exit status of status" 1 "$RUN_STATUS"
+	expect_eq "the README's status example (any pid)" "$example" "$(sed -E 's/pid [0-9]+/pid 812/' <<<"$RUN_OUT")"
 }
 
 run_tests

@@ -181,6 +181,16 @@ if example != actual:
 ' "$example" "$SCRATCH/json/out"
 }
 
+# The README's mapping language, by example: a mapping check accepts.
+readme_mapping_example_is_valid() {
+	mkdir -p "$SCRATCH/mapping"
+	awk '/^## The mapping language/ { on = 1 } on && /^```$/ { if (inside) exit; inside = 1; next } inside' \
+		README.md >"$SCRATCH/mapping/rules.conf"
+	chmod 0644 "$SCRATCH/mapping/rules.conf"
+	[ -s "$SCRATCH/mapping/rules.conf" ] || { diag "README.md shows no mapping"; return 1; }
+	"$PORTREDIR" -q -f "$SCRATCH/mapping/rules.conf" check >/dev/null
+}
+
 make --no-print-directory -s "$PORTREDIR" >/dev/null 2>&1 || make --no-print-directory -s >/dev/null
 PYTHON=/usr/bin/python3
 check "help COMMAND prints its synopsis, options and exit status" help_command_prints_the_synopsis_options_and_exit_status
@@ -194,4 +204,5 @@ check "an unknown command suggests the nearest" an_unknown_command_suggests_the_
 check "version and --version agree" version_and_dash_dash_version_agree
 check "the README's example of check is what check prints" readme_check_example_is_what_check_prints
 check "the README's error document is what check --json prints" readme_json_error_example_is_what_check_prints
+check "the README's mapping example is valid" readme_mapping_example_is_valid
 finish
