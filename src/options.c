@@ -40,7 +40,7 @@ const struct command commands[] = {
 	{ "status", status_main, OPTIONS_GLOBAL,
 	  "say why traffic does or does not arrive; exit 1 when a problem is found", NULL,
 	  "For each mapping, the listeners on its target and who owns them, which kinds of client (remote and local, IPv4 and IPv6) would be delivered, the sockets the redirect shadows, the connections it carried and carries now, and what else in the ruleset may take or drop its traffic; each problem with what to do.",
-	  { { 0, "every mapping is healthy" }, { 1, "a problem was found" }, { 2, "error" }, { 0, NULL } } },
+	  { { 0, "healthy: no problem, no conflict" }, { 1, "a problem or a conflict was found" }, { 2, "error" }, { 0, NULL } } },
 	{ "help", help_main, OPTIONS_GLOBAL, "print the help of a command, or this list", "[COMMAND]",
 	  "Print a command's synopsis, what it does, its options and its exit statuses; without COMMAND, the list of commands. `portredir COMMAND --help` is the same.",
 	  { { 0, "printed" }, { 2, "no such command" }, { 0, NULL } } },
