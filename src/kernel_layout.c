@@ -98,6 +98,19 @@ static int table_userdata_attribute(const struct nftnl_udata *attribute, void *d
 	return 0;
 }
 
+/* Whether every attribute of userdata (a type byte, a length byte, the
+ * value) lies within it: nftnl_udata_parse() in libnftnl 1.2.4 does not
+ * check, and hands a forged table's attribute that runs past the buffer
+ * to the callback (the decoder's fuzzer found it). */
+static bool userdata_fits(const unsigned char *userdata, uint32_t length)
+{
+	for (uint32_t offset = 0; offset < length; offset += 2 + userdata[offset + 1]) {
+		if (offset + 2 > length || offset + 2 + userdata[offset + 1] > length)
+			return false;
+	}
+	return true;
+}
+
 static int parse_table_userdata(const struct nftnl_table *table, struct table_userdata *found)
 {
 	const void *userdata;
@@ -105,7 +118,8 @@ static int parse_table_userdata(const struct nftnl_table *table, struct table_us
 
 	*found = (struct table_userdata){ 0 };
 	userdata = nftnl_table_get_data(table, NFTNL_TABLE_USERDATA, &length);
-	if (!userdata || nftnl_udata_parse(userdata, length, table_userdata_attribute, found) < 0)
+	if (!userdata || !userdata_fits(userdata, length) ||
+	    nftnl_udata_parse(userdata, length, table_userdata_attribute, found) < 0)
 		return -ENOENT;
 	return 0;
 }

@@ -171,6 +171,7 @@ int kernel_run_messages(const void *buffer, size_t length, uint32_t sequence, ui
 struct expression_check {
 	bool named;
 	bool dynset;
+	bool immediate;
 	const struct nlattr *data;
 };
 
@@ -181,6 +182,7 @@ static int expression_attribute(const struct nlattr *attribute, void *data)
 	if (mnl_attr_get_type(attribute) == NFTA_EXPR_NAME && mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) == 0) {
 		check->named = true;
 		check->dynset = !strcmp(mnl_attr_get_str(attribute), "dynset");
+		check->immediate = !strcmp(mnl_attr_get_str(attribute), "immediate");
 	} else if (mnl_attr_get_type(attribute) == NFTA_EXPR_DATA) {
 		check->data = attribute;
 	}
@@ -189,6 +191,49 @@ static int expression_attribute(const struct nlattr *attribute, void *data)
 
 static bool expression_named(const struct nlattr *expression);
 static bool expressions_named(const struct nlattr *list);
+
+/* The attribute of a type in a nest as libnftnl sees it (the last of that
+ * type; an attribute that does not fit ends the walk), or NULL. */
+struct nested_find {
+	uint16_t type;
+	const struct nlattr *found;
+};
+
+static int nested_find_attribute(const struct nlattr *attribute, void *data)
+{
+	struct nested_find *find = data;
+
+	if (mnl_attr_get_type(attribute) == find->type)
+		find->found = attribute;
+	return MNL_CB_OK;
+}
+
+static const struct nlattr *nest_member(const struct nlattr *nest, uint16_t type)
+{
+	struct nested_find find = { .type = type };
+
+	if (!nest || mnl_attr_parse_nested(nest, nested_find_attribute, &find) < 0)
+		return NULL;
+	return find.found;
+}
+
+/* An immediate's verdict: libnftnl 1.2.4 strdup()s a jump's or goto's
+ * chain name without checking that there is one (the owner gate's rules
+ * jump, and a forged one may not name its chain). */
+static bool immediate_readable(const struct nlattr *data)
+{
+	const struct nlattr *verdict = nest_member(nest_member(data, NFTA_IMMEDIATE_DATA), NFTA_DATA_VERDICT);
+	const struct nlattr *code = nest_member(verdict, NFTA_VERDICT_CODE), *chain;
+	int32_t value;
+
+	if (!code || mnl_attr_validate(code, MNL_TYPE_U32) < 0)
+		return true;
+	value = (int32_t)ntohl(mnl_attr_get_u32(code));
+	if (value != NFT_JUMP && value != NFT_GOTO)
+		return true;
+	chain = nest_member(verdict, NFTA_VERDICT_CHAIN);
+	return chain && mnl_attr_validate(chain, MNL_TYPE_NUL_STRING) == 0;
+}
 
 /* A dynset carries expressions of its own (update @counts { ... counter }),
  * which libnftnl parses with the same fault as the rule's. */
@@ -211,6 +256,8 @@ static bool expression_named(const struct nlattr *expression)
 
 	if (mnl_attr_parse_nested(expression, expression_attribute, &check) < 0 || !check.named)
 		return false;
+	if (check.immediate)
+		return immediate_readable(check.data);
 	return !check.dynset || !check.data || mnl_attr_parse_nested(check.data, dynset_attribute, NULL) >= 0;
 }
 

@@ -126,19 +126,30 @@ struct nftnl_set_elem *layout_owner_element(uint16_t port, uint64_t id)
 	return element;
 }
 
-static int collect_element_userdata(const struct nftnl_udata *attribute, void *data)
+/* The comment of an element's userdata, found by walking its attributes
+ * (a type byte, a length byte, the value) here rather than with
+ * nftnl_udata_parse(): libnftnl 1.2.4 does not check that an attribute's
+ * value lies within the buffer, which a forged dump's need not. */
+static int find_comment(const unsigned char *userdata, uint32_t length, const char **ret_text, size_t *ret_length)
 {
-	const struct nftnl_udata **attributes = data;
+	for (uint32_t offset = 0; offset + 2 <= length;) {
+		uint8_t type = userdata[offset], size = userdata[offset + 1];
 
-	if (nftnl_udata_type(attribute) <= NFTNL_UDATA_SET_ELEM_MAX)
-		attributes[nftnl_udata_type(attribute)] = attribute;
-	return 0;
+		if (offset + 2 + size > length)
+			return -EINVAL;
+		if (type == NFTNL_UDATA_SET_ELEM_COMMENT) {
+			*ret_text = (const char *)userdata + offset + 2;
+			*ret_length = size;
+			return 0;
+		}
+		offset += 2 + size;
+	}
+	return -ENOENT;
 }
 
 int layout_owned_element_parse(struct nftnl_set_elem *element, uint16_t *ret_port, const char **ret_text,
 			       size_t *ret_length)
 {
-	const struct nftnl_udata *attributes[NFTNL_UDATA_SET_ELEM_MAX + 1] = { NULL };
 	const void *key, *userdata;
 	uint32_t key_length = 0, length = 0;
 	uint16_t port;
@@ -148,11 +159,8 @@ int layout_owned_element_parse(struct nftnl_set_elem *element, uint16_t *ret_por
 	if (!key || key_length != sizeof(port) || !userdata)
 		return -EINVAL;
 	memcpy(&port, key, sizeof(port));
-	if (nftnl_udata_parse(userdata, length, collect_element_userdata, attributes) < 0 ||
-	    !attributes[NFTNL_UDATA_SET_ELEM_COMMENT])
+	if (find_comment(userdata, length, ret_text, ret_length) < 0)
 		return -EINVAL;
-	*ret_text = nftnl_udata_get(attributes[NFTNL_UDATA_SET_ELEM_COMMENT]);
-	*ret_length = nftnl_udata_len(attributes[NFTNL_UDATA_SET_ELEM_COMMENT]);
 	/* A comment ends in its NUL, which is not part of the text. */
 	if (!*ret_length || (*ret_text)[*ret_length - 1] != '\0')
 		return -EINVAL;

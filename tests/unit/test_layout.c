@@ -235,6 +235,25 @@ static void table_with_only_a_comment_in_userdata_has_no_original_port_start(voi
 	nftnl_table_free(table);
 }
 
+/* A forged table whose userdata attribute claims more bytes than there are
+ * (the decoder's fuzzer found it; libnftnl 1.2.4 does not check). */
+static void table_with_userdata_running_past_its_end_has_no_original_port_start(void **unused)
+{
+	struct nftnl_table *table = layout_table(NULL, 0, 0);
+	unsigned int value = 12345;
+	uint64_t id = 7;
+
+	(void)unused;
+	assert_non_null(table);
+	assert_int_equal(nftnl_table_set_data(table, NFTNL_TABLE_USERDATA, "\xf0\x40\x00\x01", 4), 0);
+	assert_int_equal(layout_table_original_port_start(table, &value), -ENOENT);
+	assert_int_equal(value, 12345);
+	assert_int_equal(nftnl_table_set_data(table, NFTNL_TABLE_USERDATA, "\xf1", 1), 0);
+	assert_int_equal(layout_table_id(table, &id), -ENOENT);
+	assert_int_equal(id, 7);
+	nftnl_table_free(table);
+}
+
 /* The identity, alone or with the original value, 8 bytes of type 0xf1. */
 static void table_with_an_id_keeps_it_in_userdata_type_0xf1(void **unused)
 {
@@ -760,6 +779,7 @@ int main(void)
 		cmocka_unit_test(table_with_an_original_port_start_keeps_it_in_userdata_type_0xf0),
 		cmocka_unit_test(table_keeps_an_original_port_start_of_zero),
 		cmocka_unit_test(table_with_only_a_comment_in_userdata_has_no_original_port_start),
+		cmocka_unit_test(table_with_userdata_running_past_its_end_has_no_original_port_start),
 		cmocka_unit_test(table_with_an_id_keeps_it_in_userdata_type_0xf1),
 		cmocka_unit_test(table_without_an_id_reads_as_having_none),
 		cmocka_unit_test(new_table_ids_are_not_zero_and_differ),

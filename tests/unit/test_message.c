@@ -413,6 +413,46 @@ static void table_name_without_its_nul_or_header_is_none(void **unused)
 	assert_null(kernel_message_table_name(nlh));
 }
 
+/* A rule's expressions holding one immediate with verdict code, and the
+ * chain name's bytes (none when chain is NULL). */
+static const struct nlattr *immediate_rule(int32_t code, const char *chain, size_t chain_length)
+{
+	struct nlmsghdr *nlh = message();
+	struct nlattr *list, *element, *data, *immediate, *verdict;
+
+	nlh->nlmsg_len = mnl_nlmsg_size(0);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	element = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "immediate");
+	data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+	immediate = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+	verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)code));
+	if (chain)
+		mnl_attr_put(nlh, NFTA_VERDICT_CHAIN, chain_length, chain);
+	mnl_attr_nest_end(nlh, verdict);
+	mnl_attr_nest_end(nlh, immediate);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, element);
+	mnl_attr_nest_end(nlh, list);
+	return list;
+}
+
+/* libnftnl 1.2.4 strdup()s a jump's chain name unchecked: a forged rule
+ * whose jump names no chain, or names it without its NUL, is not handed
+ * to it (the owner gate's rules jump; the decoder's fuzzer found it). */
+static void jump_without_a_chain_name_is_not_given_to_libnftnl(void **unused)
+{
+	(void)unused;
+	assert_true(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NF_ACCEPT, NULL, 0)));
+	assert_true(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NFT_JUMP, "owner_check", 12)));
+	assert_true(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NFT_GOTO, "owner_check", 12)));
+	assert_false(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NFT_JUMP, NULL, 0)));
+	assert_false(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NFT_GOTO, NULL, 0)));
+	assert_false(kernel_libnftnl_may_parse(NFT_MSG_GETRULE, immediate_rule(NFT_JUMP, "owner_check", 11)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +474,7 @@ int main(void)
 		cmocka_unit_test(message_claiming_two_gibibytes_is_refused),
 		cmocka_unit_test(table_is_attribute_one_of_every_object_message),
 		cmocka_unit_test(table_name_without_its_nul_or_header_is_none),
+		cmocka_unit_test(jump_without_a_chain_name_is_not_given_to_libnftnl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -389,6 +389,15 @@ static void elements_of_another_shape_are_not_parsed(void **unused)
 	nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, 2);
 	nftnl_set_elem_set(element, NFTNL_SET_ELEM_USERDATA, "\x00\x03" "abc", 5);
 	assert_int_equal(layout_owned_element_parse(element, &port, &text, &length), -EINVAL);
+	/* A comment longer than the userdata holding it (the fuzzer's find:
+	 * libnftnl does not check this). */
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_USERDATA, "\x00\x40" "abc", 5);
+	assert_int_equal(layout_owned_element_parse(element, &port, &text, &length), -EINVAL);
+	/* The comment after another attribute. */
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_USERDATA, "\x01\x01" "x" "\x00\x02" "a", 7);
+	assert_int_equal(layout_owned_element_parse(element, &port, &text, &length), 0);
+	assert_int_equal(length, 1);
+	assert_memory_equal(text, "a", 1);
 	nftnl_set_elem_free(element);
 }
 
