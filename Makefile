@@ -152,19 +152,57 @@ check:
 	@$(MAKE) --no-print-directory tests
 	@tests/run.sh $(UNIT_TESTS)
 
-# Benchmarks against nft in a throwaway namespace; not part of check.
+# The tests that need neither root nor a kernel to change: the unit tests
+# and the mapping-file corpus. The package build runs them (dh_auto_test);
+# make check runs them too, among everything else.
+check-unit: $(BUILD)/portredir $(UNIT_TESTS)
+	@set -e; for test in $(UNIT_TESTS); do $$test; done
+	@PORTREDIR=$(BUILD)/portredir tests/run-corpus.sh >$(BUILD)/corpus.tap; \
+	if grep '^not ok' $(BUILD)/corpus.tap; then exit 1; fi; \
+	echo "corpus: $$(grep -c '^ok' $(BUILD)/corpus.tap) passed, 0 failed"
+
+# The Debian package (debian/) and its -dbgsym, built from a copy of this
+# tree in $(BUILD)/deb/ (dpkg-buildpackage writes beside the source
+# directory, so everything lands there), then checked by lintian: no error
+# and no warning. Log in $(BUILD)/deb/build.log.
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE = $(BUILD)/deb/portredir_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb:
+	@tests/install-deps.sh debhelper dpkg-dev lintian
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/portredir-$(DEB_VERSION)
+	@tar -cf - --exclude=./$(BUILD) --exclude=./.git . | tar -xf - -C $(BUILD)/deb/portredir-$(DEB_VERSION)
+	$(quiet) DEB $(DEB_FILE)
+	@cd $(BUILD)/deb/portredir-$(DEB_VERSION) && \
+	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -Jauto >../build.log 2>&1; then \
+		tail -n 40 ../build.log; echo "dpkg-buildpackage failed; the log is $(BUILD)/deb/build.log" >&2; exit 1; \
+	fi
+	$(quiet) LINT $(BUILD)/deb/portredir_$(DEB_VERSION)_$(DEB_ARCH).changes
+	@lintian --fail-on error,warning $(BUILD)/deb/portredir_$(DEB_VERSION)_$(DEB_ARCH).changes
+
+# The packet-path bench's load generator and servers (tests/bench/packet.py).
+$(BUILD)/tests/packet_load: tests/bench/packet_load.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	$(quiet) CC $@
+	$(Q)$(COMPILE) $(PORTREDIR_LDFLAGS) $(LDFLAGS) -o $@ $<
+
+# Benchmarks against nft and against a direct bind, in throwaway
+# namespaces; not part of check. BENCHFLAGS=--packet-only runs only the
+# packet path (and not watch's bench).
 bench:
 	@tests/install-deps.sh gnuplot-nox
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/packet_load
 	@python3 tests/bench/bench.py --out $(BUILD)/bench $(BENCHFLAGS)
-	@python3 tests/bench/watch.py $(WATCHBENCHFLAGS)
+	$(if $(findstring --packet-only,$(BENCHFLAGS)),,@python3 tests/bench/watch.py $(WATCHBENCHFLAGS))
 
 # The installed units in a really booted minimal Debian system
 # (systemd-nspawn, as root; tests/boot/check-boot.sh). Run by CI.
+# The package too (make deb first; built here when there is none).
 check-boot:
 	@tests/install-deps.sh debootstrap systemd-container
 	@$(MAKE) --no-print-directory all SANITIZE=0
-	@SBINDIR='$(SBINDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' tests/boot/check-boot.sh
+	@[ -e $(DEB_FILE) ] || $(MAKE) --no-print-directory deb
+	@SBINDIR='$(SBINDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' DEB='$(DEB_FILE)' tests/boot/check-boot.sh
 
 # The first command of the README: dependencies, build, and a demonstration
 # in throwaway network namespaces. make is run again after the install so
@@ -212,4 +250,4 @@ clean:
 # relinks every test on the next run.
 .SECONDARY:
 
-.PHONY: all tests check check-boot bench demo deps fuzz fuzz-targets install uninstall clean FORCE
+.PHONY: all tests check check-unit check-boot deb bench demo deps fuzz fuzz-targets install uninstall clean FORCE

@@ -4,7 +4,7 @@
 # Needs root (apt-get) only when something is missing.
 set -e
 packages="build-essential pkg-config libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 \
-	socat python3 valgrind util-linux procps time mandoc man-db $*"
+	socat python3 valgrind util-linux procps time mandoc man-db ansible-core $*"
 missing=""
 for package in $packages; do
 	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -4,10 +4,14 @@
 # build/boot/rootfs-cache/ and keyed on the suite, mirror, architecture and
 # package list) gets `make install DESTDIR=` and `systemctl enable
 # portredir.service`, and boots with systemd-nspawn --private-network (its
-# own ruleset and sysctls; the host's are never touched), twice: with a
-# valid mapping, then with a broken one. Inside, tests/boot/inside.sh runs
-# after multi-user.target, writes its TAP to a bound directory and powers
-# the system off. Prints TAP-like lines and "N passed, N failed" (",
+# own ruleset and sysctls; the host's are never touched): with a valid
+# mapping, with a broken one, and with portredir-watch.service instead.
+# Then the Debian package ($DEB, from make deb) is installed into another
+# copy with dpkg -i and apt-get install -f, enabled as README.Debian says,
+# and booted: the valid mapping's checks against the package's files, then
+# an upgrade with the service active, removal and purge. Inside,
+# tests/boot/inside.sh runs after multi-user.target, writes its TAP to a
+# bound directory and powers the system off. Prints TAP-like lines and "N passed, N failed" (",
 # N skipped"); exit status 1 on any failure. Skips only where nspawn
 # cannot run.
 set -u
@@ -18,6 +22,8 @@ MAKE=${MAKE:-make}
 # Where make install puts the binary and the units (the Makefile passes them).
 SBINDIR=${SBINDIR:-/usr/local/sbin}
 SYSTEMDUNITDIR=${SYSTEMDUNITDIR:-/lib/systemd/system}
+# The package to install (make check-boot passes the one make deb built).
+DEB=${DEB:-}
 # Each boot is bounded; a healthy one takes a few seconds.
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 # Besides minbase: an init and D-Bus (systemctl), portredir's runtime
@@ -154,10 +160,12 @@ cached_root() {
 }
 
 # The unit that runs inside.sh once the system is up, then powers off
-# whatever the checks found.
+# whatever the checks found. multi-user.target only wants portredir's
+# units and is not ordered after them: on a loaded machine it is reached
+# while portredir.service is still activating, so the test waits for them.
 BOOT_TEST_UNIT='[Unit]
 Description=portredir boot test: check what the boot did, then power off
-After=multi-user.target
+After=multi-user.target portredir.service portredir-watch.service
 SuccessAction=poweroff
 FailureAction=poweroff
 
@@ -182,11 +190,12 @@ prepare_installed() {
 	echo portredir-boot-test >"$root/etc/hostname"
 }
 
-# installed_unit_runs PATH: the installed portredir.service names the
-# binary where make install put it, outside DESTDIR.
+# installed_unit_runs PATH [ROOT UNITDIR]: the portredir.service installed
+# in ROOT (make install's) names the binary at PATH, outside ROOT.
 installed_unit_runs() {
-	local unit=$BOOT_DIR/installed$SYSTEMDUNITDIR/portredir.service
-	[ -x "$BOOT_DIR/installed$1" ] &&
+	local root=${2:-$BOOT_DIR/installed}
+	local unit=$root${3:-$SYSTEMDUNITDIR}/portredir.service
+	[ -x "$root$1" ] &&
 		grep -qx "ExecStart=$1 apply" "$unit" &&
 		grep -qx "ExecReload=$1 apply" "$unit" &&
 		grep -qx "ExecStop=$1 flush" "$unit" && return 0
@@ -194,18 +203,24 @@ installed_unit_runs() {
 	return 1
 }
 
-# boot MODE MAPPING...: boots a fresh copy of the installed root with
-# MAPPING as rules.conf, and reports what inside.sh found.
+# boot MODE MAPPING...: boots a fresh copy of the installed root
+# ($BOOT_SOURCE: make install's, or the package's) with MAPPING as
+# rules.conf, and reports what inside.sh found. $BOOT_FILES go to
+# /results too.
+BOOT_SOURCE=$BOOT_DIR/installed
+BOOT_FILES=()
 boot() {
 	local mode=$1 root=$BOOT_DIR/root-$1 results=$BOOT_DIR/results-$1 status line verdict began
+	local label="$1 mapping"
+	[ "$mode" != package ] || label=package
 	shift
 	remove_tree "$root"
 	rm -rf "$results"
 	mkdir -p "$results"
-	cp -a "$BOOT_DIR/installed" "$root"
+	cp -a "$BOOT_SOURCE" "$root"
 	printf '%s\n' "$@" >"$root/etc/portredir/rules.conf"
 	echo "$mode" >"$results/mode"
-	cp tests/boot/inside.sh "$results/"
+	cp tests/boot/inside.sh "${BOOT_FILES[@]}" "$results/"
 	began=$SECONDS
 	timeout --kill-after=10 "$BOOT_TIMEOUT" \
 		"${NSPAWN[@]}" --directory="$root" --machine="portredir-boot-$mode" --boot \
@@ -213,7 +228,7 @@ boot() {
 	status=$?
 	diag "boot with the $mode mapping: $((SECONDS - began)) s, systemd-nspawn exit status $status"
 	if [ ! -f "$results/tap" ]; then
-		report "not ok" "$mode mapping: the system booted and ran its checks (console in ${BOOT_DIR#$PWD/}/console-$mode.log)"
+		report "not ok" "$label: the system booted and ran its checks (console in ${BOOT_DIR#$PWD/}/console-$mode.log)"
 		diag "$(tail -n 30 "$BOOT_DIR/console-$mode.log")"
 		return
 	fi
@@ -224,13 +239,165 @@ boot() {
 		"#"*) echo "$line"; continue ;;
 		*) continue ;;
 		esac
-		report "$verdict" "$mode mapping: ${line#* - }"
+		report "$verdict" "$label: ${line#* - }"
 	done <"$results/tap"
 	if grep -q '^not ok' "$results/tap"; then
 		diag "what the system logged:"
 		diag "$(cat "$results/diagnostics")"
 	fi
 	remove_tree "$root"
+}
+
+# The package's boot: where the package puts things, and what its
+# maintainer scripts ask of systemd (a policy-rc.d that records and
+# allows every request, as deb-systemd-invoke consults it).
+PACKAGE_UNIT_DIR=/lib/systemd/system
+POLICY_RC_D='#!/bin/sh
+# check-boot: records what deb-systemd-invoke asks to do, and allows it.
+echo "$*" >>/run/policy-rc.d.log
+exit 0'
+
+# in_root ROOT COMMAND...: COMMAND in ROOT, not booted (no systemd runs
+# there: maintainer scripts start and stop nothing), without network.
+in_root() {
+	local root=$1
+	shift
+	"${NSPAWN[@]}" --directory="$root" --bind-ro="$BOOT_DIR/debs:/debs" "$@" </dev/null
+}
+
+# package_query ROOT FORMAT: dpkg-query about portredir in ROOT.
+package_query() {
+	dpkg-query --admindir="$1/var/lib/dpkg" -W -f="$2" portredir 2>&1
+}
+
+# prepare_package CACHE: the cached root with the package installed by
+# dpkg -i, then apt-get install -f (the dependencies are in the root
+# already, and there is no network), in $BOOT_DIR/package.
+prepare_package() {
+	local root=$BOOT_DIR/package
+	remove_tree "$root"
+	rm -rf "$BOOT_DIR/debs"
+	mkdir -p "$BOOT_DIR/debs"
+	cp "$DEB" "$BOOT_DIR/debs/" || return 1
+	cp -a "$1" "$root" || return 1
+	in_root "$root" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive
+		dpkg -i '/debs/${DEB##*/}' && apt-get install -f -y -q" >"$BOOT_DIR/package-install.log" 2>&1
+}
+
+# expect_same WHAT EXPECTED ACTUAL
+expect_same() {
+	[ "$2" = "$3" ] && return 0
+	diag "$1: expected:" "$2" "got:" "$3"
+	return 1
+}
+
+# package_files_are ROOT: the package's files, but for its documentation,
+# are the binary, every unit of systemd/, the man pages and the mapping.
+package_files_are() {
+	local expected actual unit
+	expected=$(
+		echo /etc/portredir/rules.conf
+		for unit in $(cd systemd && for unit in *.in *.service *.path *.socket *.timer; do
+			[ -e "$unit" ] && echo "${unit%.in}"; done); do
+			echo "$PACKAGE_UNIT_DIR/$unit"
+		done
+		echo /usr/sbin/portredir
+		echo /usr/share/man/man5/portredir.conf.5.gz
+		echo /usr/share/man/man8/portredir.8.gz
+	)
+	actual=$(dpkg-query --admindir="$1/var/lib/dpkg" -L portredir |
+		while read -r path; do [ -d "$1$path" ] || echo "$path"; done | grep -v '^/usr/share/doc/')
+	expect_same "the package's files" "$(sort <<<"$expected")" "$(sort <<<"$actual")"
+}
+
+# nothing_enabled ROOT: the package enabled no unit, and linked none.
+nothing_enabled() {
+	local links
+	expect_same "systemctl is-enabled" "$(printf '%s\n' disabled disabled disabled static)" \
+		"$(systemctl --root="$1" is-enabled portredir.service portredir.path \
+			portredir-watch.service portredir-reload.service 2>&1)" || return 1
+	links=$(find "$1/etc/systemd" -name 'portredir*')
+	expect_same "links to portredir's units in /etc/systemd" "" "$links"
+}
+
+# upgrade_package DEB DIR: the same package as a newer version (its files
+# unchanged, VERSION+boot1) as DIR/portredir-upgrade.deb; prints the version.
+upgrade_package() {
+	local version repack=$BOOT_DIR/repack
+	version=$(dpkg-deb -f "$1" Version)+boot1
+	rm -rf "$repack"
+	dpkg-deb -R "$1" "$repack" &&
+		sed -i "s/^Version: .*/Version: $version/" "$repack/DEBIAN/control" &&
+		dpkg-deb -b "$repack" "$2/portredir-upgrade.deb" >/dev/null || return 1
+	rm -rf "$repack"
+	echo "$version"
+}
+
+# check WHAT COMMAND...: one host-side test of the package's root.
+check() {
+	local what=$1
+	shift
+	if "$@"; then report ok "$what"; else report "not ok" "$what"; fi
+}
+
+skip_one() {
+	number=$((number + 1))
+	skipped=$((skipped + 1))
+	echo "ok $number - $1 # SKIP $2"
+}
+
+# The package: installed, inspected, enabled as README.Debian says, booted.
+check_package() {
+	local root=$BOOT_DIR/package version
+	if [ -z "$DEB" ]; then
+		skip_one "the Debian package's boot" "no package given (make check-boot builds one with make deb)"
+		return
+	fi
+	if [ ! -f "$DEB" ]; then
+		report "not ok" "the package $DEB exists (make deb)"
+		return
+	fi
+	if ! prepare_package "$cache"; then
+		report "not ok" "dpkg -i ${DEB##*/} and apt-get install -f into the root"
+		diag "$(tail -n 30 "$BOOT_DIR/package-install.log")"
+		return
+	fi
+	report ok "dpkg -i ${DEB##*/} and apt-get install -f into the root"
+	version=$(dpkg-deb -f "$DEB" Version)
+	check "the package is installed, version $version" expect_same "the package's status" \
+		"install ok installed $version" "$(package_query "$root" '${Status} ${Version}')"
+	check "the package installs the binary, the units in $PACKAGE_UNIT_DIR and the man pages" \
+		package_files_are "$root"
+	check "/etc/portredir/rules.conf is the package's conffile" expect_same "the package's conffiles" \
+		/etc/portredir/rules.conf "$(package_query "$root" '${Conffiles}' | awk 'NF { print $1 }')"
+	check "the package enables no unit" nothing_enabled "$root"
+	check "the package's unit runs /usr/sbin/portredir" \
+		installed_unit_runs /usr/sbin/portredir "$root" "$PACKAGE_UNIT_DIR"
+
+	printf '%s\n' "$BOOT_TEST_UNIT" >"$root/etc/systemd/system/portredir-boot-test.service"
+	printf '%s\n' "$POLICY_RC_D" >"$root/usr/sbin/policy-rc.d"
+	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	echo portredir-boot-test >"$root/etc/hostname"
+	if ! systemctl --root="$root" enable portredir.service portredir-boot-test.service \
+		>>"$BOOT_DIR/package-install.log" 2>&1; then
+		report "not ok" "systemctl enable portredir.service in the package's root"
+		diag "$(tail -n 10 "$BOOT_DIR/package-install.log")"
+		return
+	fi
+	if ! version=$(upgrade_package "$DEB" "$BOOT_DIR/debs"); then
+		report "not ok" "repack ${DEB##*/} as a newer version"
+		return
+	fi
+	echo "$version" >"$BOOT_DIR/debs/upgrade-version"
+	BOOT_SOURCE=$root
+	BOOT_FILES=("$BOOT_DIR/debs/portredir-upgrade.deb" "$BOOT_DIR/debs/upgrade-version")
+	boot package \
+		'# check-boot: a valid mapping that declares the sysctl' \
+		'unprivileged_port_start 1000' \
+		'redirect tcp 80 to 8080' \
+		'redirect tcp,udp 443 to 8443'
+	remove_tree "$root"
+	rm -rf "$BOOT_DIR/debs"
 }
 
 mkdir -p "$BOOT_DIR"
@@ -268,4 +435,5 @@ else
 	diag "$(tail -n 10 "$BOOT_DIR/install.log")"
 fi
 remove_tree "$BOOT_DIR/installed"
+check_package
 finish

@@ -3,7 +3,9 @@
 # portredir-boot-test.service once multi-user.target was reached. Checks
 # what the boot did, as TAP, into /results/tap; /results/mode says which
 # boot this is: "valid" (rules.conf is a valid mapping), "broken" (it is
-# not), or "watch" (portredir-watch.service instead of the oneshot). The system powers off when this script ends, whatever it found.
+# not), "watch" (portredir-watch.service instead of the oneshot), or
+# "package" (the Debian package's, with upgrade, removal and purge). The
+# system powers off when this script ends, whatever it found.
 set -u
 MODE=$(cat /results/mode)
 RULES=/etc/portredir/rules.conf
@@ -311,10 +313,157 @@ boot_with_watch() {
 	check "watch stopped cleanly" unit_is portredir-watch.service ActiveState=inactive Result=success
 }
 
+# The package's boot (mode "package"): after the valid mapping's checks,
+# what an administrator does with the package, through dpkg in the booted
+# system. check-boot.sh put a newer version of the same package in
+# /results, and a policy-rc.d that records what deb-systemd-invoke asks
+# in /run/policy-rc.d.log.
+POLICY_LOG=/run/policy-rc.d.log
+
+dpkg_status_is() {
+	expect_eq "dpkg-query -W portredir" "$1" "$(dpkg-query -W -f='${Status} ${Version}' portredir 2>&1)"
+}
+
+policy_log_is() {
+	expect_eq "what deb-systemd-invoke asked policy-rc.d" "$1" "$(cat "$POLICY_LOG" 2>&1)"
+}
+
+# echo_through FD WORD: WORD sent over the connection open on FD comes back.
+echo_through() {
+	local reply=""
+	{ printf '%s\n' "$2" >&"$1" && read -r -t 10 reply <&"$1"; } 2>/dev/null
+	expect_eq "the echo of '$2'" "$2" "$reply"
+}
+
+echo_server_listens() {
+	(exec 5<>/dev/tcp/127.0.0.1/8080) 2>/dev/null
+}
+
+port_80_refuses() {
+	! (exec 5<>/dev/tcp/127.0.0.1/80) 2>/dev/null
+}
+
+# journal_since LINES UNIT: UNIT's journal after its first LINES lines.
+journal_since() {
+	journal_of "$2" | tail -n +"$(($1 + 1))"
+}
+
+# reloaded_and_reapplied NEW_LINES: the journal's new lines are one
+# reload that put the dropped element back: no stop (whose flush would
+# print "- table inet portredir"), no start.
+reloaded_and_reapplied() {
+	local description
+	description=$(property portredir.service Description)
+	expect_eq "portredir.service's journal since the upgrade" \
+		"$(printf '%s\n' "Reloading portredir.service - $description..." \
+			'+ redirect udp 443 to 8443' "Reloaded portredir.service - $description.")" "$1"
+}
+
+package_upgrade() {
+	local upgrade invocation lines
+	upgrade=$(cat /results/upgrade-version)
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080' 'redirect tcp,udp 443 to 8443'
+	systemctl start portredir.service
+	check "portredir.service is active again before the upgrade" \
+		unit_is portredir.service ActiveState=active Result=success
+	systemd-run --quiet --unit=portredir-test-echo --uid=nobody \
+		/usr/bin/systemd-socket-activate --listen=8080 --accept --inetd /bin/cat
+	check "an echo server runs as nobody on 8080" wait_until "the echo server" echo_server_listens
+	exec 4<>/dev/tcp/127.0.0.1/80
+	check "a connection to port 80 reaches the echo server on 8080" echo_through 4 before-the-upgrade
+	# Drift that only a re-apply repairs. dpkg writes rules.conf.dpkg-new
+	# into /etc/portredir while it unpacks, which portredir.path would
+	# answer with a re-apply of its own: stopped, so that only the
+	# postinst's reload can repair the table.
+	nft delete element inet portredir udp_redirects '{ 443 }'
+	systemctl stop portredir.path
+	invocation=$(property portredir.service InvocationID)
+	lines=$(journal_of portredir.service | wc -l)
+	: >"$POLICY_LOG"
+	DEBIAN_FRONTEND=noninteractive dpkg -i /results/portredir-upgrade.deb >/results/upgrade.log 2>&1
+	check "dpkg -i upgrades the package to $upgrade" dpkg_status_is "install ok installed $upgrade"
+	check "the upgrade reloads portredir.service and restarts portredir-watch.service if it runs" \
+		policy_log_is 'portredir-watch.service try-restart
+portredir.service try-reload-or-restart'
+	check "the upgrade did not restart portredir.service" \
+		unit_is portredir.service ActiveState=active InvocationID="$invocation"
+	check "the upgrade re-applied the mapping" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "the re-apply was one reload, with no flush" \
+		reloaded_and_reapplied "$(journal_since "$lines" portredir.service)"
+	check "the established connection survived the upgrade" echo_through 4 after-the-upgrade
+	exec 4>&-
+	check "the administrator's mapping survived the upgrade" expect_eq "$RULES" \
+		"$(printf '%s\n' 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080' 'redirect tcp,udp 443 to 8443')" \
+		"$(cat "$RULES")"
+	check "the upgrade left no .dpkg-* file beside it" \
+		expect_eq "files in /etc/portredir" rules.conf "$(ls -A /etc/portredir)"
+
+	# The same version again, with a mapping that cannot be applied: the
+	# reload fails, the kernel keeps its rules, the package is configured.
+	replace_mapping 'unprivileged_port_start 1000' 'redirct tcp 80 to 8080'
+	DEBIAN_FRONTEND=noninteractive dpkg -i /results/portredir-upgrade.deb >/results/reinstall.log 2>&1
+	check "reinstalling with an invalid mapping succeeds" expect_eq "exit status of dpkg -i" 0 "$?"
+	check "reinstalling with an invalid mapping leaves the package configured" \
+		dpkg_status_is "install ok installed $upgrade"
+	check "the failed reload is a warning" grep -qxF \
+		'portredir: warning: re-applying the mapping failed; the kernel keeps the previous rules; see journalctl -u portredir.service' \
+		/results/reinstall.log
+	check "the failed reload changed nothing" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	check "portredir.service stays active" unit_is portredir.service ActiveState=active InvocationID="$invocation"
+	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 8080' 'redirect tcp,udp 443 to 8443'
+}
+
+package_removal() {
+	local mapping
+	# portredir-watch.service instead: stopping it leaves the table, so
+	# only prerm's own flush can delete it. portredir.service is stopped
+	# first (it flushes): the Conflicts= between them would run that stop
+	# beside watch's start, and watch would repair the table only later.
+	systemctl stop portredir.service
+	systemctl start portredir-watch.service
+	check "portredir-watch.service runs before the removal" \
+		unit_is portredir-watch.service ActiveState=active SubState=running
+	check "the table is there before the removal" table_is '80 : 8080, 443 : 8443' '443 : 8443'
+	mapping=$(cat "$RULES")
+	: >"$POLICY_LOG"
+	DEBIAN_FRONTEND=noninteractive dpkg -r portredir >/results/remove.log 2>&1
+	check "dpkg -r removes the package and keeps its configuration" \
+		dpkg_status_is "deinstall ok config-files $(cat /results/upgrade-version)"
+	check "the removal stopped every unit first" policy_log_is 'portredir-watch.service stop
+portredir.path stop
+portredir-reload.service stop
+portredir.service stop'
+	check "the removal's flush printed what it undid" expect_eq "change lines of dpkg -r" \
+		"$(printf '%s\n' '- unprivileged_port_start 1000' '+ unprivileged_port_start 1024' '- table inet portredir')" \
+		"$(grep -E '^[-+~] ' /results/remove.log)"
+	check "the removal deleted the table" ruleset_is_empty
+	check "the removal restored the sysctl" sysctl_is 1024
+	check "port 80 is not redirected any more" port_80_refuses
+	check "no unit of portredir is left" \
+		unit_is portredir-watch.service LoadState=not-found ActiveState=inactive
+	check "the removal kept the administrator's mapping" expect_eq "$RULES" "$mapping" "$(cat "$RULES" 2>&1)"
+	systemctl stop portredir-test-echo.service
+
+	DEBIAN_FRONTEND=noninteractive dpkg -P portredir >/results/purge.log 2>&1
+	check "dpkg -P purges the package" \
+		expect_eq "dpkg-query -W portredir" 1 "$(dpkg-query -W portredir >/dev/null 2>&1; echo $?)"
+	check "the purge deleted the mapping and /etc/portredir" \
+		expect_eq "/etc/portredir" absent "$( [ -e /etc/portredir ] && ls -A /etc/portredir || echo absent)"
+	check "the purge left no link to portredir's units" \
+		expect_eq "links in /etc/systemd" "" "$(find /etc/systemd -name 'portredir*' ! -name portredir-boot-test.service)"
+}
+
+boot_with_package() {
+	boot_with_valid_mapping
+	package_upgrade
+	package_removal
+}
+
 case $MODE in
 valid) boot_with_valid_mapping ;;
 broken) boot_with_broken_mapping ;;
 watch) boot_with_watch ;;
+package) boot_with_package ;;
 *) not_ok "unknown mode '$MODE'" ;;
 esac
 echo "1..$number" >&3
