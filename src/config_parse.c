@@ -6,10 +6,12 @@
 #include <string.h>
 #include "config_internal.h"
 
-/* A redirect line has five tokens and an owner clause up to three; the
- * rest are only looked at to report them. */
-#define MAX_TOKENS 12
+/* A redirect line has five tokens, a scope up to three and an owner
+ * clause up to three; the rest are only looked at to report them. */
+#define MAX_TOKENS 16
 #define PORT_MAX 65535u
+/* Room for the longest service name a suggestion can be. */
+#define SERVICE_SUGGESTION_MAX 65
 
 #define PROTOCOLS_EXPECTED "expected 'tcp', 'udp' or 'tcp,udp'"
 
@@ -209,6 +211,153 @@ static int parse_number(struct parser *parser, const struct token *token, const 
 	return 0;
 }
 
+/* A PORT or TARGET as written: one port (first == last), or a range. */
+struct port_range {
+	unsigned int first;
+	unsigned int last;
+	bool range;
+};
+
+static unsigned int range_length(const struct port_range *range)
+{
+	return range->last - range->first + 1;
+}
+
+static bool is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* A service name, looked up for every protocol of the redirect: they must
+ * all know it, as the same port. */
+static int parse_service(struct parser *parser, const struct token *token, const bool protocols[PROTOCOL_COUNT],
+			 const char *noun, unsigned int *ret_port)
+{
+	unsigned int ports[PROTOCOL_COUNT] = { 0 };
+	bool known[PROTOCOL_COUNT] = { false }, any = false, all = true;
+	enum protocol first = PROTOCOL_COUNT, missing = PROTOCOL_COUNT, other = PROTOCOL_COUNT;
+	char suggestion[SERVICE_SUGGESTION_MAX];
+	int r;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (!protocols[i])
+			continue;
+		if (first == PROTOCOL_COUNT)
+			first = (enum protocol)i;
+		known[i] = config_service_port(token->text, token->length, (enum protocol)i, &ports[i]) == 0;
+		any |= known[i];
+		all &= known[i];
+		if (!known[i] && missing == PROTOCOL_COUNT)
+			missing = (enum protocol)i;
+		if (known[i] && other == PROTOCOL_COUNT)
+			other = (enum protocol)i;
+	}
+	/* The protocol list was wrong, and said so: no name can be looked up. */
+	if (first == PROTOCOL_COUNT)
+		return -EINVAL;
+	if (!any) {
+		r = config_service_suggest(token->text, token->length, first, suggestion, sizeof(suggestion));
+		if (r < 0)
+			return r;
+		if (suggestion[0])
+			return config_reported(parse_error(parser, token->column,
+						    "unknown service name '%.*s%s' for %s; did you mean '%s'?",
+						    QUOTE(token->text, token->length), protocol_name(first), suggestion));
+		return config_reported(parse_error(parser, token->column,
+					    "unknown service name '%.*s%s' for %s; write the %s as a number, or use a name from /etc/services",
+					    QUOTE(token->text, token->length), protocol_name(first), noun));
+	}
+	if (!all)
+		return config_reported(parse_error(parser, token->column,
+					    "service name '%.*s%s' is known for %s (port %u) but not for %s; write the number %u, or redirect %s alone",
+					    QUOTE(token->text, token->length), protocol_name(other), ports[other],
+					    protocol_name(missing), ports[other], protocol_name(other)));
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (known[i] && ports[i] != ports[first])
+			return config_reported(parse_error(parser, token->column,
+						    "service name '%.*s%s' is port %u for %s but %u for %s; write the number",
+						    QUOTE(token->text, token->length), ports[first], protocol_name(first),
+						    ports[i], protocol_name((enum protocol)i)));
+	}
+	*ret_port = ports[first];
+	return 0;
+}
+
+/* PORT, FIRST-LAST or a service name. Names may hold '-' themselves
+ * ("kerberos-adm"), so a range is of numbers only. */
+static int parse_ports(struct parser *parser, const struct token *token, const bool protocols[PROTOCOL_COUNT],
+		       const char *noun, struct port_range *ret_range)
+{
+	const char *dash = memchr(token->text, '-', token->length);
+	struct token first, last;
+	int r, e;
+
+	*ret_range = (struct port_range){ 0 };
+	if (is_letter(token->text[0])) {
+		r = parse_service(parser, token, protocols, noun, &ret_range->first);
+		ret_range->last = ret_range->first;
+		return r;
+	}
+	if (!dash || dash == token->text) {
+		r = parse_number(parser, token, noun, 1, &ret_range->first);
+		ret_range->last = ret_range->first;
+		return r;
+	}
+	first = (struct token){ .text = token->text, .length = (size_t)(dash - token->text), .column = token->column };
+	last = (struct token){
+		.text = dash + 1,
+		.length = token->length - first.length - 1,
+		.column = token->column + (unsigned int)first.length + 1,
+	};
+	if (!last.length)
+		return config_reported(parse_error(parser, token->column,
+					    "incomplete %s range '%.*s%s'; write FIRST-LAST, as 8000-8099",
+					    noun, QUOTE(token->text, token->length)));
+	r = parse_number(parser, &first, noun, 1, &ret_range->first);
+	if (r == -ENOMEM)
+		return r;
+	e = parse_number(parser, &last, noun, 1, &ret_range->last);
+	if (e < 0)
+		return e;
+	if (r < 0)
+		return r;
+	if (ret_range->last < ret_range->first)
+		return config_reported(parse_error(parser, token->column,
+					    "%s range '%.*s%s' runs backwards; write %u-%u", noun,
+					    QUOTE(token->text, token->length), ret_range->last, ret_range->first));
+	ret_range->range = true;
+	return 0;
+}
+
+/* The port and target as a whole: lengths that pair, no port redirected
+ * to itself. Returns 0, -EINVAL once reported, or -ENOMEM. */
+static int check_pairing(struct parser *parser, const struct token *port_token, const struct token *target_token,
+			 const struct port_range *port, const struct port_range *target)
+{
+	if (target->range && !port->range)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range '%.*s%s' for the single port %u; give a port range of the same length, or one target port",
+					    QUOTE(target_token->text, target_token->length), port->first));
+	if (target->range && range_length(target) != range_length(port))
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range '%.*s%s' has %u ports but port range '%.*s%s' has %u; give ranges of the same length, or one target port",
+					    QUOTE(target_token->text, target_token->length), range_length(target),
+					    QUOTE(port_token->text, port_token->length), range_length(port)));
+	if (!port->range && port->first == target->first)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target port %u is the same as the port; a redirect to itself does nothing, remove the line",
+					    target->first));
+	if (target->range && port->first == target->first)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range %u-%u is the same as the port range; a redirect to itself does nothing, remove the line",
+					    target->first, target->last));
+	if (port->range && !target->range && target->first >= port->first && target->first <= port->last)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target port %u is inside the port range %u-%u, so port %u would redirect to itself; split the range around it",
+					    target->first, port->first, port->last, target->first));
+	return 0;
+}
+
 /* Parses "tcp", "udp" or a comma list of both. Reports the first problem
  * of the list only: the ones after it are usually the same typo. */
 static int parse_protocols(struct parser *parser, const struct token *token,
@@ -264,6 +413,21 @@ static int parse_number_at(struct parser *parser, const struct token *tokens, si
 		return r < 0 ? r : -ENODATA;
 	}
 	return parse_number(parser, &tokens[index], noun, minimum, ret_value);
+}
+
+/* parse_ports() of tokens[index], which must be there (as for
+ * parse_number_at()). */
+static int parse_ports_at(struct parser *parser, const struct token *tokens, size_t count, size_t index,
+			  const bool protocols[PROTOCOL_COUNT], const char *what, const char *noun,
+			  struct port_range *ret_range)
+{
+	if (index >= count) {
+		int r = parse_error(parser, column_after(&tokens[index - 1]),
+				    "missing %s; expected a number from 1 to %u", what, PORT_MAX);
+
+		return r < 0 ? r : -ENODATA;
+	}
+	return parse_ports(parser, &tokens[index], protocols, noun, ret_range);
 }
 
 /* What a directive returns after a step that ended it (-ENODATA) or ran
@@ -330,14 +494,15 @@ static int parse_clauses(struct parser *parser, const struct token *tokens, size
 	return 0;
 }
 
-/* redirect PROTOS PORT to TARGET [for OWNER]. Each token is checked even after an
- * error in an earlier one, so that one run shows every typo of the line;
- * a missing token ends the line. */
+/* redirect PROTOS PORT to TARGET [CLAUSES]. Each token is checked even
+ * after an error in an earlier one, so that one run shows every typo of
+ * the line; a missing token ends the line. A range is stored as one
+ * redirect per port. */
 static int parse_redirect(struct parser *parser, const struct token *tokens, size_t count)
 {
 	bool protocols[PROTOCOL_COUNT] = { false };
 	bool valid, port_valid, target_valid;
-	unsigned int port = 0, target = 0;
+	struct port_range port, target;
 	const struct owner *owner = NULL;
 	int r;
 
@@ -358,7 +523,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		return parse_error(parser, tokens[2].column,
 				   "expected a port, found protocol '%.*s%s'; list protocols with commas and no spaces, as 'tcp,udp'",
 				   QUOTE(tokens[2].text, tokens[2].length));
-	r = parse_number_at(parser, tokens, count, 2, "port after the protocol", "port", 1, &port);
+	r = parse_ports_at(parser, tokens, count, 2, protocols, "port after the protocol", "port", &port);
 	if (r == -ENODATA || r == -ENOMEM)
 		return directive_ended(r);
 	port_valid = r == 0;
@@ -381,7 +546,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		valid = false;
 	}
 
-	r = parse_number_at(parser, tokens, count, 4, "target port after 'to'", "target port", 1, &target);
+	r = parse_ports_at(parser, tokens, count, 4, protocols, "target port after 'to'", "target port", &target);
 	if (r == -ENODATA || r == -ENOMEM)
 		return directive_ended(r);
 	target_valid = r == 0;
@@ -389,13 +554,12 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 	r = parse_clauses(parser, tokens, count, &owner, &valid);
 	if (r < 0)
 		return r;
-	if (port_valid && target_valid && port == target) {
-		r = parse_error(parser, tokens[4].column,
-				"target port %u is the same as the port; a redirect to itself does nothing, remove the line",
-				target);
-		if (r < 0)
+	if (port_valid && target_valid) {
+		r = check_pairing(parser, &tokens[2], &tokens[4], &port, &target);
+		if (r == -ENOMEM)
 			return r;
-		valid = false;
+		if (r < 0)
+			valid = false;
 	}
 	if (!valid || !port_valid || !target_valid)
 		return 0;
@@ -403,21 +567,23 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 	/* Columns are kept in 16 bits (struct redirect). */
 	_Static_assert(CONFIG_MAX_LINE_LENGTH + 4 < UINT16_MAX, "columns must fit in uint16_t");
 	for (int protocol = 0; protocol < PROTOCOL_COUNT; protocol++) {
-		struct redirect redirect = {
-			.protocol = (enum protocol)protocol,
-			.port = (uint16_t)port,
-			.target = (uint16_t)target,
-			.location = parser_location(parser, tokens[0].column),
-			.port_column = (uint16_t)tokens[2].column,
-			.target_column = (uint16_t)tokens[4].column,
-			.owner = owner,
-		};
-
 		if (!protocols[protocol])
 			continue;
-		r = mapping_add_redirect(parser->mapping, &redirect);
-		if (r < 0)
-			return r;
+		for (unsigned int p = port.first; p <= port.last; p++) {
+			struct redirect redirect = {
+				.protocol = (enum protocol)protocol,
+				.port = (uint16_t)p,
+				.target = (uint16_t)(target.range ? target.first + (p - port.first) : target.first),
+				.location = parser_location(parser, tokens[0].column),
+				.port_column = (uint16_t)tokens[2].column,
+				.target_column = (uint16_t)tokens[4].column,
+				.owner = owner,
+			};
+
+			r = mapping_add_redirect(parser->mapping, &redirect);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }

@@ -31,9 +31,11 @@ struct problem {
 	size_t sequence;
 	int kind;
 	const struct redirect *redirect;
-	/* For duplicates: the dropped redirect and where the kept one is. */
+	/* For duplicates: the dropped redirect and where the kept one is,
+	 * and the last port of a run of them between the same two lines. */
 	struct redirect duplicate;
 	struct location first;
+	uint16_t last_port;
 };
 
 struct problems {
@@ -133,8 +135,38 @@ static const char *file_or_dash(const char *file)
 	return file ? file : "-";
 }
 
+static bool location_equal(const struct location *a, const struct location *b)
+{
+	return a->file == b->file && a->line == b->line && a->column == b->column;
+}
+
+/* Whether redirect is the next port of the pending run of duplicates: two
+ * overlapping ranges are one error, not one per port. */
+static bool continues_duplicates(const struct problem *pending, const struct redirect *redirect,
+				 const struct location *first)
+{
+	return pending->location.file && pending->duplicate.protocol == redirect->protocol &&
+	       pending->last_port + 1 == redirect->port && location_equal(&pending->location, &redirect->location) &&
+	       pending->duplicate.port_column == redirect->port_column && location_equal(&pending->first, first);
+}
+
+static void add_duplicate(struct problems *problems, const struct problem *pending)
+{
+	struct problem *problem;
+
+	if (!pending->location.file && !pending->location.line)
+		return;
+	problem = problems_add(problems, &pending->location);
+	if (problem) {
+		problem->duplicate = pending->duplicate;
+		problem->first = pending->first;
+		problem->last_port = pending->last_port;
+	}
+}
+
 int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 {
+	struct problem pending = { .location = { 0 } };
 	struct file_rank *ranks = NULL;
 	struct problems problems;
 	size_t kept = 0;
@@ -151,24 +183,39 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 		struct redirect *redirect = &mapping->redirects[i];
 
 		if (kept && !redirect_compare(&mapping->redirects[kept - 1], redirect)) {
-			struct problem *problem = problems_add(&problems, &redirect->location);
+			const struct location *first = &mapping->redirects[kept - 1].location;
 
-			if (problem) {
-				problem->duplicate = *redirect;
-				problem->first = mapping->redirects[kept - 1].location;
+			if (continues_duplicates(&pending, redirect, first)) {
+				pending.last_port = redirect->port;
+				continue;
 			}
+			add_duplicate(&problems, &pending);
+			pending = (struct problem){
+				.location = redirect->location,
+				.duplicate = *redirect,
+				.first = *first,
+				.last_port = redirect->port,
+			};
 			continue;
 		}
 		mapping->redirects[kept++] = *redirect;
 	}
+	add_duplicate(&problems, &pending);
 	mapping->redirect_count = kept;
 	for (size_t i = 0; i < problems.kept; i++) {
 		const struct problem *problem = &problems.items[i];
 
-		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
-				    "duplicate redirect for %s port %u; first defined at %s:%u:%u",
-				    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
-				    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
+		if (problem->last_port != problem->duplicate.port)
+			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+					    "redirect for %s ports %u-%u overlaps the one defined at %s:%u:%u; each port may be redirected once",
+					    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
+					    problem->last_port, file_or_dash(problem->first.file), problem->first.line,
+					    problem->first.column);
+		else
+			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+					    "duplicate redirect for %s port %u; first defined at %s:%u:%u",
+					    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
+					    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
 		if (r < 0)
 			goto out;
 	}
@@ -230,6 +277,21 @@ static bool same_line_as_tcp(const struct mapping *mapping, const struct redirec
 	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
 }
 
+/* The redirect of the port before, when it came from the same range
+ * token: a problem it shares was reported for it already. */
+static const struct redirect *same_range_before(const struct mapping *mapping, const struct redirect *redirect)
+{
+	const struct redirect *before;
+
+	if (redirect->port == 0 || !redirect->location.file)
+		return NULL;
+	before = mapping_find_like(mapping, redirect, (uint16_t)(redirect->port - 1));
+	if (!before || !location_equal(&before->location, &redirect->location) ||
+	    before->port_column != redirect->port_column)
+		return NULL;
+	return before;
+}
+
 int config_validate(const struct mapping *mapping, const struct config_kernel *kernel,
 		    struct diagnostics *diagnostics)
 {
@@ -253,11 +315,12 @@ int config_validate(const struct mapping *mapping, const struct config_kernel *k
 	}
 	for (size_t k = 0; k < mapping->redirect_count; k++) {
 		const struct redirect *redirect = &mapping->redirects[k];
+		const struct redirect *before = same_range_before(mapping, redirect);
 		struct problem *problem;
 
 		if ((redirect->target < start || redirect->port >= start) && same_line_as_tcp(mapping, redirect))
 			continue;
-		if (redirect->target < start) {
+		if (redirect->target < start && !(before && before->target < start)) {
 			const struct location target = redirect_target_location(redirect);
 
 			problem = problems_add(&errors, &target);
@@ -266,7 +329,7 @@ int config_validate(const struct mapping *mapping, const struct config_kernel *k
 				problem->redirect = redirect;
 			}
 		}
-		if (redirect->port >= start) {
+		if (redirect->port >= start && !(before && before->port >= start)) {
 			const struct location port = redirect_port_location(redirect);
 
 			problem = problems_add(&warnings, &port);

@@ -286,3 +286,23 @@ const struct redirect *mapping_find(const struct mapping *mapping, enum protocol
 	}
 	return NULL;
 }
+
+const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port)
+{
+	struct redirect key = *like;
+	size_t low = 0, high = mapping->redirect_count;
+
+	key.port = port;
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+		int order = redirect_compare(&mapping->redirects[middle], &key);
+
+		if (order == 0)
+			return &mapping->redirects[middle];
+		if (order < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return NULL;
+}

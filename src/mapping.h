@@ -125,5 +125,7 @@ struct location redirect_target_location(const struct redirect *redirect);
 
 /* Binary search in a sorted mapping. */
 const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The redirect of the same protocol and scope as like, for port. */
+const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port);
 
 #endif

@@ -302,18 +302,58 @@ static void print_owner_json(FILE *stream, const struct owner *owner)
 	print_json_string(stream, text);
 }
 
+/* The redirect after last in a run that starts at first: the next port
+ * with the same protocol, scope and owner, and a target one further on
+ * (pairwise) or the same (a range to one target), as the second member
+ * decided. NULL where the run ends. */
+static const struct redirect *run_next(const struct mapping *mapping, const struct redirect *first,
+				       const struct redirect *last, const bool *printed)
+{
+	const struct redirect *next;
+	int step;
+
+	if (last->port == UINT16_MAX)
+		return NULL;
+	next = mapping_find_like(mapping, last, (uint16_t)(last->port + 1));
+	if (!next || printed[next - mapping->redirects] || !owner_equal(next->owner, first->owner))
+		return NULL;
+	step = (int)next->target - (int)last->target;
+	if (step != 0 && step != 1)
+		return NULL;
+	/* From the second member on, the step is the run's. */
+	if (last != first && step != (last->target != first->target))
+		return NULL;
+	return next;
+}
+
+/* The normalized form: runs of ports with the same clauses and
+ * consecutive targets (or one target) are one range line. */
 void output_mapping_to(FILE *stream, const struct mapping *mapping)
 {
+	bool *printed = mapping->redirect_count ? calloc(mapping->redirect_count, sizeof(*printed)) : NULL;
+
 	if (mapping->has_unprivileged_port_start)
 		fprintf(stream, "unprivileged_port_start %u\n", mapping->unprivileged_port_start);
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
-		const struct redirect *redirect = &mapping->redirects[i];
+		const struct redirect *first = &mapping->redirects[i], *last = first, *next;
 
-		fprintf(stream, "redirect %s %u to %u", protocol_name(redirect->protocol), redirect->port,
-			redirect->target);
-		print_owner_clause(stream, redirect->owner);
+		if (printed && printed[i])
+			continue;
+		/* Out of memory: one line per port is as valid, only longer. */
+		while (printed && (next = run_next(mapping, first, last, printed))) {
+			printed[next - mapping->redirects] = true;
+			last = next;
+		}
+		fprintf(stream, "redirect %s %u", protocol_name(first->protocol), first->port);
+		if (last != first)
+			fprintf(stream, "-%u", last->port);
+		fprintf(stream, " to %u", first->target);
+		if (last->target != first->target)
+			fprintf(stream, "-%u", last->target);
+		print_owner_clause(stream, first->owner);
 		fputc('\n', stream);
 	}
+	free(printed);
 }
 
 static void print_mapping_json(FILE *stream, const struct mapping *mapping)
