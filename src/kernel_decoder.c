@@ -567,6 +567,26 @@ struct table_state *kernel_decoder_state(struct kernel_decoder *decoder)
 	return decoder->state;
 }
 
+/* The owner gate as a whole: all of it as the layout says, none of it
+ * (a mapping without owners), or anything else. */
+static enum object_status gate_state(const struct table_state *state)
+{
+	size_t ok = 0, missing = 0;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		ok += (state->owned_sets[i].status == OBJECT_OK) + (state->owner_sets[i].status == OBJECT_OK);
+		missing += (state->owned_sets[i].status == OBJECT_MISSING) +
+			   (state->owner_sets[i].status == OBJECT_MISSING);
+	}
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
+		ok += state->gate_chains[i].status == OBJECT_OK;
+		missing += state->gate_chains[i].status == OBJECT_MISSING;
+	}
+	if (ok == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT)
+		return OBJECT_OK;
+	return missing == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT ? OBJECT_MISSING : OBJECT_ALTERED;
+}
+
 bool table_state_is_layout(const struct table_state *state)
 {
 	if (!state->table_exists || state->table.status != OBJECT_OK)
@@ -576,15 +596,10 @@ bool table_state_is_layout(const struct table_state *state)
 			return false;
 	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (state->maps[i].status != OBJECT_OK || state->owned_sets[i].status != OBJECT_OK ||
-		    state->owner_sets[i].status != OBJECT_OK)
+		if (state->maps[i].status != OBJECT_OK)
 			return false;
 	}
-	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
-		if (state->gate_chains[i].status != OBJECT_OK)
-			return false;
-	}
-	return true;
+	return gate_state(state) != OBJECT_ALTERED;
 }
 
 static int prepare_expected_objects(struct kernel_decoder *decoder)

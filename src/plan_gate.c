@@ -116,6 +116,20 @@ static void describe_levels(level_set levels, char *text, size_t size)
 	}
 }
 
+/* None of the gate's objects exists: a table of a mapping without owners. */
+static bool gate_absent(const struct table_state *current)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (current->owned_sets[i].status != OBJECT_MISSING || current->owner_sets[i].status != OBJECT_MISSING)
+			return false;
+	}
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
+		if (current->gate_chains[i].status != OBJECT_MISSING)
+			return false;
+	}
+	return true;
+}
+
 static bool gate_intact(const struct table_state *current)
 {
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
@@ -144,22 +158,52 @@ static int rebuild_object(struct plan_builder *builder, const char *kind, const 
 				  object->status == OBJECT_ALTERED ? object->reason : "with the owner gate");
 }
 
+/* The gate exists while the mapping names owners, and only then: a table
+ * of unowned redirects costs the packet path nothing more than before. */
+static void create_whole_gate(struct plan *plan)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		plan->create_owned_set[i] = plan->create_owner_set[i] = true;
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++)
+		plan->create_gate_chain[i] = true;
+}
+
+static void delete_existing_gate(struct plan *plan, const struct table_state *current)
+{
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		plan->delete_owned_set[i] = current->owned_sets[i].status != OBJECT_MISSING;
+		plan->delete_owner_set[i] = current->owner_sets[i].status != OBJECT_MISSING;
+	}
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++)
+		plan->delete_gate_chain[i] = current->gate_chains[i].status != OBJECT_MISSING;
+}
+
 int plan_gate_structure(struct plan_builder *builder, const struct plan_input *input, bool create_all)
 {
 	const struct table_state *current = input->current;
 	struct plan *plan = builder->plan;
+	bool wanted;
 	char levels[160];
 	int r;
 
 	r = desired_gate(plan, input);
 	if (r < 0)
 		return r;
+	wanted = plan->desired_owned_count > 0;
 	if (create_all) {
-		for (int i = 0; i < PROTOCOL_COUNT; i++)
-			plan->create_owned_set[i] = plan->create_owner_set[i] = true;
-		for (int i = 0; i < GATE_CHAIN_COUNT; i++)
-			plan->create_gate_chain[i] = true;
+		if (wanted)
+			create_whole_gate(plan);
 		return 0;
+	}
+	if (!wanted) {
+		if (gate_absent(current))
+			return 0;
+		delete_existing_gate(plan, current);
+		return plan_add_structure(builder, "owner gate", "removed", "the mapping names no owners");
+	}
+	if (gate_absent(current)) {
+		create_whole_gate(plan);
+		return plan_add_structure(builder, "owner gate", "created", "the mapping names owners");
 	}
 	if (!gate_intact(current)) {
 		/* The sets are referenced by the chains' rules, owner_check by
@@ -322,6 +366,9 @@ int plan_gate_contents(struct plan_builder *builder, const struct plan_input *in
 				owner_elements_of_protocol(plan->desired_owner_elements,
 							   plan->desired_owner_element_count, (enum protocol)i);
 	}
+	/* A gate removed takes its elements with it. */
+	if (!plan->desired_owned_count)
+		return 0;
 	changed_owners = calloc(desired->owner_count ? desired->owner_count : 1, sizeof(*changed_owners));
 	if (!changed_owners)
 		return -ENOMEM;

@@ -10,7 +10,8 @@
 # sysctl are byte for byte what they were. TAP, one test per input.
 . "$(dirname "$0")/../integration/lib.sh"
 
-# Generated inputs live here; "@" in an expected line stands for it.
+# Generated inputs live here; "@/" in an expected line stands for it and
+# its slash (a lone "@" is the text's own, as in a unit template's name).
 HOSTILE=$TEST_DIR/hostile
 # tests/malformed, copied so that root owns it whoever owns the checkout,
 # and read from CORPUS under the same relative names as in the repository.
@@ -22,7 +23,7 @@ declare -A CASE_PATH CASE_EXPECTED CASE_USER
 # applying PATH, as root or as USER with only CAP_NET_ADMIN.
 hostile() {
 	CASE_PATH[$1]=$2
-	CASE_EXPECTED[$1]=${3//@/$HOSTILE}
+	CASE_EXPECTED[$1]=${3//@\//$HOSTILE/}
 	CASE_USER[$1]=${4:-}
 	eval "test_$1() { expect_apply_refused $1; }"
 }
