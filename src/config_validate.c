@@ -146,7 +146,8 @@ static bool continues_duplicates(const struct problem *pending, const struct red
 				 const struct location *first)
 {
 	return pending->location.file && pending->duplicate.protocol == redirect->protocol &&
-	       pending->last_port + 1 == redirect->port && location_equal(&pending->location, &redirect->location) &&
+	       pending->last_port + 1 == redirect->port && !scope_compare(&pending->duplicate.scope, &redirect->scope) &&
+	       location_equal(&pending->location, &redirect->location) &&
 	       pending->duplicate.port_column == redirect->port_column && location_equal(&pending->first, first);
 }
 
@@ -204,17 +205,19 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 	mapping->redirect_count = kept;
 	for (size_t i = 0; i < problems.kept; i++) {
 		const struct problem *problem = &problems.items[i];
+		char scope[SCOPE_TEXT_MAX];
 
+		scope_text(&problem->duplicate.scope, scope);
 		if (problem->last_port != problem->duplicate.port)
 			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
-					    "redirect for %s ports %u-%u overlaps the one defined at %s:%u:%u; each port may be redirected once",
+					    "redirect for %s ports %u-%u%s overlaps the one defined at %s:%u:%u; each port may be redirected once in each scope",
 					    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
-					    problem->last_port, file_or_dash(problem->first.file), problem->first.line,
+					    problem->last_port, scope, file_or_dash(problem->first.file), problem->first.line,
 					    problem->first.column);
 		else
 			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
-					    "duplicate redirect for %s port %u; first defined at %s:%u:%u",
-					    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
+					    "duplicate redirect for %s port %u%s; first defined at %s:%u:%u",
+					    protocol_name(problem->duplicate.protocol), problem->duplicate.port, scope,
 					    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
 		if (r < 0)
 			goto out;
@@ -272,7 +275,12 @@ static bool same_line_as_tcp(const struct mapping *mapping, const struct redirec
 
 	if (redirect->protocol != PROTOCOL_UDP || !redirect->location.file)
 		return false;
-	tcp = mapping_find(mapping, PROTOCOL_TCP, redirect->port);
+	{
+		struct redirect key = *redirect;
+
+		key.protocol = PROTOCOL_TCP;
+		tcp = mapping_find_like(mapping, &key, redirect->port);
+	}
 	return tcp && tcp->target == redirect->target && tcp->location.file == redirect->location.file &&
 	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
 }

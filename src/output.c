@@ -1,5 +1,6 @@
 /* The output module (output.h): every line portredir prints, on stdout and
  * stderr, as text or JSON. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,6 +303,41 @@ static void print_owner_json(FILE *stream, const struct owner *owner)
 	print_json_string(stream, text);
 }
 
+/* " on ADDRESS", " iif NAME ipv6", " ipv4" or nothing. */
+static void print_scope_clauses(FILE *stream, const struct scope *scope)
+{
+	char text[SCOPE_TEXT_MAX];
+
+	scope_text(scope, text);
+	output_escaped(stream, text);
+}
+
+/* "on", "iif" and "family" of a redirect's JSON object: each null where
+ * the scope has none; "family" is also an address's own. */
+static void print_scope_json(FILE *stream, const struct scope *scope)
+{
+	char address[INET6_ADDRSTRLEN];
+	char iif[SCOPE_IFNAME_SIZE];
+
+	fputs(",\"on\":", stream);
+	if (scope->kind == SCOPE_ON) {
+		inet_ntop(scope->family == 4 ? AF_INET : AF_INET6, scope->address, address, sizeof(address));
+		print_json_string(stream, address);
+	} else {
+		fputs("null", stream);
+	}
+	fputs(",\"iif\":", stream);
+	if (scope->kind == SCOPE_IIF) {
+		memcpy(iif, scope->iif, sizeof(iif));
+		iif[sizeof(iif) - 1] = '\0';
+		print_json_string(stream, iif);
+	} else {
+		fputs("null", stream);
+	}
+	fputs(",\"family\":", stream);
+	fputs(scope->family == 4 ? "\"ipv4\"" : scope->family == 6 ? "\"ipv6\"" : "null", stream);
+}
+
 /* The redirect after last in a run that starts at first: the next port
  * with the same protocol, scope and owner, and a target one further on
  * (pairwise) or the same (a range to one target), as the second member
@@ -328,9 +364,16 @@ static const struct redirect *run_next(const struct mapping *mapping, const stru
 
 /* The normalized form: runs of ports with the same clauses and
  * consecutive targets (or one target) are one range line. */
-void output_mapping_to(FILE *stream, const struct mapping *mapping)
+void output_mapping_to(FILE *stream, const struct mapping *given)
 {
-	bool *printed = mapping->redirect_count ? calloc(mapping->redirect_count, sizeof(*printed)) : NULL;
+	struct mapping *joined = NULL;
+	const struct mapping *mapping;
+	bool *printed;
+
+	/* Out of memory: the halves apart are as valid, only longer. */
+	mapping_joined_form(given, &joined);
+	mapping = joined ? joined : given;
+	printed = mapping->redirect_count ? calloc(mapping->redirect_count, sizeof(*printed)) : NULL;
 
 	if (mapping->has_unprivileged_port_start)
 		fprintf(stream, "unprivileged_port_start %u\n", mapping->unprivileged_port_start);
@@ -350,10 +393,12 @@ void output_mapping_to(FILE *stream, const struct mapping *mapping)
 		fprintf(stream, " to %u", first->target);
 		if (last->target != first->target)
 			fprintf(stream, "-%u", last->target);
+		print_scope_clauses(stream, &first->scope);
 		print_owner_clause(stream, first->owner);
 		fputc('\n', stream);
 	}
 	free(printed);
+	mapping_free(joined);
 }
 
 static void print_mapping_json(FILE *stream, const struct mapping *mapping)
@@ -370,6 +415,7 @@ static void print_mapping_json(FILE *stream, const struct mapping *mapping)
 		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", i ? "," : "",
 			protocol_name(redirect->protocol), redirect->port, redirect->target);
 		print_owner_json(stream, redirect->owner);
+		print_scope_json(stream, &redirect->scope);
 		fputc('}', stream);
 	}
 	fputs("]}", stream);

@@ -227,7 +227,7 @@ static void overlapping_ranges_are_one_error_naming_both_places(void **state)
 
 	parse(fixture, "redirect tcp 8000-8099 to 9000-9099\nredirect tcp 8050-8199 to 20000\nredirect tcp 8100 to 30000\n");
 	assert_string_equal(diagnostics_text(fixture),
-			    "test.conf:2:1: error: redirect for tcp ports 8050-8099 overlaps the one defined at test.conf:1:1; each port may be redirected once\n"
+			    "test.conf:2:1: error: redirect for tcp ports 8050-8099 overlaps the one defined at test.conf:1:1; each port may be redirected once in each scope\n"
 			    "test.conf:3:1: error: duplicate redirect for tcp port 8100; first defined at test.conf:2:1");
 	assert_int_equal(fixture->diagnostics.error_count, 2);
 }
