@@ -165,6 +165,42 @@ static void add_duplicate(struct problems *problems, const struct problem *pendi
 	}
 }
 
+/* The owner gate checks the original port, whatever the scope: all the
+ * redirects of a port name the same owner, or none does. Reported once
+ * per port, at the first that differs from the port's first. */
+static int check_port_owners(const struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	for (size_t i = 1, first = 0; i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i], *head;
+		char mine[OWNER_TEXT_MAX + 1] = "none", theirs[OWNER_TEXT_MAX + 1] = "none";
+		int r;
+
+		if (redirect->protocol != mapping->redirects[first].protocol ||
+		    redirect->port != mapping->redirects[first].port) {
+			first = i;
+			continue;
+		}
+		head = &mapping->redirects[first];
+		if (owner_equal(redirect->owner, head->owner))
+			continue;
+		if (redirect->owner)
+			owner_text(redirect->owner, mine, sizeof(mine));
+		if (head->owner)
+			owner_text(head->owner, theirs, sizeof(theirs));
+		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &redirect->location,
+				    "redirects of %s port %u differ in owner (%s here, %s at %s:%u:%u); give every scope of a port the same owner, as the owner gate checks ports, not scopes",
+				    protocol_name(redirect->protocol), redirect->port, mine, theirs,
+				    file_or_dash(head->location.file), head->location.line, head->location.column);
+		if (r < 0)
+			return r;
+		/* Once per port. */
+		while (i + 1 < mapping->redirect_count && mapping->redirects[i + 1].protocol == redirect->protocol &&
+		       mapping->redirects[i + 1].port == redirect->port)
+			i++;
+	}
+	return 0;
+}
+
 int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 {
 	struct problem pending = { .location = { 0 } };
@@ -223,6 +259,7 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 			goto out;
 	}
 	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, problems.total - problems.kept);
+	r = check_port_owners(mapping, diagnostics);
 out:
 	free(ranks);
 	return r;

@@ -409,7 +409,7 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 	for (size_t i = 0; i < decoder->owned_count; i++) {
 		const struct raw_owned_port *raw = &decoder->owned[i];
 		struct owned_port *owned = &state->owned[state->owned_count];
-		const struct redirect *redirect;
+		size_t at;
 		int r;
 
 		if (state->owned_count && owned[-1].protocol == raw->protocol && owned[-1].port == raw->port) {
@@ -422,9 +422,13 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 		if (r < 0)
 			return r;
 		state->owned_count++;
-		redirect = mapping_find(mapping, raw->protocol, raw->port);
-		if (redirect)
-			mapping->redirects[redirect - mapping->redirects].owner = owned->owner;
+		/* The gate works per port: the owner is that of the port's
+		 * redirects in every scope. */
+		for (at = mapping_first_of_port(mapping, raw->protocol, raw->port);
+		     at < mapping->redirect_count && mapping->redirects[at].protocol == raw->protocol &&
+		     mapping->redirects[at].port == raw->port;
+		     at++)
+			mapping->redirects[at].owner = owned->owner;
 	}
 	state->owner_elements = decoder->elements;
 	state->owner_element_count = decoder->element_count;

@@ -458,3 +458,20 @@ int mapping_joined_form(const struct mapping *mapping, struct mapping **ret_form
 	*ret_form = form;
 	return 0;
 }
+
+size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+{
+	const struct redirect key = { .protocol = protocol, .port = port };
+	size_t low = 0, high = mapping->redirect_count;
+
+	/* The unscoped key sorts first among the port's. */
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (redirect_compare(&mapping->redirects[middle], &key) < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}

@@ -169,6 +169,9 @@ struct location redirect_target_location(const struct redirect *redirect);
 
 /* Binary search in a sorted mapping, for the unscoped redirect. */
 const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The index of the first redirect of protocol and port in any scope (or
+ * where it would be); the others follow it. */
+size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protocol, uint16_t port);
 /* The redirect of the same protocol and scope as like, for port. */
 const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port);
 

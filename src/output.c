@@ -472,6 +472,7 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_scope_clauses(stream, &change->scope);
 		print_owner_clause(stream, change_owner(list, change));
 		break;
 	case CHANGE_PORT_START_REMOVED:
@@ -504,6 +505,7 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":",
 			change_op(change), protocol_name((enum protocol)change->protocol), change->port, change->target);
 		print_owner_json(stream, change_owner(list, change));
+		print_scope_json(stream, &change->scope);
 		fputc('}', stream);
 		break;
 	case CHANGE_PORT_START_REMOVED:

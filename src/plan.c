@@ -78,6 +78,7 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 		.protocol = (uint8_t)redirect->protocol,
 		.port = redirect->port,
 		.target = redirect->target,
+		.scope = redirect->scope,
 	};
 	int r;
 

@@ -60,7 +60,9 @@ static int desired_gate(struct plan *plan, const struct plan_input *input)
 		const struct redirect *redirect = &desired->redirects[i];
 		const struct owner_groups *groups;
 
-		if (!redirect->owner)
+		/* The port's redirects in other scopes share the owner
+		 * (config_finish()): the gate holds the port once. */
+		if (!redirect->owner || (i && redirect[-1].protocol == redirect->protocol && redirect[-1].port == redirect->port))
 			continue;
 		r = ARRAY_GROW_ONE(plan->desired_owned, plan->desired_owned_count, owned_capacity, 8);
 		if (r < 0)
