@@ -184,21 +184,22 @@ int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirec
 }
 
 /* Unscoped first, then family, interface and address scopes; within a
- * kind by family, then by address bytes or name. */
+ * kind by name (interfaces), family, then address bytes. */
 int scope_compare(const struct scope *a, const struct scope *b)
 {
 	int order;
 
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
+	/* An interface's families together, after each other. */
+	if (a->kind == SCOPE_IIF) {
+		order = strncmp(a->iif, b->iif, sizeof(a->iif));
+		if (order)
+			return order < 0 ? -1 : 1;
+	}
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
-	if (a->kind == SCOPE_ON)
-		order = memcmp(a->address, b->address, sizeof(a->address));
-	else if (a->kind == SCOPE_IIF)
-		order = strncmp(a->iif, b->iif, sizeof(a->iif));
-	else
-		order = 0;
+	order = a->kind == SCOPE_ON ? memcmp(a->address, b->address, sizeof(a->address)) : 0;
 	return order < 0 ? -1 : order > 0;
 }
 
