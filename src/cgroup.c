@@ -515,15 +515,19 @@ static int resolve_units(struct resolver *resolver)
 		}
 		free(directory);
 		for (size_t i = 0; i < count; i++) {
+			const struct owner *owner = NULL;
 			char *path = NULL;
 
-			if (r >= 0 && asprintf(&path, "%s/%s", queue[next], names[i]) < 0)
-				r = -ENOMEM;
-			for (size_t j = 0; r >= 0 && j < mapping->owner_count; j++) {
+			/* Most entries are neither: their paths are not made. */
+			for (size_t j = 0; !owner && j < mapping->owner_count; j++) {
 				if (mapping->owners[j]->kind == OWNER_UNIT && !strcmp(mapping->owners[j]->name, names[i]))
-					r = add_group(resolver, mapping->owners[j], path);
+					owner = mapping->owners[j];
 			}
-			if (r >= 0 && is_slice(names[i])) {
+			if (r >= 0 && (owner || is_slice(names[i])) && asprintf(&path, "%s/%s", queue[next], names[i]) < 0)
+				r = -ENOMEM;
+			if (r >= 0 && owner)
+				r = add_group(resolver, owner, path);
+			if (r >= 0 && path && is_slice(names[i])) {
 				r = ARRAY_GROW_ONE(queue, queued, capacity, 16);
 				if (r >= 0) {
 					queue[queued++] = path;

@@ -104,15 +104,6 @@ static int find_chain(const char *name, enum chain *ret_chain)
 	return -ENOENT;
 }
 
-static bool is_gate_chain(const char *name)
-{
-	for (int i = 0; name && i < GATE_CHAIN_COUNT; i++) {
-		if (!strcmp(name, gate_chain_name((enum gate_chain)i)))
-			return true;
-	}
-	return false;
-}
-
 static int find_map(const char *name, unsigned int *ret_map)
 {
 	if (!name)
@@ -384,7 +375,7 @@ static int rule_message(struct kernel_decoder_dump *dump, const struct nlmsghdr 
 	if (find_chain(place.name, &which) < 0) {
 		/* The gate's rules are told by what they are; rules of foreign
 		 * chains go with the table when it is recreated. */
-		if (is_gate_chain(place.name))
+		if (gate_is_chain(place.name))
 			gate_decoder_rule(decoder->gate, state, place.name,
 					  place.readable && nftnl_rule_nlmsg_parse(nlh, rule) == 0 ? rule : NULL);
 		nftnl_rule_free(rule);
@@ -453,29 +444,6 @@ static int add_scoped_elements(struct scoped_elements *scoped, unsigned int map,
 	return 0;
 }
 
-/* Elements of a set of the owner gate; the reader dumps them on its own
- * thread, one set after the other. */
-static int gate_elements(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh,
-			 const struct object_place *place)
-{
-	struct nftnl_set *set = nftnl_set_alloc();
-	bool readable;
-	int r;
-
-	if (!set) {
-		dump->error = -ENOMEM;
-		return MNL_CB_ERROR;
-	}
-	readable = place->readable && nftnl_set_elems_nlmsg_parse(nlh, set) == 0;
-	r = gate_decoder_elements(dump->decoder->gate, place->name, readable, set);
-	nftnl_set_free(set);
-	if (r < 0) {
-		dump->error = r;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_OK;
-}
-
 /* Elements of another table or map than the one asked for are none of
  * ours: the kernel sends none, and a decoded dump may. */
 static int element_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh)
@@ -495,7 +463,7 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 		return MNL_CB_OK;
 	if (find_map(place.name, &map) < 0) {
 		if (dump->map == MAP_COUNT && gate_decoder_wants_elements(dump->decoder->gate, place.name))
-			return gate_elements(dump, nlh, &place);
+			return gate_decoder_element_message(dump, nlh, place.name, place.readable);
 		return MNL_CB_OK;
 	}
 	if (dump->map != MAP_COUNT && map != dump->map)
@@ -644,6 +612,11 @@ bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, unsigne
 	return map < MAP_COUNT && decoder->scoped[map].wanted;
 }
 
+struct gate_decoder *kernel_decoder_gate(struct kernel_decoder *decoder)
+{
+	return decoder->gate;
+}
+
 bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, const char *set)
 {
 	return gate_decoder_wants_elements(decoder->gate, set);
@@ -652,26 +625,6 @@ bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, con
 struct table_state *kernel_decoder_state(struct kernel_decoder *decoder)
 {
 	return decoder->state;
-}
-
-/* The owner gate as a whole: all of it as the layout says, none of it
- * (a mapping without owners), or anything else. */
-static enum object_status gate_state(const struct table_state *state)
-{
-	size_t ok = 0, missing = 0;
-
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		ok += (state->owned_sets[i].status == OBJECT_OK) + (state->owner_sets[i].status == OBJECT_OK);
-		missing += (state->owned_sets[i].status == OBJECT_MISSING) +
-			   (state->owner_sets[i].status == OBJECT_MISSING);
-	}
-	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
-		ok += state->gate_chains[i].status == OBJECT_OK;
-		missing += state->gate_chains[i].status == OBJECT_MISSING;
-	}
-	if (ok == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT)
-		return OBJECT_OK;
-	return missing == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT ? OBJECT_MISSING : OBJECT_ALTERED;
 }
 
 bool table_state_is_layout(const struct table_state *state)
@@ -686,7 +639,7 @@ bool table_state_is_layout(const struct table_state *state)
 		if (state->maps[i].status == OBJECT_ALTERED || (i < PROTOCOL_COUNT && state->maps[i].status != OBJECT_OK))
 			return false;
 	}
-	return gate_state(state) != OBJECT_ALTERED;
+	return gate_status(state) != OBJECT_ALTERED;
 }
 
 static int prepare_expected_objects(struct kernel_decoder *decoder)

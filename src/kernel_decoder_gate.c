@@ -91,6 +91,33 @@ static void mark_found(struct object_state *object)
 		object->status = OBJECT_OK;
 }
 
+/* The owner gate as a whole: all of it as the layout says, none of it
+ * (a mapping without owners), or anything else. */
+enum object_status gate_status(const struct table_state *state)
+{
+	size_t ok = 0, missing = 0;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		ok += (state->owned_sets[i].status == OBJECT_OK) + (state->owner_sets[i].status == OBJECT_OK);
+		missing += (state->owned_sets[i].status == OBJECT_MISSING) +
+			   (state->owner_sets[i].status == OBJECT_MISSING);
+	}
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++) {
+		ok += state->gate_chains[i].status == OBJECT_OK;
+		missing += state->gate_chains[i].status == OBJECT_MISSING;
+	}
+	if (ok == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT)
+		return OBJECT_OK;
+	return missing == 2 * PROTOCOL_COUNT + GATE_CHAIN_COUNT ? OBJECT_MISSING : OBJECT_ALTERED;
+}
+
+bool gate_is_chain(const char *name)
+{
+	enum gate_chain chain;
+
+	return find_gate_chain(name, &chain);
+}
+
 int gate_decoder_new(struct gate_decoder **ret_decoder)
 {
 	struct gate_decoder *decoder = calloc(1, sizeof(*decoder));
@@ -372,6 +399,26 @@ int gate_decoder_elements(struct gate_decoder *decoder, const char *name, bool r
 		r = kind ? add_owner_element(decoder, protocol, element) : add_owned(decoder, protocol, element);
 	nftnl_set_elems_iter_destroy(iterator);
 	return r;
+}
+
+int gate_decoder_element_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh, const char *name,
+				 bool readable)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+	int r;
+
+	if (!set) {
+		dump->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	readable = readable && nftnl_set_elems_nlmsg_parse(nlh, set) == 0;
+	r = gate_decoder_elements(kernel_decoder_gate(dump->decoder), name, readable, set);
+	nftnl_set_free(set);
+	if (r < 0) {
+		dump->error = r;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
 }
 
 static int compare_raw_owned(const void *a, const void *b)

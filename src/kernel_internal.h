@@ -175,6 +175,10 @@ bool table_state_is_layout(const struct table_state *state);
  * gate's (a set of NULL: one libnftnl could not be given; a rule of NULL:
  * one it could not parse). */
 struct gate_decoder;
+/* The gate as a whole: OBJECT_OK all of it as the layout says,
+ * OBJECT_MISSING none of it (a mapping without owners), else ALTERED. */
+enum object_status gate_status(const struct table_state *state);
+bool gate_is_chain(const char *name);
 int gate_decoder_new(struct gate_decoder **ret_decoder);
 void gate_decoder_free(struct gate_decoder *decoder);
 bool gate_decoder_chain(struct gate_decoder *decoder, struct table_state *state, const struct nftnl_chain *chain);
@@ -187,6 +191,10 @@ bool gate_decoder_wants_elements(const struct gate_decoder *decoder, const char 
 /* The elements of one message of a gate set's dump; readable false when
  * libnftnl could not parse them. Returns 0 or -ENOMEM. */
 int gate_decoder_elements(struct gate_decoder *decoder, const char *name, bool readable, struct nftnl_set *set);
+/* A message of a gate set's element dump (kernel_decoder_message()'s). */
+int gate_decoder_element_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh, const char *name,
+				 bool readable);
+struct gate_decoder *kernel_decoder_gate(struct kernel_decoder *decoder);
 /* Once the state's mapping is final (after the record of the maps may
  * have replaced it): the owned ports and groups into the state. */
 int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state);

@@ -27,8 +27,9 @@ DEB=${DEB:-}
 # Each boot is bounded; a healthy one takes a few seconds.
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 # Besides minbase: an init and D-Bus (systemctl), portredir's runtime
-# libraries, and nft with netbase (protocol names) for the checks.
-PACKAGES=systemd,systemd-sysv,dbus,libnftnl11,libmnl0,nftables,netbase
+# libraries, nft with netbase (protocol names) for the checks, and socat
+# for the owners' boot (a web service, its clients).
+PACKAGES=systemd,systemd-sysv,dbus,libnftnl11,libmnl0,nftables,netbase,socat
 
 passed=0 failed=0 skipped=0 number=0
 started=$SECONDS
@@ -432,6 +433,52 @@ if systemctl --root="$BOOT_DIR/installed" disable portredir.service portredir.pa
 		'redirect tcp,udp 443 to 8443'
 else
 	report "not ok" "enable portredir-watch.service instead of portredir.service"
+	diag "$(tail -n 10 "$BOOT_DIR/install.log")"
+fi
+# Owners: a web service as a dynamic user, and a socket-activated one,
+# followed by watch (still the enabled unit).
+OWNER_UNITS=(
+	'portredir-test-web.service' '[Unit]
+Description=portredir boot test: a web service as a dynamic user, on 8080 (IPv4)
+
+[Service]
+DynamicUser=yes
+ExecStart=/usr/bin/socat TCP4-LISTEN:8080,fork,reuseaddr "SYSTEM:echo web"
+
+[Install]
+WantedBy=multi-user.target'
+	'activated.socket' '[Unit]
+Description=portredir boot test: a socket the service manager makes, on 8081
+
+[Socket]
+ListenStream=0.0.0.0:8081
+Accept=yes
+
+[Install]
+WantedBy=sockets.target'
+	'activated@.service' '[Unit]
+Description=portredir boot test: one socket-activated connection
+
+[Service]
+DynamicUser=yes
+ExecStart=/bin/echo activated
+StandardInput=socket
+StandardOutput=socket'
+)
+install_owner_units() {
+	local root=$BOOT_DIR/installed i
+	for ((i = 0; i < ${#OWNER_UNITS[@]}; i += 2)); do
+		printf '%s\n' "${OWNER_UNITS[i + 1]}" >"$root/etc/systemd/system/${OWNER_UNITS[i]}" || return 1
+	done
+	systemctl --root="$root" enable portredir-test-web.service activated.socket >>"$BOOT_DIR/install.log" 2>&1
+}
+if install_owner_units; then
+	boot owners \
+		'redirect tcp 80 to 8080 for portredir-test-web.service' \
+		'redirect tcp 81 to 8081 for system-activated.slice' \
+		'redirect tcp 82 to 8081 for cgroup /init.scope'
+else
+	report "not ok" "install the owners' test units"
 	diag "$(tail -n 10 "$BOOT_DIR/install.log")"
 fi
 remove_tree "$BOOT_DIR/installed"

@@ -144,7 +144,16 @@ static int record(struct kernel *kernel, struct recording *recording)
 		if (r < 0)
 			return r;
 	}
-	/* A missing map answers ENOENT, which is recorded as well. */
+	/* A missing set answers ENOENT, which is recorded as well. The
+	 * owner gate's sets first, as the reader dumps them. */
+	for (int i = 0; i < 2 * PROTOCOL_COUNT; i++) {
+		enum protocol protocol = (enum protocol)(i % PROTOCOL_COUNT);
+
+		r = record_dump(kernel, recording, 4, NLM_F_DUMP,
+				i < PROTOCOL_COUNT ? owned_set_name(protocol) : owner_set_name(protocol));
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		r = record_dump(kernel, recording, 4, NLM_F_DUMP, map_name((enum protocol)i));
 		if (r < 0 && r != -ENOENT)
@@ -219,14 +228,33 @@ static char *describe(const struct table_state *state)
 		print_object(stream, map_name((enum protocol)i), &state->maps[i]);
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		print_object(stream, chain_name((enum chain)i), &state->chains[i]);
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		print_object(stream, owned_set_name((enum protocol)i), &state->owned_sets[i]);
+	for (int i = 0; i < PROTOCOL_COUNT; i++)
+		print_object(stream, owner_set_name((enum protocol)i), &state->owner_sets[i]);
+	for (int i = 0; i < GATE_CHAIN_COUNT; i++)
+		print_object(stream, gate_chain_name((enum gate_chain)i), &state->gate_chains[i]);
+	for (unsigned int level = 0; level < 64; level++) {
+		if ((state->owner_levels >> level) & 1)
+			fprintf(stream, "owner_check level %u\n", level);
+	}
 	if (state->has_original_port_start)
 		fprintf(stream, "original unprivileged_port_start: %u\n", state->original_port_start);
 	for (size_t i = 0; i < state->mapping->redirect_count; i++) {
 		const struct redirect *redirect = &state->mapping->redirects[i];
 
-		fprintf(stream, "redirect %s %u to %u\n", protocol_name(redirect->protocol), redirect->port,
+		fprintf(stream, "redirect %s %u to %u", protocol_name(redirect->protocol), redirect->port,
 			redirect->target);
+		if (redirect->owner)
+			fprintf(stream, " for %s%s", redirect->owner->kind == OWNER_CGROUP ? OWNER_CGROUP_PREFIX : "",
+				redirect->owner->name);
+		fputc('\n', stream);
 	}
+	for (size_t i = 0; i < state->owned_count; i++)
+		fprintf(stream, "owned %s %u\n", protocol_name(state->owned[i].protocol), state->owned[i].port);
+	for (size_t i = 0; i < state->owner_element_count; i++)
+		fprintf(stream, "group of %s %u: %llu\n", protocol_name(state->owner_elements[i].protocol),
+			state->owner_elements[i].port, (unsigned long long)state->owner_elements[i].id);
 	return fclose(stream) == 0 ? text : NULL;
 }
 

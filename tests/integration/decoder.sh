@@ -29,11 +29,20 @@ record() {
 	fi
 }
 
-INTACT='table: ok
+# A table of a mapping without owners has no owner gate.
+NO_GATE='tcp_owned: missing
+udp_owned: missing
+tcp_owners: missing
+udp_owners: missing
+input: missing
+owner_check: missing'
+
+INTACT="table: ok
 tcp_redirects: ok
 udp_redirects: ok
 prerouting: ok
-output: ok'
+output: ok
+$NO_GATE"
 
 SHIPPED_REDIRECTS='redirect tcp 80 to 8080
 redirect tcp 443 to 8443
@@ -42,12 +51,13 @@ redirect udp 443 to 8443'
 test_no_table() {
 	local ns
 	netns_make ns host
-	record "$ns" no-table 'table exists: no
+	record "$ns" no-table "table exists: no
 table: missing
 tcp_redirects: missing
 udp_redirects: missing
 prerouting: missing
-output: missing'
+output: missing
+$NO_GATE"
 }
 
 test_shipped_mapping() {
@@ -110,6 +120,7 @@ tcp_redirects: ok
 udp_redirects: ok
 prerouting: altered, unexpected rule found
 output: altered, unexpected rule found
+$NO_GATE
 $SHIPPED_REDIRECTS"
 }
 
@@ -127,7 +138,47 @@ tcp_redirects: ok
 udp_redirects: ok
 prerouting: ok
 output: ok
+$NO_GATE
 $SHIPPED_REDIRECTS"
+}
+
+# A mapping with owners: the gate, its owned ports with their owners, the
+# groups' IDs and owner_check's level. Its groups are real ones of the
+# host's cgroup v2 hierarchy, made for the test, which portredir sees
+# through nsenter (ip netns exec would mount another /sys).
+test_owned_mapping() {
+	local ns mapping=$TEST_DIR/owned.conf group=portredir-test-$$.slice cgroup id
+	cgroup=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2" && $4 == "/") print $5; break } }' \
+		/proc/self/mountinfo | head -n 1)
+	[ -n "$cgroup" ] || skip_test "no cgroup v2 hierarchy is mounted here"
+	netns_make ns host
+	mkdir "$cgroup/$group" "$cgroup/$group/web.service"
+	on_cleanup "rmdir '$cgroup/$group/web.service' '$cgroup/$group'"
+	id=$(stat -c %i "$cgroup/$group/web.service")
+	write_mapping "$mapping" 'redirect tcp,udp 443 to 8443 for web.service' "redirect tcp 80 to 8080 for cgroup /$group/web.service"
+	nsenter --net="/run/netns/$ns" "$PORTREDIR" -q -f "$mapping" apply
+	record "$ns" owned "table exists: yes
+table: ok
+tcp_redirects: ok
+udp_redirects: ok
+prerouting: ok
+output: ok
+tcp_owned: ok
+udp_owned: ok
+tcp_owners: ok
+udp_owners: ok
+input: ok
+owner_check: ok
+owner_check level 2
+redirect tcp 80 to 8080 for cgroup /$group/web.service
+redirect tcp 443 to 8443 for web.service
+redirect udp 443 to 8443 for web.service
+owned tcp 80
+owned tcp 443
+owned udp 443
+group of tcp 80: $id
+group of tcp 443: $id
+group of udp 443: $id"
 }
 
 test_changed_chains_and_maps() {
@@ -151,7 +202,8 @@ table: ok
 tcp_redirects: altered, map type changed
 udp_redirects: altered, map type changed
 prerouting: altered, chain changed
-output: altered, chain changed"
+output: altered, chain changed
+$NO_GATE"
 }
 
 test_missing_chain_and_map() {
@@ -169,6 +221,7 @@ tcp_redirects: ok
 udp_redirects: missing
 prerouting: altered, rule missing
 output: missing
+$NO_GATE
 redirect tcp 80 to 8080
 redirect tcp 443 to 8443"
 }

@@ -13,6 +13,9 @@ case $PORTREDIR in /*) ;; *) PORTREDIR=$PWD/$PORTREDIR ;; esac
 NETNS_PREFIX="prt$$"
 NETNS_CREATED=()
 BACKGROUND_PIDS=()
+# What a test made outside its namespaces (control groups) and how to undo
+# it: commands run last to first once its processes are gone.
+CLEANUP_COMMANDS=()
 TEST_DIR=$(mktemp -d /tmp/portredir-test.XXXXXX)
 chmod 0755 "$TEST_DIR"
 # portredir records the maps' elements between runs (src/cache.h): the
@@ -37,7 +40,18 @@ cleanup_test() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	NETNS_CREATED=()
+	local i
+	for ((i = ${#CLEANUP_COMMANDS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUP_COMMANDS[i]}" 2>/dev/null || true
+	done
+	CLEANUP_COMMANDS=()
 	return "$status"
+}
+
+# on_cleanup COMMAND: runs COMMAND (a string, eval'd) when the test ends,
+# after its processes were killed, whether it passed or not.
+on_cleanup() {
+	CLEANUP_COMMANDS+=("$1")
 }
 
 cleanup_all() {
