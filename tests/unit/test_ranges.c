@@ -1,6 +1,6 @@
-/* Port ranges and service names in the mapping language: what they
- * expand to, how the normalized form joins them back, and the exact text
- * of every error. */
+/* Port ranges, service names and scopes in the mapping language: what
+ * they expand to, how the normalized form joins them back, and the exact
+ * text of every error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,6 +269,101 @@ static void service_name_errors_say_what_is_wrong(void **state)
 	assert_error("redirect tcp http-8080 to 9000\n",
 		     "test.conf:1:14: error: unknown service name 'http-8080' for tcp; write the port as a number, or use a name from /etc/services");
 }
+static void scopes_parse_in_any_order_and_normalize(void **state)
+{
+	struct fixture *fixture = *state;
+	const struct redirect *redirect;
+
+	parse(fixture, "redirect tcp 80 to 8081 ipv4 on 198.18.0.1 for web.service\n"
+		       "redirect tcp 80 to 8082 for web.service iif eth1 ipv6\n"
+		       "redirect tcp 80 to 8083 on 2001:DB8:0:0::7 for web.service\n"
+		       "redirect tcp 80 to 8084 ipv6 for web.service\n"
+		       "redirect tcp 80 to 8085 iif eth1 for web.service\n"
+		       "redirect tcp 80 to 8080 for web.service\n");
+	assert_string_equal(diagnostics_text(fixture), "");
+	assert_int_equal(fixture->mapping->redirect_count, 6);
+	redirect = &fixture->mapping->redirects[5];
+	assert_int_equal(redirect->scope.kind, SCOPE_ON);
+	assert_int_equal(redirect->scope.family, 6);
+	assert_int_equal(redirect->scope_column, 25);
+	assert_string_equal(fixture->mapping->redirects[3].scope.iif, "eth1");
+	assert_string_equal(normalized(fixture), "redirect tcp 80 to 8080 for web.service\n"
+						 "redirect tcp 80 to 8084 ipv6 for web.service\n"
+						 "redirect tcp 80 to 8085 iif eth1 for web.service\n"
+						 "redirect tcp 80 to 8082 iif eth1 ipv6 for web.service\n"
+						 "redirect tcp 80 to 8081 on 198.18.0.1 for web.service\n"
+						 "redirect tcp 80 to 8083 on 2001:db8::7 for web.service\n");
+}
+
+static void the_same_port_and_scope_twice_is_an_error_naming_both(void **state)
+{
+	struct fixture *fixture = *state;
+
+	parse(fixture, "redirect tcp 80 to 8081 iif eth1\nredirect tcp 80 to 8082 iif eth1\n"
+		       "redirect tcp 80 to 8083 iif eth2\nredirect tcp 80-81 to 9000 ipv6\nredirect tcp 81-82 to 9001 ipv6\n");
+	assert_string_equal(diagnostics_text(fixture),
+			    "test.conf:2:1: error: duplicate redirect for tcp port 80 iif eth1; first defined at test.conf:1:1\n"
+			    "test.conf:5:1: error: duplicate redirect for tcp port 81 ipv6; first defined at test.conf:4:1");
+}
+
+static void scope_errors_say_what_is_wrong(void **state)
+{
+	(void)state;
+	assert_error("redirect tcp 80 to 8080 on 198.18.0.1 on 198.18.0.2\n",
+		     "test.conf:1:39: error: duplicate 'on' clause; a redirect has one, first given at column 25");
+	assert_error("redirect tcp 80 to 8080 iif eth0 on 198.18.0.1\n",
+		     "test.conf:1:34: error: 'on' after 'iif' at column 25; a redirect takes 'on' or 'iif', not both: write one line for each");
+	assert_error("redirect tcp 80 to 8080 ipv6 on 198.18.0.1\n",
+		     "test.conf:1:25: error: 'ipv6' does not match the IPv4 address after 'on' at column 30; an address implies its family, remove 'ipv6'");
+	assert_error("redirect tcp 80 to 8080 on 2001:db8::1 ipv4\n",
+		     "test.conf:1:40: error: 'ipv4' does not match the IPv6 address after 'on' at column 25; an address implies its family, remove 'ipv4'");
+	assert_error("redirect tcp 80 to 8080 ipv6 ipv6\n",
+		     "test.conf:1:30: error: 'ipv6' after 'ipv6' at column 25; a redirect has one family, or none for both");
+	assert_error("redirect tcp 80 to 8080 on ::\n",
+		     "test.conf:1:28: error: address :: after 'on' is no address of this host; give one, or leave 'on' out for all of them");
+	assert_error("redirect tcp 80 to 8080 on 2001:db8::/32\n",
+		     "test.conf:1:28: error: '2001:db8::/32' after 'on' is a prefix; 'on' takes one address of this host");
+	assert_error("redirect tcp 80 to 8080 on 198.18.0.256\n",
+		     "test.conf:1:28: error: invalid address '198.18.0.256' after 'on'; expected an IPv4 or IPv6 address, as 198.51.100.7 or 2001:db8::7");
+	assert_error("redirect tcp 80 to 8080 iif .\n",
+		     "test.conf:1:29: error: '.' is not an interface name; the kernel refuses '.' and '..'");
+	assert_error("redirect tcp 80 to 8080 iif eth0 iif eth1\n",
+		     "test.conf:1:34: error: duplicate 'iif' clause; a redirect has one, first given at column 25");
+	assert_error("redirect tcp 80 to 8080 iff eth0\n",
+		     "test.conf:1:25: error: unknown word 'iff' after the target port; did you mean 'iif'?");
+	assert_error("redirect tcp 80 to 8080 no 198.18.0.1\n",
+		     "test.conf:1:25: error: unknown word 'no' after the target port; did you mean 'on'?");
+	assert_error("redirect tcp 80 to 8080 iif eth0 extra\n",
+		     "test.conf:1:34: error: unexpected 'extra' after the interface; a comment must start with '#'");
+	assert_error("redirect tcp 80 to 8080 ipv4 extra\n",
+		     "test.conf:1:30: error: unexpected 'extra' after the family; a comment must start with '#'");
+}
+
+static void the_redirects_of_a_port_share_their_owner(void **state)
+{
+	struct fixture *fixture = *state;
+
+	parse(fixture, "redirect tcp 80 to 8081 on 198.18.0.1 for a.service\nredirect tcp 80 to 8082 ipv6 for b.service\n");
+	assert_string_equal(diagnostics_text(fixture),
+			    "test.conf:1:1: error: redirects of tcp port 80 differ in owner (a.service here, b.service at test.conf:2:1); give every scope of a port the same owner, as the owner gate checks ports, not scopes");
+}
+
+static void interface_halves_print_as_one_line(void **state)
+{
+	struct fixture *fixture = *state;
+	struct mapping *form = NULL;
+
+	parse(fixture, "redirect tcp 80 to 8081 iif eth1\nredirect tcp 80 to 8082 iif eth2\nredirect tcp 80 to 8083 iif eth2 ipv6\n");
+	assert_int_equal(mapping_kernel_form(fixture->mapping, &form), 0);
+	assert_non_null(form);
+	/* eth1 twice, eth2 for IPv4 only: its ipv6 redirect is its own. */
+	assert_int_equal(form->redirect_count, 4);
+	mapping_free(fixture->mapping);
+	fixture->mapping = form;
+	assert_string_equal(normalized(fixture), "redirect tcp 80 to 8081 iif eth1\n"
+						 "redirect tcp 80 to 8082 iif eth2 ipv4\n"
+						 "redirect tcp 80 to 8083 iif eth2 ipv6\n");
+}
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
@@ -285,6 +380,11 @@ int main(void)
 		TEST(a_range_below_the_start_is_one_error_and_one_warning),
 		TEST(service_names_are_the_ports_of_their_protocol),
 		TEST(service_name_errors_say_what_is_wrong),
+		TEST(scopes_parse_in_any_order_and_normalize),
+		TEST(the_same_port_and_scope_twice_is_an_error_naming_both),
+		TEST(scope_errors_say_what_is_wrong),
+		TEST(the_redirects_of_a_port_share_their_owner),
+		TEST(interface_halves_print_as_one_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
