@@ -10,9 +10,11 @@
 #include "fault.h"
 #include "kernel_internal.h"
 
-/* 28 bytes per element in the message: 2,048 keep the element list nest
- * below the 64 KiB an attribute length can describe. */
+/* 28 bytes per element of a base map in the message: 2,048 keep the
+ * element list nest below the 64 KiB an attribute length can describe.
+ * A scoped map's key is up to 24 bytes (52 an element): 1,024. */
 #define ELEMENTS_PER_MESSAGE 2048
+#define SCOPED_ELEMENTS_PER_MESSAGE 1024
 #define BYTES_PER_ELEMENT 32
 #define BYTES_PER_OBJECT 1024
 
@@ -117,10 +119,11 @@ static size_t next_of_map(const struct redirect *redirects, size_t count, size_t
 }
 
 /* Adds or deletes the elements of one map among redirects (count of
- * them, all of its protocol), ELEMENTS_PER_MESSAGE at a time. */
+ * them, all of its protocol), a message's worth at a time. */
 static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t type, unsigned int map,
 			const struct redirect *redirects, size_t count)
 {
+	size_t per_message = map < PROTOCOL_COUNT ? ELEMENTS_PER_MESSAGE : SCOPED_ELEMENTS_PER_MESSAGE;
 	size_t next = next_of_map(redirects, count, 0, map);
 
 	while (next < count) {
@@ -136,13 +139,13 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
 		nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(map));
 		nftnl_set_set_u32(set, NFTNL_SET_ID, SET_ID(map));
-		for (; next < count && taken < ELEMENTS_PER_MESSAGE; next = next_of_map(redirects, count, next + 1, map)) {
+		for (; next < count && taken < per_message; next = next_of_map(redirects, count, next + 1, map)) {
 			const struct redirect *redirect = &redirects[next];
 			struct nftnl_set_elem *element;
 			uint16_t target = htons(redirect->target);
 			uint8_t key[LAYOUT_KEY_MAX];
 			uint32_t key_length;
-			bool message_ends = taken + 1 == ELEMENTS_PER_MESSAGE ||
+			bool message_ends = taken + 1 == per_message ||
 					    next_of_map(redirects, count, next + 1, map) == count;
 
 			if (layout_key(redirect, key, &key_length) < 0) {
