@@ -459,7 +459,8 @@ static int list_directories(const char *path, char ***ret_names, size_t *ret_cou
 		free(names);
 		return r;
 	}
-	qsort(names, count, sizeof(*names), compare_names);
+	if (count)
+		qsort(names, count, sizeof(*names), compare_names);
 	*ret_names = names;
 	*ret_count = count;
 	return 0;

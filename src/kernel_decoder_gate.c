@@ -448,8 +448,11 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 		if (decoder->owner_altered[i])
 			mark_altered(&state->owner_sets[i], "unexpected element found");
 	}
-	qsort(decoder->owned, decoder->owned_count, sizeof(*decoder->owned), compare_raw_owned);
-	qsort(decoder->elements, decoder->element_count, sizeof(*decoder->elements), compare_owner_elements);
+	/* qsort() of nothing may not be given NULL. */
+	if (decoder->owned_count)
+		qsort(decoder->owned, decoder->owned_count, sizeof(*decoder->owned), compare_raw_owned);
+	if (decoder->element_count)
+		qsort(decoder->elements, decoder->element_count, sizeof(*decoder->elements), compare_owner_elements);
 	state->owned = calloc(decoder->owned_count ? decoder->owned_count : 1, sizeof(*state->owned));
 	if (!state->owned)
 		return -ENOMEM;

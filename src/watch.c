@@ -417,23 +417,26 @@ static void check_sysctl(struct watch *watch)
 }
 
 /* Where the groups' directories cannot be watched: looked up again, and
- * applied only when something the table holds would change. */
+ * applied only when something the table holds would change. Silent: a
+ * failure here is said by the apply it leads to, once, not every poll. */
 static void poll_groups(struct watch *watch)
 {
-	struct options quiet = *watch->options;
+	struct cgroup_hierarchy *hierarchy = NULL;
 	struct cgroup_resolution *groups = NULL;
 
 	watch->next_group_poll_ms = monotonic_ms() + WATCH_GROUPS_POLL_MS;
-	if (!watch->desired)
+	if (!watch->desired || !watch->desired->owner_count)
 		return;
-	quiet.quiet = true;
-	quiet.verbose = false;
-	if (command_resolve_owners(&quiet, watch->desired, true, &groups) < 0 ||
-	    group_watch_changed(watch->groups, groups)) {
+	if (cgroup_hierarchy_open(&hierarchy) < 0 || cgroup_resolve(hierarchy, watch->desired, &groups) < 0) {
+		cgroup_hierarchy_free(hierarchy);
+		return;
+	}
+	if (group_watch_changed(watch->groups, groups)) {
 		watch->groups_dirty = true;
 		schedule(watch, 0);
 	}
 	cgroup_resolution_free(groups);
+	cgroup_hierarchy_free(hierarchy);
 }
 
 static int poll_timeout(const struct watch *watch)

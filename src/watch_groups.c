@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+#include "fault.h"
 #include "watch_groups.h"
 
 /* A group comes and goes with mkdir and rmdir, which the file system
@@ -19,6 +20,8 @@ struct group_watch {
 	 * at WATCH_GROUPS_POLL_MS instead. */
 	bool polling;
 	int error;
+	/* Test-only: inotify made unusable for the rest of the run. */
+	bool inotify_broken;
 };
 
 int group_watch_new(struct group_watch **ret_watch)
@@ -55,6 +58,13 @@ int group_watch_arm(struct group_watch *watch, const struct cgroup_resolution *g
 	watch->error = 0;
 	if (!groups || !groups->watched_count)
 		return 0;
+	/* What a host out of inotify instances does (fs.inotify's limits). */
+	if (watch->inotify_broken || fault_injected("group-inotify")) {
+		watch->inotify_broken = true;
+		watch->polling = true;
+		watch->error = -EMFILE;
+		return watch->error;
+	}
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0) {
 		watch->polling = true;

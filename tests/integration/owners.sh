@@ -16,6 +16,8 @@ CGROUP_MOUNT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) ==
 SLICE=portredir-test-$$.slice
 # The owner unit, found by name in the slice tree.
 UNIT=portredir-test-$$-web.service
+# The test-only build, whose faults make inotify unusable (src/fault.h).
+FAULTY=${FAULTY:-$(dirname "$PORTREDIR")/faults/portredir}
 OWNER_GROUP=$SLICE/$UNIT
 ATTACKER_GROUP=$SLICE/attacker.scope
 
@@ -327,12 +329,30 @@ while time.monotonic() - start < limit:
 sys.exit("the owner was not reached within %d ms" % (limit * 1000))
 '
 
+# The owner starting again: a new group, its process moved in before it
+# makes its socket, while a client tries all along. Sets created and
+# reached (ms since the epoch).
+restart_owner() {
+	local client
+	rm -f "$TEST_DIR/go" "$TEST_DIR/reached"
+	listen owner-again "$SLICE" tcp 4 0.0.0.0 8080 owner "$TEST_DIR/go"
+	ip netns exec "$PEER" "$PYTHON" -c "$RESTART_CLIENT" 5000 "$TEST_DIR/reached" &
+	client=$!
+	sleep 0.2
+	mkdir "$CGROUP_MOUNT/$OWNER_GROUP"
+	created=$(($(date +%s%N) / 1000000))
+	echo "$LAST_LISTENER" >"$CGROUP_MOUNT/$OWNER_GROUP/cgroup.procs"
+	touch "$TEST_DIR/go"
+	wait "$client"
+	reached=$(cat "$TEST_DIR/reached")
+}
+
 # Under watch, a restart: the group removed, a new one of the same name
 # made, a new ID. The owner is reached again within a second of the new
 # group, and the attacker (IPv6-only on the target all along) gets
 # nothing, before, during or after.
 test_owner_restarted_under_watch_is_reached_again_within_a_second() {
-	local before created reached client
+	local before created reached
 	setup_hosts
 	mapping "redirect tcp 80 to 8080 for $UNIT"
 	listen attacker "$ATTACKER_GROUP" tcp 6only :: 8080 attacker
@@ -347,24 +367,39 @@ test_owner_restarted_under_watch_is_reached_again_within_a_second() {
 	wait "$owner_pid" 2>/dev/null || true
 	remove_group "$OWNER_GROUP"
 	wait_for "watch to clear the stopped owner" grep -q "owner $UNIT: cleared (not running)" "$TEST_DIR/watch.log"
-	# It starts again: a new group, its process moved in before it makes
-	# its socket; clients try all along.
-	listen owner-again "$SLICE" tcp 4 0.0.0.0 8080 owner "$TEST_DIR/go"
-	ip netns exec "$PEER" "$PYTHON" -c "$RESTART_CLIENT" 5000 "$TEST_DIR/reached" &
-	client=$!
-	sleep 0.2
-	mkdir "$CGROUP_MOUNT/$OWNER_GROUP"
-	created=$(($(date +%s%N) / 1000000))
-	echo "$LAST_LISTENER" >"$CGROUP_MOUNT/$OWNER_GROUP/cgroup.procs"
-	touch "$TEST_DIR/go"
-	wait "$client"
-	reached=$(cat "$TEST_DIR/reached")
+	restart_owner
 	diag "the owner was reached $((reached - created)) ms after its new group was made"
 	[ "$((reached - created))" -lt 1000 ]
 	[ "$(group_id "$OWNER_GROUP")" != "$before" ]
 	grep -q "an owner's group came or went: applied 2 changes: ~ chain owner_check: updated (accepting at level 2); ~ owner $UNIT: updated (group /$OWNER_GROUP)" \
 		"$TEST_DIR/watch.log"
 	expect_no_records attacker
+}
+
+# The same where inotify cannot watch the hierarchy (the test-only build
+# makes it so): watch looks the groups up every 250 ms, and the owner is
+# still reached within a second of its new group.
+test_owner_restarted_while_watch_polls_is_reached_within_a_second() {
+	local created reached
+	[ -x "$FAULTY" ] || skip_test "no fault-injecting build ($FAULTY; make tests builds it)"
+	setup_hosts
+	mapping "redirect tcp 80 to 8080 for $UNIT"
+	listen owner "$OWNER_GROUP" tcp 4 0.0.0.0 8080 owner
+	local owner_pid=$LAST_LISTENER
+	background env PORTREDIR_FAULTS=group-inotify nsenter --net="/run/netns/$HOST" "$FAULTY" \
+		-f "$TEST_DIR/rules.conf" watch 2>"$TEST_DIR/watch.log"
+	wait_for "watch to apply the mapping" grep -q 'watching' "$TEST_DIR/watch.log"
+	grep -qxF "portredir: warning: cannot watch the owners' groups with inotify (Too many open files); looking them up every 250 ms instead" \
+		"$TEST_DIR/watch.log"
+	expect_answers "$PEER" tcp 80 owner 198.18.0.1
+	kill "$owner_pid"
+	wait "$owner_pid" 2>/dev/null || true
+	remove_group "$OWNER_GROUP"
+	wait_for "watch to clear the stopped owner" grep -q "owner $UNIT: cleared (not running)" "$TEST_DIR/watch.log"
+	restart_owner
+	diag "polling: the owner was reached $((reached - created)) ms after its new group was made"
+	[ "$((reached - created))" -lt 1000 ]
+	[ "$(grep -c 'cannot watch the owners' "$TEST_DIR/watch.log")" -eq 1 ]
 }
 
 # A long-lived connection to the owner, through port 80, and what each
