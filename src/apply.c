@@ -179,7 +179,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 	}
 	if (opened >= 0 && kernel_read_table_begin(kernel, true, &background) < 0)
 		background = NULL;
-	if (command_load_mapping(options, &desired) < 0) {
+	if (command_load_mapping(options, !dry_run, &desired) < 0) {
 		if (background)
 			kernel_read_table_end(background, NULL, NULL);
 		goto out;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cache.h"
+#include "runtime_directory.h"
 
 #define CACHE_MAGIC "prelems3"
 #define CACHE_NAME_LENGTH 16
@@ -86,24 +87,19 @@ static bool trusted(const struct stat *status)
 	return status->st_uid == geteuid() && !(status->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-static const char *directory_path(void)
-{
-	const char *path = getenv(CACHE_DIRECTORY_VARIABLE);
-
-	return path && *path ? path : CACHE_DEFAULT_DIRECTORY;
-}
-
+/* The runtime directory, walked from / (runtime_directory.h), and the
+ * running user's own: not the service user's, whose records root does not
+ * take for its own. */
 static int open_directory(bool create)
 {
-	const char *path = directory_path();
+	struct path_problem problem;
+	struct path_trust trust;
 	struct stat status;
 	int fd;
 
-	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = runtime_directory_open(create, false, &trust, &problem);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &status) < 0 || !trusted(&status)) {
 		close(fd);
 		return -EPERM;
@@ -362,9 +358,43 @@ static bool older(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
 }
 
+/* Whether name in directory is a record portredir wrote (or was writing,
+ * for a temporary name): a regular file of the running user's, no larger
+ * than a record can be, starting with this version's header for the table
+ * its name gives, and, for a record, exactly as long as that header says.
+ * Nothing else in the directory is ever removed. */
+static bool is_own_record(int directory, const char *name, bool temporary, struct stat *status)
+{
+	struct cache_header header;
+	uint64_t table_id = 0;
+	bool own = false;
+	size_t total = 0;
+	int fd;
+
+	fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, status) < 0 || !S_ISREG(status->st_mode) || !trusted(status) ||
+	    status->st_size < (off_t)sizeof(header) || status->st_size > (off_t)CACHE_MAX_SIZE ||
+	    read_all(fd, &header, sizeof(header)) < 0)
+		goto out;
+	for (int i = 0; i < CACHE_NAME_LENGTH; i++)
+		table_id = table_id << 4 | (uint64_t)(name[i] <= '9' ? name[i] - '0' : name[i] - 'a' + 10);
+	if (memcmp(header.magic, CACHE_MAGIC, sizeof(header.magic)) || header.table_id != table_id)
+		goto out;
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (header.counts[i] > UINT16_MAX + 1u)
+			goto out;
+		total += header.counts[i];
+	}
+	own = temporary || (size_t)status->st_size == sizeof(header) + total * sizeof(struct cache_entry);
+out:
+	close(fd);
+	return own;
+}
+
 /* Keeps the CACHE_MAX_RECORDS most recently written records, and removes
- * what a run that died while writing one left (no writer takes a minute).
- * Anything else in the directory is left alone. */
+ * what a run that died while writing one left (no writer takes a minute). */
 static void prune(int directory)
 {
 	struct record_age kept[CACHE_MAX_RECORDS + 1];
@@ -389,11 +419,13 @@ static void prune(int directory)
 		struct stat status;
 		size_t oldest = 0;
 
-		if (fstatat(directory, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+		if (is_temporary_name(entry->d_name)) {
+			if (is_own_record(directory, entry->d_name, true, &status) &&
+			    older(&status.st_mtim, &abandoned))
+				unlinkat(directory, entry->d_name, 0);
 			continue;
-		if (is_temporary_name(entry->d_name) && older(&status.st_mtim, &abandoned))
-			unlinkat(directory, entry->d_name, 0);
-		if (!is_record_name(entry->d_name))
+		}
+		if (!is_record_name(entry->d_name) || !is_own_record(directory, entry->d_name, false, &status))
 			continue;
 		snprintf(kept[count].name, sizeof(kept[count].name), "%s", entry->d_name);
 		kept[count].written = status.st_mtim;
@@ -490,12 +522,32 @@ out:
 	return r;
 }
 
+char *cache_directory_problem(void)
+{
+	struct stat status;
+	char *line = runtime_directory_problem(false);
+	int fd;
+
+	if (line)
+		return line;
+	fd = open_directory(false);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	if (fd == -EPERM && stat(runtime_directory_path(), &status) == 0 &&
+	    asprintf(&line, "%s is owned by uid %u, not by uid %u that portredir runs as; only its own records are believed",
+		     runtime_directory_path(), (unsigned int)status.st_uid, (unsigned int)geteuid()) < 0)
+		line = NULL;
+	return line;
+}
+
 void cache_record_path(uint64_t table_id, char *buffer, size_t size)
 {
 	char name[CACHE_NAME_LENGTH + 1];
 
 	record_name(name, table_id);
-	snprintf(buffer, size, "%s/%s", directory_path(), name);
+	snprintf(buffer, size, "%s/%s", runtime_directory_path(), name);
 }
 
 int cache_forget(uint64_t table_id)

@@ -5,18 +5,20 @@
  * One file per table, named by the table's identity (state.h's table_id),
  * holding the generation it was recorded at. The kernel layer decides when
  * a record may stand for the kernel (kernel.h's struct kernel_cache); this
- * file only keeps them, in a directory that only the user portredir runs
- * as may write: $PORTREDIR_RUNTIME_DIRECTORY, else /run/portredir. A
- * directory or file that others could write is not used. */
+ * file only keeps them, in the runtime directory (runtime_directory.h),
+ * when its path passes the StrictModes walk and it is the running user's
+ * own. A directory or file that others could write is not used, and only
+ * files that are records by name and content are ever removed. */
 #ifndef CACHE_H
 #define CACHE_H
 
 #include <stdint.h>
 #include "kernel.h"
 #include "mapping.h"
+#include "runtime_directory.h"
 
-#define CACHE_DEFAULT_DIRECTORY "/run/portredir"
-#define CACHE_DIRECTORY_VARIABLE "PORTREDIR_RUNTIME_DIRECTORY"
+#define CACHE_DEFAULT_DIRECTORY RUNTIME_DEFAULT_DIRECTORY
+#define CACHE_DIRECTORY_VARIABLE RUNTIME_DIRECTORY_VARIABLE
 /* Records of tables whose namespace is gone stay until the directory is
  * emptied (it is on a tmpfs: at the latest, the next boot); beyond this
  * many, the least recently written go. */
@@ -30,6 +32,9 @@ int cache_lookup(uint64_t table_id, uint32_t generation, struct mapping **ret_ma
 /* Records the redirects of mapping (sorted, as the maps hold them) for
  * table_id at generation, replacing the previous record atomically. */
 int cache_store(uint64_t table_id, uint32_t generation, const struct mapping *mapping);
+/* One line saying why the runtime directory holds no records for this
+ * run, or NULL (usable, or merely missing); malloc'd. For -v. */
+char *cache_directory_problem(void);
 /* The path of the record of table_id, for messages (truncated to size). */
 void cache_record_path(uint64_t table_id, char *buffer, size_t size);
 /* Removes the record of a table that was deleted; 0 also when none. */

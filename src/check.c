@@ -8,7 +8,7 @@ enum outcome check_main(const struct options *options)
 {
 	struct mapping *mapping = NULL;
 
-	if (command_load_mapping(options, &mapping) < 0)
+	if (command_load_mapping(options, false, &mapping) < 0)
 		return OUTCOME_ERROR;
 	output_mapping(options, mapping);
 	mapping_free(mapping);

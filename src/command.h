@@ -26,6 +26,8 @@ struct options {
 	unsigned int interval;
 	/* watch --hold: own the table (see TABLE_FLAG_OWNER). */
 	bool hold;
+	/* help: the command to describe, or NULL for all of them. */
+	const char *topic;
 };
 
 enum outcome check_main(const struct options *options);
@@ -34,5 +36,7 @@ enum outcome apply_main(const struct options *options);
 enum outcome show_main(const struct options *options);
 enum outcome flush_main(const struct options *options);
 enum outcome watch_main(const struct options *options);
+enum outcome help_main(const struct options *options);
+enum outcome version_main(const struct options *options);
 
 #endif

@@ -26,6 +26,12 @@ struct config_kernel {
  * diagnostics->error_count), -ENOMEM otherwise. The mapping is sorted. */
 int config_parse_path(const char *path, struct mapping *mapping, struct diagnostics *diagnostics);
 
+/* Reads back, for each diagnostic that points into a line of a file, that
+ * line (diagnostic->source), so that the diagnostic can be shown with an
+ * excerpt. Best effort: a file that cannot be read again, or that is no
+ * longer one the parser would read, gives no excerpt. Returns 0 or -ENOMEM. */
+int config_read_sources(struct diagnostics *diagnostics);
+
 /* Parses an in-memory buffer as if it were the file named name. */
 int config_parse_buffer(const char *name, const char *buffer, size_t length,
 			struct mapping *mapping, struct diagnostics *diagnostics);

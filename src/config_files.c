@@ -1,14 +1,18 @@
 /* Reading the mapping from the file system: one file, or every *.conf of a
- * drop-in directory in order, with the ownership checks made as root. */
+ * drop-in directory in order, each through a path nobody else can change
+ * (path_trust.h); and reading back the lines diagnostics point into, for
+ * their excerpts. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "config_internal.h"
+#include "path_trust.h"
 #include "util.h"
 
 static const char *file_type_name(mode_t mode)
@@ -74,51 +78,98 @@ out:
 	return r;
 }
 
-static int parse_directory(int fd, const char *path, struct mapping *mapping, struct diagnostics *diagnostics);
+static int parse_directory(int fd, const char *path, const struct path_trust *trust, struct mapping *mapping,
+			   struct diagnostics *diagnostics);
 
 static int string_compare(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Running as root, portredir refuses a mapping file, drop-in directory or
- * drop-in that another user could change, as sshd refuses such key files:
- * whoever can write the mapping decides what root's firewall redirects.
- * Checked on the open descriptor, so that a rename between the check and
- * the read changes nothing; the directories above are not checked (see
- * portredir.conf(5)). A write ACL shows in the group bits (its mask). */
-static bool changeable_by_others(const struct stat *status)
+/* The object at the end of the path, once opened, is checked like the
+ * walk checked it (against a rename in between): both of its problems are
+ * said, owner and mode. Returns 1 when it is refused, 0 when it passes,
+ * -ENOMEM. */
+static int report_untrusted_object(const char *file, const struct stat *status, const struct path_trust *trust,
+				   struct diagnostics *diagnostics)
 {
-	return geteuid() == 0 && (status->st_uid != 0 || (status->st_mode & (S_IWGRP | S_IWOTH)));
-}
-
-/* Says why file is refused. Returns 0 or -ENOMEM. */
-static int report_changeable(const char *file, const struct stat *status, struct diagnostics *diagnostics)
-{
+	struct path_problem problem = { .is_subject = true, .is_last = true };
+	char *text;
 	int r = 0;
 
-	if (status->st_uid != 0)
-		r = file_error(file, diagnostics, "is owned by uid %u, not root; run 'chown root %s'",
-			       (unsigned int)status->st_uid, file);
-	if (r >= 0 && (status->st_mode & (S_IWGRP | S_IWOTH)))
-		r = file_error(file, diagnostics, "is writable by group or others (mode %04o); run 'chmod go-w %s'",
-			       (unsigned int)(status->st_mode & 07777), file);
+	if (path_trust_check_last(trust, status, file, &problem) == 0)
+		return 0;
+	if (problem.kind == PATH_PROBLEM_OWNER) {
+		text = path_problem_describe(&problem, file, trust);
+		r = text ? file_error(file, diagnostics, "%s", text) : -ENOMEM;
+		free(text);
+		problem.kind = PATH_PROBLEM_WRITABLE;
+	}
+	if (r >= 0 && (status->st_mode & (S_IWGRP | S_IWOTH))) {
+		text = path_problem_describe(&problem, file, trust);
+		r = text ? file_error(file, diagnostics, "%s", text) : -ENOMEM;
+		free(text);
+	}
+	return r < 0 ? r : 1;
+}
+
+/* Says why the walk refused the path to file: for the object it leads
+ * to, both of its problems. Returns 0 or -ENOMEM. */
+static int report_untrusted_path(const char *file, const struct path_problem *problem,
+				 const struct path_trust *trust, struct diagnostics *diagnostics)
+{
+	struct path_problem mode_problem = *problem;
+	char *text = path_problem_describe(problem, file, trust);
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	r = file_error(file, diagnostics, "%s", text);
+	free(text);
+	if (r < 0 || problem->kind != PATH_PROBLEM_OWNER || !problem->is_last || problem->is_link ||
+	    !(problem->mode & (S_IWGRP | S_IWOTH)))
+		return r;
+	mode_problem.kind = PATH_PROBLEM_WRITABLE;
+	text = path_problem_describe(&mode_problem, file, trust);
+	if (!text)
+		return -ENOMEM;
+	r = file_error(file, diagnostics, "%s", text);
+	free(text);
 	return r;
 }
 
-/* Opens name relative to directory_fd and parses it; path is what the user
- * knows it as. O_NONBLOCK so that a FIFO does not hang the open, O_NOCTTY
- * so that a terminal does not become ours: both are then refused. */
-static int parse_file_at(int directory_fd, const char *name, const char *path, bool top_level,
-			 struct mapping *mapping, struct diagnostics *diagnostics)
+/* Opens name relative to directory_fd (a directory the user knows as
+ * directory_path; AT_FDCWD for the top level) and parses it; path is what
+ * the user knows it as. Whoever can change the mapping decides what the
+ * firewall redirects, so the path is walked as sshd's StrictModes walks
+ * it (path_trust.h): every directory from / down, every link and what it
+ * leads to, and the file or drop-in directory itself, must be root's or
+ * the running user's and writable by nobody else. O_NONBLOCK so that a
+ * FIFO does not hang the open, O_NOCTTY so that a terminal does not
+ * become ours: both are then refused. */
+static int parse_file_at(int directory_fd, const char *directory_path, const char *name, const char *path,
+			 bool top_level, const struct path_trust *trust, struct mapping *mapping,
+			 struct diagnostics *diagnostics)
 {
+	struct path_problem problem;
+	char last[NAME_MAX + 1];
 	const char *file = NULL;
 	char *buffer = NULL;
 	struct stat status;
 	size_t length = 0;
-	int fd, r;
+	int parent = -1, fd = -1, r;
 
-	fd = openat(directory_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (top_level)
+		r = path_trust_walk(path, trust, &parent, last, &problem);
+	else
+		r = path_trust_walk_at(directory_fd, directory_path, name, trust, &parent, last, &problem);
+	if (r < 0) {
+		file = mapping_add_file(mapping, path);
+		r = file ? report_untrusted_path(file, &problem, trust, diagnostics) : -ENOMEM;
+		goto out;
+	}
+	/* No link is left to follow: one there now was put there since. */
+	fd = openat(parent, last, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &status) < 0) {
 		int error = errno;
 
@@ -126,13 +177,14 @@ static int parse_file_at(int directory_fd, const char *name, const char *path, b
 		r = file ? file_error(file, diagnostics, "cannot open: %s", strerror(error)) : -ENOMEM;
 		goto out;
 	}
+	if (path_trust_check_last(trust, &status, path, &problem) < 0) {
+		file = mapping_add_file(mapping, path);
+		r = file ? report_untrusted_object(file, &status, trust, diagnostics) : -ENOMEM;
+		r = r < 0 ? r : 0;
+		goto out;
+	}
 	if (top_level && S_ISDIR(status.st_mode)) {
-		if (changeable_by_others(&status)) {
-			file = mapping_add_file(mapping, path);
-			r = file ? report_changeable(file, &status, diagnostics) : -ENOMEM;
-			goto out;
-		}
-		r = parse_directory(fd, path, mapping, diagnostics);
+		r = parse_directory(fd, path, trust, mapping, diagnostics);
 		fd = -1;
 		goto out;
 	}
@@ -151,10 +203,6 @@ static int parse_file_at(int directory_fd, const char *name, const char *path, b
 				       file_type_name(status.st_mode));
 		goto out;
 	}
-	if (changeable_by_others(&status)) {
-		r = report_changeable(file, &status, diagnostics);
-		goto out;
-	}
 	r = read_regular_file(fd, &status, file, diagnostics, &buffer, &length);
 	if (r < 0 || !buffer)
 		goto out;
@@ -163,12 +211,15 @@ out:
 	free(buffer);
 	if (fd >= 0)
 		close(fd);
+	if (parent >= 0)
+		close(parent);
 	return r;
 }
 
 /* Every NAME.conf of the directory open as fd, in strcmp() order so that
  * 10-base.conf comes before 20-site.conf in every locale. Takes fd. */
-static int parse_directory(int fd, const char *path, struct mapping *mapping, struct diagnostics *diagnostics)
+static int parse_directory(int fd, const char *path, const struct path_trust *trust, struct mapping *mapping,
+			   struct diagnostics *diagnostics)
 {
 	const char *separator = path[0] && path[strlen(path) - 1] == '/' ? "" : "/";
 	size_t count = 0, capacity = 0;
@@ -234,7 +285,7 @@ static int parse_directory(int fd, const char *path, struct mapping *mapping, st
 		strcpy(entry_path, path);
 		strcat(entry_path, separator);
 		strcat(entry_path, names[i]);
-		r = parse_file_at(dirfd(directory), names[i], entry_path, false, mapping, diagnostics);
+		r = parse_file_at(dirfd(directory), path, names[i], entry_path, false, trust, mapping, diagnostics);
 		free(entry_path);
 		if (r < 0)
 			goto out;
@@ -249,10 +300,140 @@ out:
 
 int config_parse_path(const char *path, struct mapping *mapping, struct diagnostics *diagnostics)
 {
+	struct path_trust trust;
 	int r;
 
-	r = parse_file_at(AT_FDCWD, path, path, true, mapping, diagnostics);
+	path_trust_init(&trust);
+	r = parse_file_at(AT_FDCWD, NULL, path, path, true, &trust, mapping, diagnostics);
 	if (r < 0)
 		return r;
 	return config_finish(mapping, diagnostics);
+}
+
+struct needed_line {
+	unsigned int line;
+	struct diagnostic *diagnostic;
+};
+
+static int needed_line_compare(const void *a, const void *b)
+{
+	const struct needed_line *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Keeps the line for diagnostic, as the parser saw it: without "\r\n" or
+ * "\n" at its end, and without a byte-order mark at the start of the file
+ * (columns count from after it). */
+static int keep_source_line(struct diagnostic *diagnostic, const char *line, size_t length)
+{
+	static const char byte_order_mark[] = "\xef\xbb\xbf";
+
+	if (length && line[length - 1] == '\n') {
+		length--;
+		if (length && line[length - 1] == '\r')
+			length--;
+	}
+	if (diagnostic->location.line == 1 && length >= 3 && !memcmp(line, byte_order_mark, 3)) {
+		line += 3;
+		length -= 3;
+	}
+	diagnostic->source_truncated = length > DIAGNOSTIC_SOURCE_MAX;
+	if (diagnostic->source_truncated)
+		length = DIAGNOSTIC_SOURCE_MAX;
+	diagnostic->source = malloc(length + 1);
+	if (!diagnostic->source)
+		return -ENOMEM;
+	memcpy(diagnostic->source, line, length);
+	diagnostic->source[length] = '\0';
+	diagnostic->source_length = length;
+	return 0;
+}
+
+/* Reads file once and gives each of its diagnostics in needed (sorted by
+ * line) its line. The file is opened as the parser opened it, and read
+ * only if it still is a regular file that the parser would have read. */
+static int read_sources_of(const char *file, struct needed_line *needed, size_t count)
+{
+	unsigned int number = 0;
+	size_t next = 0, line_size = 0, total = 0;
+	struct path_problem problem = { .is_subject = true, .is_last = true };
+	struct path_trust trust;
+	char name[NAME_MAX + 1];
+	struct stat status;
+	int directory;
+	char *line = NULL;
+	FILE *stream;
+	ssize_t length;
+	int fd, r = 0;
+
+	/* Through the same walk as the parse (path_trust.h): the excerpt must
+	 * not show a line of a file swapped in since. */
+	path_trust_init(&trust);
+	if (path_trust_walk(file, &trust, &directory, name, &problem) < 0)
+		return 0;
+	fd = openat(directory, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	close(directory);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode) ||
+	    path_trust_check_last(&trust, &status, file, &problem) < 0) {
+		close(fd);
+		return 0;
+	}
+	stream = fdopen(fd, "r");
+	if (!stream) {
+		close(fd);
+		return 0;
+	}
+	while (next < count && (length = getline(&line, &line_size, stream)) >= 0) {
+		total += (size_t)length;
+		if (total > CONFIG_MAX_FILE_SIZE)
+			break;
+		number++;
+		for (; next < count && needed[next].line == number; next++) {
+			r = keep_source_line(needed[next].diagnostic, line, (size_t)length);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	free(line);
+	fclose(stream);
+	return r;
+}
+
+int config_read_sources(struct diagnostics *diagnostics)
+{
+	struct needed_line *needed = NULL;
+	int r = 0;
+
+	needed = calloc(diagnostics->count ? diagnostics->count : 1, sizeof(*needed));
+	if (!needed)
+		return -ENOMEM;
+	for (size_t i = 0; i < diagnostics->count && r >= 0; i++) {
+		const char *file = diagnostics->items[i].location.file;
+		bool done = false;
+		size_t count = 0;
+
+		if (!file || !diagnostics->items[i].location.line)
+			continue;
+		/* Each file once, when its first diagnostic comes up. */
+		for (size_t j = 0; j < i && !done; j++)
+			done = diagnostics->items[j].location.file && diagnostics->items[j].location.line &&
+			       !strcmp(diagnostics->items[j].location.file, file);
+		if (done)
+			continue;
+		for (size_t j = i; j < diagnostics->count; j++) {
+			struct diagnostic *diagnostic = &diagnostics->items[j];
+
+			if (diagnostic->location.file && diagnostic->location.line && !diagnostic->source &&
+			    !strcmp(diagnostic->location.file, file))
+				needed[count++] = (struct needed_line){ diagnostic->location.line, diagnostic };
+		}
+		qsort(needed, count, sizeof(*needed), needed_line_compare);
+		r = read_sources_of(file, needed, count);
+	}
+	free(needed);
+	return r;
 }

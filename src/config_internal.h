@@ -49,10 +49,6 @@ static inline unsigned int column_after(const struct token *token)
 	return token->column + (unsigned int)token->length;
 }
 
-/* The candidate the word is most likely a typo of, or NULL when none is
- * close enough or two are equally close. */
-const char *config_suggest(const char *word, size_t length, const char *const *candidates, size_t count);
-
 /* What a parse step returns once it has reported why its tokens are
  * wrong: -EINVAL, or -ENOMEM when even the report failed. */
 static inline int config_reported(int r)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include "config_internal.h"
+#include "util.h"
 
 #define OWNER_EXAMPLES "expected a unit such as 'nginx.service', or 'cgroup /PATH'"
 
@@ -77,7 +78,7 @@ static int parse_unit(struct parser *parser, const struct token *token, const st
 			return config_reported(parse_error(parser, token->column,
 							   "'%.*s%s' is a %.*s unit, which has no control group of its own to own a port; name a .service, .scope or .slice (for a socket-activated service, its .service)",
 							   QUOTE(text, length), (int)type_length, dot + 1));
-		suggestion = config_suggest(dot + 1, type_length, owner_unit_types, OWNER_UNIT_TYPE_COUNT);
+		suggestion = suggest_word(dot + 1, type_length, owner_unit_types, OWNER_UNIT_TYPE_COUNT);
 		if (suggestion)
 			return config_reported(parse_error(parser, column_of(token, dot + 1),
 							   "unknown unit type '.%.*s%s' in '%.*s%s'; did you mean '%.*s%s.%s'?",

@@ -2,10 +2,10 @@
  * directives into the mapping, and words each syntax error with a fix. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include "config_internal.h"
+#include "util.h"
 
 /* A redirect line has five tokens, a scope up to three and an owner
  * clause up to three; the rest are only looked at to report them. */
@@ -63,84 +63,13 @@ static char lowercase(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Optimal-string-alignment distance, case-insensitive: a swapped pair of
- * letters ("redriect") or a capital ("TCP") is one typo, not two. The
- * candidates are our short keywords, so the rows stay small while the
- * typed word may be long. */
-static unsigned int edit_distance(const char *word, size_t length, const char *candidate)
-{
-	enum { CANDIDATE_MAX = 32 };
-	unsigned int rows[3][CANDIDATE_MAX + 1];
-	unsigned int *before = rows[0], *previous = rows[1], *current = rows[2];
-	size_t candidate_length = strlen(candidate);
-
-	if (candidate_length > CANDIDATE_MAX)
-		return UINT_MAX;
-	for (size_t j = 0; j <= candidate_length; j++)
-		previous[j] = (unsigned int)j;
-	for (size_t i = 1; i <= length; i++) {
-		unsigned int *rotate;
-
-		current[0] = (unsigned int)i;
-		for (size_t j = 1; j <= candidate_length; j++) {
-			unsigned int cost = lowercase(word[i - 1]) != candidate[j - 1];
-			unsigned int best = previous[j - 1] + cost;
-
-			if (previous[j] + 1 < best)
-				best = previous[j] + 1;
-			if (current[j - 1] + 1 < best)
-				best = current[j - 1] + 1;
-			if (i > 1 && j > 1 && lowercase(word[i - 1]) == candidate[j - 2] &&
-			    lowercase(word[i - 2]) == candidate[j - 1] && before[j - 2] + 1 < best)
-				best = before[j - 2] + 1;
-			current[j] = best;
-		}
-		rotate = before;
-		before = previous;
-		previous = current;
-		current = rotate;
-	}
-	return previous[candidate_length];
-}
-
-/* The candidate the word is most likely a typo of, or NULL when none is
- * close enough (a third of the candidate's letters, at least one) or two
- * are equally close. */
-const char *config_suggest(const char *word, size_t length, const char *const *candidates, size_t count)
-{
-	unsigned int best_distance = UINT_MAX;
-	const char *best = NULL;
-	bool tie = false;
-
-	for (size_t i = 0; i < count; i++) {
-		size_t candidate_length = strlen(candidates[i]);
-		unsigned int limit = candidate_length / 3 > 1 ? (unsigned int)(candidate_length / 3) : 1;
-		unsigned int distance;
-
-		/* The distance is at least the difference in length. */
-		if ((length > candidate_length ? length - candidate_length : candidate_length - length) > limit)
-			continue;
-		distance = edit_distance(word, length, candidates[i]);
-		if (distance > limit)
-			continue;
-		if (distance < best_distance) {
-			best_distance = distance;
-			best = candidates[i];
-			tie = false;
-		} else if (distance == best_distance) {
-			tie = true;
-		}
-	}
-	return tie ? NULL : best;
-}
-
 static const char *suggest_protocol(const char *word, size_t length)
 {
 	const char *names[PROTOCOL_COUNT];
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
 		names[i] = protocol_name((enum protocol)i);
-	return config_suggest(word, length, names, PROTOCOL_COUNT);
+	return suggest_word(word, length, names, PROTOCOL_COUNT);
 }
 
 /* Whether text is a protocol list that parse_protocols() would accept,
@@ -573,7 +502,7 @@ static int parse_clauses(struct parser *parser, const struct token *tokens, size
 
 		used = 1;
 		if (clause < 0) {
-			suggestion = config_suggest(word->text, word->length, clause_words, CLAUSE_COUNT);
+			suggestion = suggest_word(word->text, word->length, clause_words, CLAUSE_COUNT);
 			if (suggestion)
 				r = parse_error(parser, word->column, "unknown word '%.*s%s' after %s; did you mean '%s'?",
 						QUOTE(word->text, word->length), after, suggestion);
@@ -728,7 +657,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		if (count == 4 && token_is_digits(&tokens[3]))
 			return parse_error(parser, tokens[3].column, "missing 'to' before the target port '%.*s%s'",
 					   QUOTE(tokens[3].text, tokens[3].length));
-		if (config_suggest(tokens[3].text, tokens[3].length, to_keyword, 1))
+		if (suggest_word(tokens[3].text, tokens[3].length, to_keyword, 1))
 			r = parse_error(parser, tokens[3].column, "unknown word '%.*s%s' after the port; did you mean 'to'?",
 					QUOTE(tokens[3].text, tokens[3].length));
 		else
@@ -831,7 +760,7 @@ static int parse_unknown_directive(struct parser *parser, const struct token *to
 	if (memmem(token->text, token->length, sysctl_word, strlen(sysctl_word)))
 		suggestion = sysctl_word;
 	else
-		suggestion = config_suggest(token->text, token->length, directive_names, DIRECTIVE_COUNT);
+		suggestion = suggest_word(token->text, token->length, directive_names, DIRECTIVE_COUNT);
 	if (suggestion)
 		return parse_error(parser, token->column, "unknown directive '%.*s%s'; did you mean '%s'?",
 				   QUOTE(token->text, token->length), suggestion);

@@ -42,7 +42,7 @@ static int add_name(char ***names, size_t *count, size_t *capacity, const char *
 }
 
 /* Only on the error path: reads the whole database once for the names of
- * protocol and their aliases, and asks config_suggest() among them. */
+ * protocol and their aliases, and asks suggest_word() among them. */
 int config_service_suggest(const char *word, size_t length, enum protocol protocol, char *buffer, size_t size)
 {
 	const char *wanted = protocol_name(protocol), *suggestion;
@@ -62,7 +62,7 @@ int config_service_suggest(const char *word, size_t length, enum protocol protoc
 	}
 	endservent();
 	if (r == 0) {
-		suggestion = config_suggest(word, length, (const char *const *)names, count);
+		suggestion = suggest_word(word, length, (const char *const *)names, count);
 		if (suggestion && strlen(suggestion) < size)
 			strcpy(buffer, suggestion);
 	}

@@ -1,5 +1,6 @@
 /* Errors and warnings collected while reading a mapping, printed by the
- * commands like a compiler does: FILE:LINE:COL: error: MESSAGE. */
+ * commands like a compiler does: FILE:LINE:COL: error: MESSAGE, then the
+ * source line with a caret under the offending token. */
 #ifndef DIAGNOSTICS_H
 #define DIAGNOSTICS_H
 
@@ -19,10 +20,21 @@ enum severity {
 	SEVERITY_ERROR
 };
 
+/* The most of a source line kept for an excerpt: enough to show a window
+ * around any column of a line the parser accepts (4,096 bytes). */
+#define DIAGNOSTIC_SOURCE_MAX 4352
+
 struct diagnostic {
 	enum severity severity;
 	struct location location;
 	char *message;
+	/* The line location points into, read back after parsing
+	 * (config_read_sources()), without its line ending or a leading
+	 * byte-order mark; NULL when there is none. Up to
+	 * DIAGNOSTIC_SOURCE_MAX bytes; source_truncated when the line goes on. */
+	char *source;
+	size_t source_length;
+	bool source_truncated;
 };
 
 struct diagnostics {
@@ -54,5 +66,15 @@ void diagnostics_count_dropped(struct diagnostics *diagnostics, enum severity se
  * "FILE:LINE:COL: error: MESSAGE", "FILE: error: MESSAGE" for a line of 0,
  * "portredir: error: MESSAGE" without a file. Returns a malloc'd string. */
 char *diagnostic_format(const struct diagnostic *diagnostic);
+
+/* The two lines shown under a diagnostic with a source line, without the
+ * final newline:
+ *     "    3 | redirect tcp 80a to 8080"
+ *     "      |                ^~"
+ * Bytes other than printable ASCII are shown escaped ("\x1b"), tabs as
+ * spaces to the next multiple of 8, and a long line as a window around
+ * the caret. Returns 0 and a malloc'd string in *ret_text, NULL when the
+ * diagnostic has no source line; or -ENOMEM. */
+int diagnostic_format_excerpt(const struct diagnostic *diagnostic, char **ret_text);
 
 #endif

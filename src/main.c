@@ -19,21 +19,15 @@ int main(int argc, char *argv[])
 	enum outcome outcome;
 	char error[512];
 
-	switch (command_line_parse(argc, argv, &options, &command, error, sizeof(error))) {
-	case COMMAND_LINE_RUN:
-		break;
-	case COMMAND_LINE_HELP:
-		output_help();
-		return EXIT_IN_SYNC;
-	case COMMAND_LINE_VERSION:
-		output_version();
-		return EXIT_IN_SYNC;
-	case COMMAND_LINE_ERROR:
+	if (command_line_parse(argc, argv, &options, &command, error, sizeof(error)) == COMMAND_LINE_ERROR) {
 		output_usage_error(error);
+		output_finish(&options, true);
 		return EXIT_TROUBLE;
 	}
 
 	outcome = command->run(&options);
+	/* With --json, one document, also when the command failed. */
+	output_finish(&options, outcome == OUTCOME_ERROR);
 	/* A full disk or a closed pipe must not pass for success: scripts
 	 * rely on what was printed. */
 	errno = 0;

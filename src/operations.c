@@ -13,6 +13,7 @@
 #include "lock.h"
 #include "operations.h"
 #include "output.h"
+#include "runtime_directory.h"
 #include "state.h"
 #include "sysctl.h"
 #include "util.h"
@@ -44,7 +45,7 @@ static void read_kernel_ports(const struct options *options, struct config_kerne
 		       kernel->unprivileged_port_start, kernel->local_port_first);
 }
 
-int command_load_mapping_into(const struct options *options, struct mapping *mapping,
+int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics)
 {
 	struct config_kernel kernel;
@@ -60,10 +61,15 @@ int command_load_mapping_into(const struct options *options, struct mapping *map
 		if (r < 0)
 			goto out;
 	}
+	/* The excerpts are a help, not a condition: without the memory for
+	 * them the diagnostics are still shown. Not read for warnings that
+	 * -q keeps quiet. */
+	if (diagnostics->error_count || (diagnostics->count && !options->quiet))
+		config_read_sources(diagnostics);
 	output_diagnostics(diagnostics, options->quiet);
 	if (diagnostics->error_count) {
-		output_error("%s: %zu error%s; nothing was changed", options->path, diagnostics->error_count,
-			     diagnostics->error_count == 1 ? "" : "s");
+		output_error("%s: %zu error%s%s", options->path, diagnostics->error_count,
+			     diagnostics->error_count == 1 ? "" : "s", changing ? "; nothing was changed" : "");
 		r = -EINVAL;
 		goto out;
 	}
@@ -75,7 +81,7 @@ out:
 	return r;
 }
 
-int command_load_mapping(const struct options *options, struct mapping **ret_mapping)
+int command_load_mapping(const struct options *options, bool changing, struct mapping **ret_mapping)
 {
 	struct diagnostics diagnostics;
 	struct mapping *mapping = mapping_new();
@@ -86,7 +92,7 @@ int command_load_mapping(const struct options *options, struct mapping **ret_map
 		return -ENOMEM;
 	}
 	diagnostics_init(&diagnostics);
-	r = command_load_mapping_into(options, mapping, &diagnostics);
+	r = command_load_mapping_into(options, changing, mapping, &diagnostics);
 	diagnostics_clear(&diagnostics);
 	if (r < 0) {
 		mapping_free(mapping);
@@ -297,15 +303,46 @@ bool table_held_elsewhere(const struct table_state *state, const struct kernel *
 	       state->table_owner != kernel_port_id(kernel);
 }
 
+/* Says once who holds the turn: at once under -v, otherwise when the wait
+ * has gone on for a second (most turns last milliseconds). */
+struct lock_wait {
+	const struct options *options;
+	bool said;
+};
+
+static void say_who_holds_the_turn(const struct lock_holder *holder, long long waited_ms, void *userdata)
+{
+	struct lock_wait *wait = userdata;
+
+	if (wait->said || (!wait->options->verbose && waited_ms < 1000))
+		return;
+	wait->said = true;
+	if (wait->options->verbose)
+		output_verbose(wait->options, "waiting for the turn: another portredir (pid %ld, uid %ld: %s) is changing this network namespace",
+			       holder->pid, holder->uid, holder->command);
+	else if (!wait->options->quiet)
+		output_warning("another portredir (pid %ld, uid %ld: %s) is changing this network namespace; waiting up to %d s for its turn to end",
+			       holder->pid, holder->uid, holder->command, LOCK_TIMEOUT_MS / 1000);
+}
+
 int take_lock(const struct options *options)
 {
-	int lock = lock_namespace(LOCK_TIMEOUT_MS);
+	struct lock_wait wait = { .options = options };
+	struct lock_holder holder;
+	char *reason;
+	int lock = lock_namespace(LOCK_TIMEOUT_MS, say_who_holds_the_turn, &wait, &holder);
 
-	if (lock == -ETIMEDOUT)
-		output_error("another portredir has been changing this network namespace for %d s; nothing was changed, try again",
-			     LOCK_TIMEOUT_MS / 1000);
-	else if (lock < 0)
-		output_verbose(options, "no lock against concurrent runs (%s); the batch's generation still guards the rules",
-			       strerror(-lock));
+	if (lock == -ETIMEDOUT) {
+		output_error("another portredir (pid %ld, uid %ld: %s) has been changing this network namespace for %d s; nothing was changed, try again",
+			     holder.pid, holder.uid, holder.command, LOCK_TIMEOUT_MS / 1000);
+	} else if (lock == -EPERM && options->verbose) {
+		reason = runtime_directory_problem(true);
+		output_verbose(options, "no turn against concurrent runs: %s; the batch's generation still guards the rules",
+			       reason ? reason : "its lock file is not portredir's");
+		free(reason);
+	} else if (lock < 0) {
+		output_verbose(options, "no turn against concurrent runs (%s: %s); the batch's generation still guards the rules",
+			       runtime_directory_path(), strerror(-lock));
+	}
 	return lock;
 }

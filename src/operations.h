@@ -16,14 +16,16 @@ struct table_state;
 
 /* Reads, parses and validates the mapping named by options->path against
  * the current network namespace's sysctls, printing every diagnostic to
- * stderr (warnings unless quiet). Returns 0 and the mapping when it is
+ * stderr (warnings unless quiet), each with its source line, and a line
+ * that sums them up; changing says whether the command was about to change
+ * something ("nothing was changed"). Returns 0 and the mapping when it is
  * valid, -EINVAL when it is not, another -errno on failure. */
-int command_load_mapping(const struct options *options, struct mapping **ret_mapping);
+int command_load_mapping(const struct options *options, bool changing, struct mapping **ret_mapping);
 /* The same into a mapping the caller made (mapping_new()) and frees,
  * leaving the diagnostics (initialized and cleared by the caller) for a
  * caller that reports them again: their locations name files the mapping
  * holds. */
-int command_load_mapping_into(const struct options *options, struct mapping *mapping,
+int command_load_mapping_into(const struct options *options, bool changing, struct mapping *mapping,
 			      struct diagnostics *diagnostics);
 
 /* The groups mapping's owners name now (cgroup.h), for the planner; NULL

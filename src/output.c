@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include "cache.h"
 #include "config.h"
+#include "escape.h"
 #include "kernel.h"
 #include "options.h"
 #include "output.h"
@@ -18,8 +20,20 @@
 static bool syslog_prefixes;
 
 /* The first error line since output_forget_errors(): watch's error events
- * carry it. */
+ * carry it. The first one that is not a diagnostic of the mapping is the
+ * message of --json's error document: for a mapping, the line that sums
+ * its diagnostics up; else what failed first. */
 static char first_error[512];
+static char document_error[512];
+
+/* With --json, the document a run prints, kept as its members (without the
+ * braces) until output_finish(): a command that fails after it made its
+ * document (an apply whose sysctl write failed) prints one document, the
+ * error with what was done. */
+static char *document;
+/* The diagnostics of the last mapping read, as a JSON list, for the error
+ * document. */
+static char *diagnostics_json;
 
 void output_use_syslog_prefixes(bool enable)
 {
@@ -34,6 +48,9 @@ const char *output_first_error(void)
 void output_forget_errors(void)
 {
 	first_error[0] = '\0';
+	document_error[0] = '\0';
+	free(diagnostics_json);
+	diagnostics_json = NULL;
 }
 
 /* "<N>" when stderr is the journal, else "". */
@@ -58,22 +75,25 @@ static void print_line(int priority, const char *label, const char *format, va_l
 static void print_line(int priority, const char *label, const char *format, va_list arguments)
 {
 	char *text = NULL, prefix[8];
-	va_list copy;
 
-	va_copy(copy, arguments);
 	if (vasprintf(&text, format, arguments) < 0)
 		text = NULL;
 	priority_prefix(prefix, priority);
 	if (text) {
-		if (priority == LOG_ERR)
+		if (priority == LOG_ERR) {
 			note_error(text);
-		fprintf(stderr, "%sportredir: %s%s\n", prefix, label, text);
-	} else {
+			if (!document_error[0])
+				snprintf(document_error, sizeof(document_error), "%s", text);
+		}
+		/* Whatever the message holds of file names, words of the
+		 * mapping, process names: no control character reaches the
+		 * terminal or the log (escape.h). */
 		fprintf(stderr, "%sportredir: %s", prefix, label);
-		vfprintf(stderr, format, copy);
+		escape_write(stderr, text, strlen(text));
 		fputc('\n', stderr);
+	} else {
+		fprintf(stderr, "%sportredir: %sout of memory while writing a message\n", prefix, label);
 	}
-	va_end(copy);
 	free(text);
 }
 
@@ -117,43 +137,42 @@ void output_log(int priority, const char *format, ...)
 
 void output_usage_error(const char *message)
 {
-	fprintf(stderr, "portredir: error: %s; see 'portredir --help'\n", message);
+	note_error(message);
+	snprintf(document_error, sizeof(document_error), "%s", message);
+	fputs("portredir: error: ", stderr);
+	escape_write(stderr, message, strlen(message));
+	fputc('\n', stderr);
 }
 
-void output_help(void)
+void output_set_document(char *members)
 {
-	printf("Usage: portredir [-f PATH] [--json] [-q] [-v] COMMAND\n"
-	       "Redirect privileged ports (80, 443) to unprivileged services with nftables.\n"
-	       "\n"
-	       "Commands:\n");
-	for (size_t i = 0; i < command_count; i++)
-		printf("  %-7s %s\n", commands[i].name, commands[i].help);
-	printf("\n"
-	       "Options:\n"
-	       "  -f, --file PATH  mapping file, or directory of *.conf drop-ins\n"
-	       "                   (default %s)\n"
-	       "      --dry-run    with apply: change nothing, exactly like diff\n"
-	       "      --interval S with watch: check a declared sysctl every S seconds\n"
-	       "                   (default %u)\n"
-	       "      --hold       with watch: own the table, so that others cannot change it\n"
-	       "      --json       print the result as one JSON document (watch: one per event)\n"
-	       "  -q, --quiet      print no warnings and no change lines (errors still print)\n"
-	       "  -v, --verbose    say what each step did\n"
-	       "  -h, --help       print this help\n"
-	       "  -V, --version    print the version\n"
-	       "\n"
-	       "Exit status: 0 success or in sync, 1 differences (diff), 2 error.\n"
-	       "See portredir(8) and portredir.conf(5).\n",
-	       CONFIG_DEFAULT_PATH, WATCH_DEFAULT_INTERVAL);
+	free(document);
+	document = members;
 }
 
-void output_version(void)
+/* The excerpt under a diagnostic, each line with the priority prefix. */
+static void print_excerpt(const struct diagnostic *diagnostic, const char *prefix)
 {
-	printf("portredir %s\n", VERSION);
+	char *excerpt = NULL;
+
+	if (diagnostic_format_excerpt(diagnostic, &excerpt) < 0 || !excerpt)
+		return;
+	for (char *line = excerpt, *end; line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		fputs(prefix, stderr);
+		escape_write(stderr, line, end ? (size_t)(end - line) : strlen(line));
+		fputc('\n', stderr);
+	}
+	free(excerpt);
 }
+
+static void print_diagnostic_list_json(FILE *stream, const struct diagnostics *diagnostics, bool quiet);
 
 void output_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 {
+	size_t size = 0;
+	FILE *stream;
+
 	for (size_t i = 0; i < diagnostics->count; i++) {
 		const struct diagnostic *diagnostic = &diagnostics->items[i];
 		bool error = diagnostic->severity == SEVERITY_ERROR;
@@ -163,18 +182,37 @@ void output_diagnostics(const struct diagnostics *diagnostics, bool quiet)
 			continue;
 		line = diagnostic_format(diagnostic);
 		priority_prefix(prefix, error ? LOG_ERR : LOG_WARNING);
-		if (line)
-			fprintf(stderr, "%s%s\n", prefix, line);
-		else
-			fprintf(stderr, "%sportredir: error: %s\n", prefix, diagnostic->message);
+		fputs(prefix, stderr);
+		if (!line)
+			fputs("portredir: error: ", stderr);
+		escape_write(stderr, line ? line : diagnostic->message, strlen(line ? line : diagnostic->message));
+		fputc('\n', stderr);
+		print_excerpt(diagnostic, prefix);
 		if (error)
 			note_error(line ? line : diagnostic->message);
 		free(line);
 	}
-	if (diagnostics->dropped_errors)
+	if (diagnostics->dropped_errors) {
+		bool had_error = document_error[0];
+
 		output_error("%zu more errors not shown; fix the ones above first", diagnostics->dropped_errors);
+		/* Not the message of the error document: the sum that follows. */
+		if (!had_error)
+			document_error[0] = '\0';
+	}
 	if (diagnostics->dropped_warnings && !quiet)
 		output_warning("%zu more warnings not shown", diagnostics->dropped_warnings);
+	/* Kept for the error document, should the command fail. */
+	free(diagnostics_json);
+	diagnostics_json = NULL;
+	stream = open_memstream(&diagnostics_json, &size);
+	if (!stream)
+		return;
+	print_diagnostic_list_json(stream, diagnostics, quiet);
+	if (fclose(stream) != 0) {
+		free(diagnostics_json);
+		diagnostics_json = NULL;
+	}
 }
 
 /* What an administrator can do about the usual failures. */
@@ -183,7 +221,11 @@ static const char *kernel_error_hint(int error, const struct kernel_error *detai
 	switch (error) {
 	case -EPERM:
 	case -EACCES:
-		return "run as root or with CAP_NET_ADMIN";
+		/* Root is not enough: a process without the capability (a
+		 * container, a unit's CapabilityBoundingSet=, setpriv) gets
+		 * EPERM too, and so does one that has it only in another
+		 * user namespace than the one owning this network namespace. */
+		return "needs CAP_NET_ADMIN in this network namespace";
 	case -EPROTONOSUPPORT:
 	case -EAFNOSUPPORT:
 		return "the kernel has no nf_tables support; load it with 'modprobe nf_tables'";
@@ -230,15 +272,27 @@ void output_kernel_statistics(const struct options *options, const struct kernel
 	output_verbose(options, "netlink: sent %zu messages, %zu bytes; %zu in a batch, %zu of them with map elements; %zu reads repeated",
 		       statistics->messages_sent, statistics->bytes_sent, statistics->batch_messages,
 		       statistics->element_messages, statistics->reads_repeated);
-	if (statistics->record_lookup_error)
-		output_verbose(options, "the record %s was not used: %s%s", statistics->record_lookup_path,
-			       strerror(-statistics->record_lookup_error),
-			       statistics->record_lookup_error == -EPERM ?
-				       " (a record or directory that others may write is not trusted)" : "");
-	if (statistics->record_error)
+	/* Refused for what the directory is: say what (cache.h). */
+	if (statistics->record_lookup_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		output_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			       reason ? reason : "a record that others may write is not trusted");
+		free(reason);
+	} else if (statistics->record_lookup_error) {
+		output_verbose(options, "the record %s was not used: %s", statistics->record_lookup_path,
+			       strerror(-statistics->record_lookup_error));
+	}
+	if (statistics->record_error == -EPERM && options->verbose) {
+		char *reason = cache_directory_problem();
+
+		output_verbose(options, "the maps' elements were not recorded for the next run: %s",
+			       reason ? reason : strerror(-statistics->record_error));
+		free(reason);
+	} else if (statistics->record_error) {
 		output_verbose(options, "the maps' elements were not recorded for the next run: %s",
 			       strerror(-statistics->record_error));
-	else if (statistics->elements_recorded)
+	} else if (statistics->elements_recorded)
 		output_verbose(options, "the maps' elements were recorded for the next run");
 }
 
@@ -250,19 +304,10 @@ void output_table_read(const struct options *options, const struct table_state *
 		       state->elements_cached ? " (as recorded at this generation; the maps were not dumped)" : "");
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void print_json_string(FILE *stream, const char *text)
+/* A JSON string, valid whatever the bytes of the text (escape.h). */
+void output_json_string(FILE *stream, const char *text)
 {
-	fputc('"', stream);
-	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			fprintf(stream, "\\%c", *c);
-		else if (*c < 0x20)
-			fprintf(stream, "\\u%04x", *c);
-		else
-			fputc(*c, stream);
-	}
-	fputc('"', stream);
+	escape_write_json(stream, text);
 }
 
 void output_escaped(FILE *stream, const char *text)
@@ -300,7 +345,7 @@ static void print_owner_json(FILE *stream, const struct owner *owner)
 		return;
 	}
 	owner_text(owner, text, sizeof(text));
-	print_json_string(stream, text);
+	output_json_string(stream, text);
 }
 
 /* " on ADDRESS", " iif NAME ipv6", " ipv4" or nothing. */
@@ -322,7 +367,7 @@ static void print_scope_json(FILE *stream, const struct scope *scope)
 	fputs(",\"on\":", stream);
 	if (scope->kind == SCOPE_ON) {
 		inet_ntop(scope->family == 4 ? AF_INET : AF_INET6, scope->address, address, sizeof(address));
-		print_json_string(stream, address);
+		output_json_string(stream, address);
 	} else {
 		fputs("null", stream);
 	}
@@ -330,7 +375,7 @@ static void print_scope_json(FILE *stream, const struct scope *scope)
 	if (scope->kind == SCOPE_IIF) {
 		memcpy(iif, scope->iif, sizeof(iif));
 		iif[sizeof(iif) - 1] = '\0';
-		print_json_string(stream, iif);
+		output_json_string(stream, iif);
 	} else {
 		fputs("null", stream);
 	}
@@ -401,9 +446,9 @@ void output_mapping_to(FILE *stream, const struct mapping *given)
 	mapping_free(joined);
 }
 
-static void print_mapping_json(FILE *stream, const struct mapping *mapping)
+static void print_mapping_members_json(FILE *stream, const struct mapping *mapping)
 {
-	fputs("{\"unprivileged_port_start\":", stream);
+	fputs("\"unprivileged_port_start\":", stream);
 	if (mapping->has_unprivileged_port_start)
 		fprintf(stream, "%u", mapping->unprivileged_port_start);
 	else
@@ -418,17 +463,42 @@ static void print_mapping_json(FILE *stream, const struct mapping *mapping)
 		print_scope_json(stream, &redirect->scope);
 		fputc('}', stream);
 	}
-	fputs("]}", stream);
+	fputc(']', stream);
+}
+
+/* open_memstream() for a document's members; NULL when out of memory. */
+static FILE *open_document(char **text, size_t *size)
+{
+	*text = NULL;
+	*size = 0;
+	return open_memstream(text, size);
+}
+
+/* The text is only complete once the stream is closed. */
+static void close_document(FILE *stream, char **text)
+{
+	if (fclose(stream) != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	output_set_document(*text);
 }
 
 void output_mapping(const struct options *options, const struct mapping *mapping)
 {
-	if (options->json) {
-		print_mapping_json(stdout, mapping);
-		fputc('\n', stdout);
-	} else {
+	FILE *stream;
+	size_t size;
+	char *text;
+
+	if (!options->json) {
 		output_mapping_to(stdout, mapping);
+		return;
 	}
+	stream = open_document(&text, &size);
+	if (!stream)
+		return;
+	print_mapping_members_json(stream, mapping);
+	close_document(stream, &text);
 }
 
 /* The first character of a change line, and its JSON "op". */
@@ -493,11 +563,11 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 	case CHANGE_STRUCTURE:
 		structure = &list->structures[change->structure];
 		fprintf(stream, "{\"op\":\"%c\",\"object\":", change_op(change));
-		print_json_string(stream, structure->object);
+		output_json_string(stream, structure->object);
 		fputs(",\"action\":", stream);
-		print_json_string(stream, structure->action);
+		output_json_string(stream, structure->action);
 		fputs(",\"reason\":", stream);
-		print_json_string(stream, structure->reason);
+		output_json_string(stream, structure->reason);
 		fputc('}', stream);
 		break;
 	case CHANGE_REDIRECT_REMOVED:
@@ -535,12 +605,19 @@ static void print_changes_json(FILE *stream, const struct change_list *list)
 void output_changes(const struct options *options, const struct change_list *changes, bool made)
 {
 	if (options->json) {
+		FILE *stream;
+		size_t size;
+		char *text;
+
+		stream = open_document(&text, &size);
+		if (!stream)
+			return;
 		if (made)
-			printf("{\"changed\":%s,", changes->count ? "true" : "false");
+			fprintf(stream, "\"changed\":%s,", changes->count ? "true" : "false");
 		else
-			printf("{\"in_sync\":%s,", changes->count ? "false" : "true");
-		print_changes_json(stdout, changes);
-		fputs("}\n", stdout);
+			fprintf(stream, "\"in_sync\":%s,", changes->count ? "false" : "true");
+		print_changes_json(stream, changes);
+		close_document(stream, &text);
 		return;
 	}
 	if (options->quiet)
@@ -618,16 +695,20 @@ static void print_json_number_or_null(FILE *stream, unsigned int number)
 		fputs("null", stream);
 }
 
-static void print_diagnostics_json(FILE *stream, const struct diagnostics *diagnostics)
+static void print_diagnostic_list_json(FILE *stream, const struct diagnostics *diagnostics, bool quiet)
 {
-	fprintf(stream, "\"error_count\":%zu,\"warning_count\":%zu,\"diagnostics\":[",
-		diagnostics->error_count, diagnostics->warning_count);
+	bool first = true;
+
+	fputc('[', stream);
 	for (size_t i = 0; i < diagnostics->count; i++) {
 		const struct diagnostic *diagnostic = &diagnostics->items[i];
 
-		fputs(i ? ",{\"file\":" : "{\"file\":", stream);
+		if (quiet && diagnostic->severity != SEVERITY_ERROR)
+			continue;
+		fputs(first ? "{\"file\":" : ",{\"file\":", stream);
+		first = false;
 		if (diagnostic->location.file)
-			print_json_string(stream, diagnostic->location.file);
+			output_json_string(stream, diagnostic->location.file);
 		else
 			fputs("null", stream);
 		fputs(",\"line\":", stream);
@@ -636,10 +717,17 @@ static void print_diagnostics_json(FILE *stream, const struct diagnostics *diagn
 		print_json_number_or_null(stream, diagnostic->location.line ? diagnostic->location.column : 0);
 		fprintf(stream, ",\"severity\":\"%s\",\"message\":",
 			diagnostic->severity == SEVERITY_ERROR ? "error" : "warning");
-		print_json_string(stream, diagnostic->message);
+		output_json_string(stream, diagnostic->message);
 		fputc('}', stream);
 	}
 	fputc(']', stream);
+}
+
+static void print_diagnostics_json(FILE *stream, const struct diagnostics *diagnostics)
+{
+	fprintf(stream, "\"error_count\":%zu,\"warning_count\":%zu,\"diagnostics\":",
+		diagnostics->error_count, diagnostics->warning_count);
+	print_diagnostic_list_json(stream, diagnostics, false);
 }
 
 void output_watch_event(const struct options *options, const struct watch_event *event)
@@ -649,7 +737,7 @@ void output_watch_event(const struct options *options, const struct watch_event 
 	printf("{\"event\":\"%s\",\"cause\":\"%s\"", watch_event_name(event->kind), watch_cause_name(event->cause));
 	if (event->cause == WATCH_CAUSE_TABLE) {
 		fputs(",\"process\":", stdout);
-		print_json_string(stdout, event->process ? event->process : "");
+		output_json_string(stdout, event->process ? event->process : "");
 		printf(",\"pid\":%u", event->pid);
 	}
 	switch (event->kind) {
@@ -660,16 +748,30 @@ void output_watch_event(const struct options *options, const struct watch_event 
 		break;
 	case WATCH_EVENT_INVALID:
 		fputs(",\"path\":", stdout);
-		print_json_string(stdout, event->path);
+		output_json_string(stdout, event->path);
 		fputc(',', stdout);
 		print_diagnostics_json(stdout, event->diagnostics);
 		break;
 	case WATCH_EVENT_ERROR:
 		fputs(",\"message\":", stdout);
-		print_json_string(stdout, event->message ? event->message : "");
+		output_json_string(stdout, event->message ? event->message : "");
 		break;
 	}
 	fputs("}\n", stdout);
 	/* A pipe to a script: each event as it happens, not a buffer full. */
 	fflush(stdout);
+}
+
+void output_finish(const struct options *options, bool failed)
+{
+	if (options->json && failed) {
+		fputs("{\"error\":{\"message\":", stdout);
+		output_json_string(stdout, document_error[0] ? document_error : "failed");
+		printf(",\"diagnostics\":%s}%s%s}\n", diagnostics_json ? diagnostics_json : "[]",
+		       document ? "," : "", document ? document : "");
+	} else if (options->json && document) {
+		printf("{%s}\n", document);
+	}
+	output_set_document(NULL);
+	output_forget_errors();
 }

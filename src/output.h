@@ -34,11 +34,31 @@ void output_verbose(const struct options *options, const char *format, ...)
  * (LOG_NOTICE for what it changed, LOG_INFO for the rest). */
 void output_log(int priority, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
-/* A usage error of the command line: one line pointing at --help. */
+/* A usage error of the command line, one line; the message says what to
+ * do. */
 void output_usage_error(const char *message);
-/* portredir --help: the synopsis, the commands and the options. */
-void output_help(void);
-void output_version(void);
+
+struct command;
+/* portredir help COMMAND: its synopsis, what it does, its options and
+ * exit statuses; for NULL, the synopsis, the commands and the options of
+ * every command (output_help.c). With --json, a document of the same. */
+void output_help(const struct options *options, const struct command *command);
+void output_version(const struct options *options);
+
+/* With --json: the members (malloc'd, without the braces) of the one
+ * document the run prints, replacing any before; printed by
+ * output_finish(). */
+void output_set_document(char *members);
+/* The end of a run (main.c): with --json, its document on stdout; when it
+ * failed, {"error":{"message":...,"diagnostics":[...]}} instead, with the
+ * document's members after it (what was done before the failure). The
+ * message is the first error line that is not a diagnostic (for an invalid
+ * mapping, the line that sums them up), without "portredir: error: ";
+ * diagnostics those of the mapping read, as watch's events give them. */
+void output_finish(const struct options *options, bool failed);
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+void output_json_string(FILE *stream, const char *text);
 
 /* The first error line printed since output_forget_errors(), without its
  * "portredir: error: "; "" when there was none. */

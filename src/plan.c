@@ -310,7 +310,8 @@ struct redirect_span redirects_of_protocol(const struct redirect *redirects, siz
 	end = start;
 	while (end < count && redirects[end].protocol == protocol)
 		end++;
-	return (struct redirect_span){ .redirects = redirects + start, .count = end - start };
+	/* An empty mapping may have no array at all: NULL + 0 is undefined. */
+	return (struct redirect_span){ .redirects = redirects ? redirects + start : NULL, .count = end - start };
 }
 
 /* What the writer needs besides the operations: the elements of the maps

@@ -1,6 +1,8 @@
 /* portredir show: the kernel's current state as a mapping file, so that
- * `show > f; apply -f f` changes nothing. */
+ * `show > f; apply -f f` changes nothing; an empty mapping, and a line on
+ * stderr saying so, where there is no table. */
 #include <string.h>
+#include <syslog.h>
 #include "command.h"
 #include "kernel.h"
 #include "operations.h"
@@ -18,19 +20,25 @@ enum outcome show_main(const struct options *options)
 	if (command_read_kernel(true, false, &kernel, &state) < 0)
 		goto out;
 	output_table_read(options, state);
-	/* The sysctl is part of the state: printed as a directive, applying
-	 * the output keeps it where it is. A view of the kernel's redirects
-	 * with it, as the kernel state does not hold the sysctl. */
+	/* The sysctl is part of the state when portredir manages it (the
+	 * table records the value it had before portredir changed it):
+	 * printed as a directive, applying the output keeps it there. When
+	 * portredir never changed it, a directive would make the next apply
+	 * of the output take it over. */
 	shown = *state->mapping;
-	r = sysctl_read_unprivileged_port_start(NULL, &shown.unprivileged_port_start);
-	if (r < 0) {
-		output_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
-			     strerror(-r));
-		goto out;
+	shown.has_unprivileged_port_start = false;
+	if (state->has_original_port_start) {
+		r = sysctl_read_unprivileged_port_start(NULL, &shown.unprivileged_port_start);
+		if (r < 0) {
+			output_error("cannot read net.ipv4.ip_unprivileged_port_start: %s; is /proc/sys mounted?",
+				     strerror(-r));
+			goto out;
+		}
+		shown.has_unprivileged_port_start = true;
 	}
-	shown.has_unprivileged_port_start = true;
-	if (!state->table_exists)
-		output_verbose(options, "table inet portredir does not exist: no redirects");
+	/* An empty table and no table would print the same: say which. */
+	if (!state->table_exists && !options->quiet)
+		output_log(LOG_NOTICE, "no table inet portredir in this network namespace: no redirects (portredir apply creates it)");
 	output_mapping(options, &shown);
 	outcome = OUTCOME_OK;
 out:

@@ -1,5 +1,6 @@
 /* Small helpers every layer may use: array growth with an overflow check,
- * and the monotonic clock in milliseconds. No I/O, no printing. */
+ * the monotonic clock in milliseconds, and the nearest word to a typo. No
+ * I/O, no printing. */
 #ifndef UTIL_H
 #define UTIL_H
 
@@ -18,5 +19,12 @@ int array_grow(void **items, size_t *capacity, size_t needed, size_t element_siz
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long monotonic_ms(void);
+
+/* The candidate the word (length bytes, not NUL-terminated) is most likely
+ * a typo of, by case-insensitive edit distance with transpositions; NULL
+ * when none is close enough (a third of the candidate's letters, at least
+ * one) or two are equally close. Candidates are lowercase, at most 32
+ * letters. */
+const char *suggest_word(const char *word, size_t length, const char *const *candidates, size_t count);
 
 #endif

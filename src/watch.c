@@ -72,6 +72,12 @@ struct watch {
 	struct cgroup_resolution *groups;
 	struct group_watch *group_watch;
 	long long next_group_poll_ms;
+	/* Until the first apply is done: a failure then ends watch (exit 2),
+	 * as there is no mapping in force to keep. */
+	bool starting;
+	/* The last read of the mapping found it invalid: the next valid one
+	 * is announced as such. */
+	bool mapping_invalid;
 };
 
 /* systemd passes "DEVICE:INODE" of the journal stream it connected
@@ -222,7 +228,8 @@ static void schedule_sysctl_check(struct watch *watch)
 
 /* Reads the mapping again; an invalid one is reported and the last valid
  * one kept, so that the kernel keeps the last good state. Returns whether
- * a valid mapping was read. */
+ * a valid mapping was read. At start there is no last valid mapping: the
+ * caller ends watch, and the error, not an event, says why. */
 static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 {
 	struct watch_event event = { .kind = WATCH_EVENT_INVALID, .cause = cause, .path = watch->options->path };
@@ -234,7 +241,7 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 	diagnostics_init(&diagnostics);
 	mapping = mapping_new();
 	if (mapping)
-		r = command_load_mapping_into(watch->options, mapping, &diagnostics);
+		r = command_load_mapping_into(watch->options, true, mapping, &diagnostics);
 	else
 		output_error("out of memory while reading %s", watch->options->path);
 	if (r < 0) {
@@ -244,13 +251,19 @@ static bool reload_mapping(struct watch *watch, enum watch_cause cause)
 			event.kind = WATCH_EVENT_ERROR;
 			event.message = output_first_error();
 		}
-		output_watch_event(watch->options, &event);
-		output_error("%s is not valid; keeping the last valid mapping until it is fixed",
-			     watch->options->path);
+		if (!watch->starting) {
+			output_watch_event(watch->options, &event);
+			output_error("%s is not valid; keeping the last valid mapping until it is fixed",
+				     watch->options->path);
+		}
+		watch->mapping_invalid = true;
 		diagnostics_clear(&diagnostics);
 		mapping_free(mapping);
 		return false;
 	}
+	if (watch->mapping_invalid && !watch->starting)
+		output_log(LOG_NOTICE, "%s is valid again; applying it", watch->options->path);
+	watch->mapping_invalid = false;
 	diagnostics_clear(&diagnostics);
 	mapping_free(watch->desired);
 	watch->desired = mapping;
@@ -284,10 +297,6 @@ static void report_failure(struct watch *watch, struct watch_event *event)
 	output_watch_event(watch->options, event);
 }
 
-/* One apply through the planner, and one line saying what it did: an
- * applied event when a newly read mapping came into force (event->kind),
- * else a repaired one when something had to change. Its own notifications
- * are not listened to: they would only say what it did. */
 /* Watches what groups names, and keeps it for the next events. Where the
  * directories cannot be watched, they are polled, said once. */
 static void follow_groups(struct watch *watch, struct cgroup_resolution *groups)
@@ -305,7 +314,11 @@ static void follow_groups(struct watch *watch, struct cgroup_resolution *groups)
 					    monotonic_ms() + WATCH_GROUPS_POLL_MS : 0;
 }
 
-static void synchronize(struct watch *watch, const char *reason, struct watch_event *event)
+/* One apply through the planner, and one line saying what it did: an
+ * applied event when a newly read mapping came into force (event->kind),
+ * else a repaired one when something had to change. Its own notifications
+ * are not listened to: they would only say what it did. */
+static int synchronize(struct watch *watch, const char *reason, struct watch_event *event)
 {
 	struct cgroup_resolution *groups = NULL;
 	struct change_list changes;
@@ -315,21 +328,25 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	int r, lock;
 
 	if (!watch->desired)
-		return;
+		return 0;
 	output_forget_errors();
 	/* The groups as they are now: a restarted service has a new one. */
 	r = command_resolve_owners(watch->options, watch->desired, true, &groups);
 	if (r < 0) {
+		if (watch->starting)
+			return r;
 		report_failure(watch, event);
 		output_error("%s: will try again on the next change", reason);
-		return;
+		return r;
 	}
 	follow_groups(watch, groups);
 	lock = take_lock(watch->options);
 	if (lock == -ETIMEDOUT) {
+		if (watch->starting)
+			return lock;
 		report_failure(watch, event);
 		output_error("%s: will try again on the next change", reason);
-		return;
+		return lock;
 	}
 	r = kernel_events_pause(watch->events);
 	if (r < 0)
@@ -348,11 +365,13 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 	if (lock >= 0)
 		close(lock);
 	if (r < 0) {
+		plan_free(plan);
+		if (watch->starting)
+			return r;
 		report_failure(watch, event);
 		output_error("%s: could not apply %s; will try again on the next change", reason,
 			     watch->options->path);
-		plan_free(plan);
-		return;
+		return r;
 	}
 	changes = plan_change_list(plan);
 	event->changes = &changes;
@@ -367,6 +386,7 @@ static void synchronize(struct watch *watch, const char *reason, struct watch_ev
 		free(text);
 	}
 	plan_free(plan);
+	return 0;
 }
 
 static void do_pending_work(struct watch *watch)
@@ -528,11 +548,24 @@ enum outcome watch_main(const struct options *options)
 	watch.options = &watch.options_copy;
 
 	output_use_syslog_prefixes(stderr_is_journal());
-	if (setup(&watch) < 0)
+	/* Anything that fails before the first apply is done ends watch with
+	 * exit status 2, as portredir(8) says: a service manager then sees
+	 * that it did not start, instead of a watch that holds nothing. */
+	watch.starting = true;
+	if (setup(&watch) < 0) {
+		output_error("watch cannot start");
 		goto out;
-	if (reload_mapping(&watch, WATCH_CAUSE_START))
-		started.kind = WATCH_EVENT_APPLIED;
-	synchronize(&watch, "started", &started);
+	}
+	if (!reload_mapping(&watch, WATCH_CAUSE_START)) {
+		output_error("watch cannot start without a valid mapping in %s", options->path);
+		goto out;
+	}
+	started.kind = WATCH_EVENT_APPLIED;
+	if (synchronize(&watch, "started", &started) < 0) {
+		output_error("watch cannot start: the first apply of %s failed", options->path);
+		goto out;
+	}
+	watch.starting = false;
 	output_log(LOG_INFO, "watching %s and table inet portredir%s", options->path,
 		   watch.options->hold ? ", which it holds" : "");
 	notify_service_manager("READY=1\nSTATUS=Watching the mapping and table inet portredir");

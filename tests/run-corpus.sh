@@ -1,8 +1,10 @@
 #!/bin/bash
 # The mapping-file corpus, as TAP: every tests/malformed/NAME (a .conf file
-# or a .d directory) must make `check` exit 2 with NAME.expected as the first
-# line on stderr; every tests/valid/NAME must exit 0 and print NAME.expected,
-# and that output must itself normalize to the same text.
+# or a .d directory) must make `check` exit 2 with NAME.expected as its
+# stderr, exactly: each diagnostic's line (FILE:LINE:COL: error: ...), the
+# source line and the caret under it, and the line that sums them up;
+# every tests/valid/NAME must exit 0 and print NAME.expected, and that
+# output must itself normalize to the same text.
 set -u
 cd "$(dirname "$0")/.."
 portredir=${PORTREDIR:-build/portredir}
@@ -29,13 +31,13 @@ report() {
 
 for expected in tests/malformed/*.expected; do
 	input=${expected%.expected}
-	first=$("$portredir" -f "$input" check 2>&1 >/dev/null | head -n 1)
-	"$portredir" -f "$input" check >/dev/null 2>&1
+	errors=$("$portredir" -f "$input" check 2>&1 >/dev/null)
 	status=$?
-	if [ "$status" -eq 2 ] && [ "$first" = "$(cat "$expected")" ]; then
+	if [ "$status" -eq 2 ] && [ "$errors" = "$(cat "$expected")" ]; then
 		report ok "malformed $(basename "$input")"
 	else
-		report "not ok" "malformed $(basename "$input"): exit $status, got: $first"
+		report "not ok" "malformed $(basename "$input"): exit $status, got: $(head -n 1 <<<"$errors")"
+		diff <(cat "$expected") <(printf '%s\n' "$errors") | sed 's/^/# /' >&2
 	fi
 done
 

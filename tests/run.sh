@@ -1,57 +1,51 @@
 #!/bin/bash
-# Runs every test of portredir and ends with one line "N passed, N failed"
-# (", N skipped" when some were): the unit test binaries given as
-# arguments, the malformed-file corpus, the hostile-input matrix, the
-# integration scripts, and the packaging checks (man pages, units,
-# install). Each speaks TAP; this script only counts. Exit status 1 on any
-# failure.
+# Runs every test of portredir: the unit test binaries given as arguments,
+# the malformed-file corpus, the hostile-input matrix, the integration
+# scripts and the packaging checks (man pages, units, install). Each suite
+# speaks TAP; tests/tap.sh prints each result as it arrives, numbered across
+# all suites and named by its suite ("ok 12 - corpus: malformed
+# port-zero.conf"), with a failure's diagnostics after it, and nothing
+# else: everything a suite writes goes to build/check/SUITE.log. The last
+# line is "N passed, N failed" (", N skipped" when some were); exit status
+# 1 on any failure. With --list first, it prints the suites and their
+# commands instead of running them.
 set -u
 cd "$(dirname "$0")/.."
+. tests/tap.sh
 
-passed=0 failed=0 skipped=0
-
-# Reads TAP from a program's output and adds it to the counts; a program
-# that exits non-zero without reporting a failure (a crash, a sanitizer
-# abort) counts as one failure of its own.
-run_tap() {
-	local name=$1 output status planned=0 seen=0 bad=0 line
+# each_suite ACTION UNIT_TESTS...: ACTION NAME COMMAND... for every suite,
+# in the order they run.
+each_suite() {
+	local action=$1 unit script
 	shift
-	output=$("$@" 2>&1)
-	status=$?
-	printf '%s\n' "$output" | sed "s|^|[$name] |"
-	while IFS= read -r line; do
-		case $line in
-		1..*) planned=${line#1..}; planned=${planned%% *} ;;
-		"ok "*"# SKIP"*|"ok "*"# skip"*|"not ok "*"# SKIP"*|"not ok "*"# skip"*)
-			skipped=$((skipped + 1)); seen=$((seen + 1)) ;;
-		"ok "*) passed=$((passed + 1)); seen=$((seen + 1)) ;;
-		"not ok "*) failed=$((failed + 1)); bad=$((bad + 1)); seen=$((seen + 1)) ;;
-		esac
-	done <<< "$output"
-	if [ "$seen" -lt "$planned" ]; then
-		echo "[$name] not ok - only $seen of $planned tests reported (exit status $status)"
-		failed=$((failed + 1))
-	elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-		echo "[$name] not ok - exited with status $status without reporting a failure"
-		failed=$((failed + 1))
-	fi
+	for unit in "$@"; do
+		"$action" "$(basename "$unit")" env CMOCKA_MESSAGE_OUTPUT=TAP "$unit"
+	done
+	"$action" corpus tests/run-corpus.sh
+	"$action" hostile bash tests/hostile/run.sh
+	for script in tests/integration/*.sh; do
+		# lib.sh is what the others source, not a suite.
+		[ "$(basename "$script")" != lib.sh ] || continue
+		"$action" "$(basename "$script" .sh)" bash "$script"
+	done
+	for script in tests/packaging/*.sh; do
+		[ "$(basename "$script")" != lib.sh ] || continue
+		"$action" "packaging-$(basename "$script" .sh)" bash "$script"
+	done
 }
 
-for unit in "$@"; do
-	CMOCKA_MESSAGE_OUTPUT=TAP run_tap "$(basename "$unit")" "$unit"
-done
-run_tap corpus tests/run-corpus.sh
-run_tap hostile bash tests/hostile/run.sh
-for script in tests/integration/*.sh; do
-	[ -e "$script" ] || continue
-	run_tap "$(basename "$script" .sh)" bash "$script"
-done
-for script in tests/packaging/*.sh; do
-	[ "$(basename "$script")" != lib.sh ] || continue
-	run_tap "packaging-$(basename "$script" .sh)" bash "$script"
-done
+# list_suite NAME COMMAND...: "NAME: COMMAND", for --list.
+list_suite() {
+	local name=$1
+	shift
+	echo "$name: $*"
+}
 
-summary="$passed passed, $failed failed"
-[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
-echo "$summary"
-[ "$failed" -eq 0 ]
+if [ "${1:-}" = --list ]; then
+	shift
+	each_suite list_suite "$@"
+	exit 0
+fi
+mkdir -p "$LOG_DIR"
+each_suite run_suite "$@"
+summary

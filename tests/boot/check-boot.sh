@@ -27,9 +27,10 @@ DEB=${DEB:-}
 # Each boot is bounded; a healthy one takes a few seconds.
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 # Besides minbase: an init and D-Bus (systemctl), portredir's runtime
-# libraries, nft with netbase (protocol names) for the checks, and socat
-# for the owners' boot (a web service, its clients).
-PACKAGES=systemd,systemd-sysv,dbus,libnftnl11,libmnl0,nftables,netbase,socat
+# libraries, nss-systemd (names of dynamic users, as Debian installs it
+# with systemd), nft with netbase (protocol names) for the checks, and
+# socat for the owners' boot (a web service, its clients).
+PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libnftnl11,libmnl0,nftables,netbase,socat
 
 passed=0 failed=0 skipped=0 number=0
 started=$SECONDS

@@ -73,7 +73,7 @@ sysctl_is() {
 }
 
 # table_is TCP_ELEMENTS UDP_ELEMENTS: the managed table is exactly the
-# README's layout with these map elements ("80 : 8080, 443 : 8443"), as
+# layout of docs/kernel.md with these map elements ("80 : 8080, 443 : 8443"), as
 # nft (with netbase) lists it; an empty map has no elements line.
 table_is() {
 	local expected map chain
@@ -149,6 +149,32 @@ ran_unprivileged() {
 	return 1
 }
 
+# runtime_directory_is_the_services: systemd made /run/portredir for the
+# unit's user (RuntimeDirectory=, User=portredir), 0700, and the unit's
+# run left this namespace's lock file in it, 0600; nobody else can enter
+# it, let alone open the lock.
+runtime_directory_is_the_services() {
+	local lock
+	lock=/run/portredir/netns-$(stat -L -c %i /proc/self/ns/net).lock
+	expect_eq "/run/portredir" "700 portredir" "$(stat -c '%a %U' /run/portredir 2>&1)" &&
+		expect_eq "$lock" "600 portredir" "$(stat -c '%a %U' "$lock" 2>&1)" || return 1
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$lock" 2>/dev/null; then
+		diag "nobody could open $lock"
+		return 1
+	fi
+}
+
+# roots_run_takes_the_services_turn: root's own apply trusts the service
+# user's directory and locks in it (-v would say "no turn" otherwise).
+roots_run_takes_the_services_turn() {
+	local output
+	output=$(portredir -v apply 2>&1) || { diag "$output"; return 1; }
+	if grep -q 'no turn against concurrent runs' <<<"$output"; then
+		diag "$output"
+		return 1
+	fi
+}
+
 # replace_mapping LINE...: replaces rules.conf in one rename, as editors do.
 replace_mapping() {
 	printf '%s\n' "$@" >/etc/rules.conf.new
@@ -196,6 +222,8 @@ boot_with_valid_mapping() {
 	done
 	check "portredir.path watches /etc/portredir" \
 		unit_is portredir.path ActiveState=active SubState=waiting
+	check "/run/portredir is the service user's, with the namespace's lock" runtime_directory_is_the_services
+	check "root's own apply takes its turn in the service's directory" roots_run_takes_the_services_turn
 
 	replace_mapping 'unprivileged_port_start 1000' 'redirect tcp 80 to 9090' 'redirect tcp,udp 443 to 8443'
 	check "editing the mapping re-applies it" \
@@ -221,6 +249,7 @@ boot_with_valid_mapping() {
 	check "stopping portredir.service restores the sysctl" sysctl_is 1024
 	check "stopping portredir.service stops portredir.path" \
 		unit_is portredir.path ActiveState=inactive
+	check "stopping portredir.service removes /run/portredir" test ! -e /run/portredir
 }
 
 boot_with_broken_mapping() {
@@ -286,6 +315,8 @@ boot_with_watch() {
 		unit_ready_before portredir-watch.service network-pre.target
 	check "watch runs as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir-watch.service
 	check "systemd-analyze verify portredir-watch.service is clean" verify_unit portredir-watch.service
+	check "/run/portredir is the service user's, with the namespace's lock" runtime_directory_is_the_services
+	check "root's own apply takes its turn in the service's directory" roots_run_takes_the_services_turn
 
 	nft flush ruleset
 	check "watch repairs the table after nft flush ruleset" \

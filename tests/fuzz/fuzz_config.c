@@ -2,9 +2,11 @@
  * is one file, or several drop-ins separated by the line "#%%" (itself a
  * comment, so that a seed file is a valid input as it is). Beyond not
  * crashing or leaking, the parser must keep its promises: every diagnostic
- * is one line of printable text, and a mapping without errors normalizes
- * to text that parses without errors into the same mapping and normalizes
- * to itself. Seeds: tests/malformed and tests/valid. */
+ * is one line of printable text, its excerpt (here under the input's first
+ * line, whatever its bytes) two lines of printable text, and a mapping
+ * without errors normalizes to text that parses without errors into the
+ * same mapping and normalizes to itself. Seeds: tests/malformed and
+ * tests/valid. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,8 +33,38 @@ static const struct config_kernel kernels[] = {
 	{ .unprivileged_port_start = 0, .local_port_first = 1 },
 };
 
-static void check_diagnostics(const struct diagnostics *diagnostics)
+/* The excerpt of the diagnostic under source, a line of any bytes: two
+ * lines of printable ASCII, whatever the bytes and the column. */
+static void check_excerpt(const struct diagnostic *diagnostic, const uint8_t *source, size_t length)
 {
+	struct diagnostic shown = *diagnostic;
+	size_t newlines = 0;
+	char *text = NULL;
+
+	if (!diagnostic->location.line)
+		return;
+	if (length > DIAGNOSTIC_SOURCE_MAX) {
+		length = DIAGNOSTIC_SOURCE_MAX;
+		shown.source_truncated = true;
+	}
+	/* A copy of exactly that length: reads past it are caught. */
+	shown.source = malloc(length ? length : 1);
+	require(shown.source);
+	memcpy(shown.source, source, length);
+	shown.source_length = length;
+	require(diagnostic_format_excerpt(&shown, &text) == 0 && text);
+	for (const char *c = text; *c; c++) {
+		newlines += *c == '\n';
+		require(*c == '\n' || (*c >= 0x20 && *c < 0x7f));
+	}
+	require(newlines == 1);
+	free(text);
+	free(shown.source);
+}
+
+static void check_diagnostics(const struct diagnostics *diagnostics, const uint8_t *data, size_t size)
+{
+	const uint8_t *newline = memchr(data, '\n', size);
 	size_t errors = 0, warnings = 0;
 
 	for (size_t i = 0; i < diagnostics->count; i++) {
@@ -43,6 +75,7 @@ static void check_diagnostics(const struct diagnostics *diagnostics)
 		for (const char *c = line; *c; c++)
 			require(*c >= 0x20 && *c < 0x7f);
 		free(line);
+		check_excerpt(diagnostic, data, newline ? (size_t)(newline - data) : size);
 		if (diagnostic->severity == SEVERITY_ERROR)
 			errors++;
 		else
@@ -146,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cursor = separator + strlen(SEPARATOR);
 	}
 	require(config_finish(mapping, &diagnostics) == 0);
-	check_diagnostics(&diagnostics);
+	check_diagnostics(&diagnostics, data, size);
 	if (diagnostics.error_count == 0) {
 		check_normal_form(mapping);
 		for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
@@ -154,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			diagnostics_init(&validation);
 			require(config_validate(mapping, &kernels[i], &validation) == 0);
-			check_diagnostics(&validation);
+			check_diagnostics(&validation, data, size);
 			diagnostics_clear(&validation);
 		}
 	}

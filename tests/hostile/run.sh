@@ -4,10 +4,13 @@
 # 1 MiB line, 200,000 lines, 30-digit numbers, every directive cut at every
 # word, duplicates across drop-ins, a symbolic link loop, a FIFO, devices,
 # unreadable files, an empty directory, a file over the size limit, files
-# another user could change). For each, in a namespace holding a managed
+# another user could change, paths through directories and links another
+# user could change, names holding escape sequences). For each, in a namespace holding a managed
 # table and another owner's table: `apply` exits 2, its first line on
-# stderr is the one written below, and `nft -a list ruleset` and the
-# sysctl are byte for byte what they were. TAP, one test per input.
+# stderr is the one written below, no line on stderr holds a control
+# character (the excerpts under the diagnostics escape them), and
+# `nft -a list ruleset` and the sysctl are byte for byte what they were.
+# TAP, one test per input.
 . "$(dirname "$0")/../integration/lib.sh"
 
 # Generated inputs live here; "@/" in an expected line stands for it and
@@ -20,7 +23,8 @@ CORPUS=$TEST_DIR/corpus
 declare -A CASE_PATH CASE_EXPECTED CASE_USER
 
 # hostile NAME PATH EXPECTED [USER]: a test named NAME (its function name)
-# applying PATH, as root or as USER with only CAP_NET_ADMIN.
+# applying PATH, as root or as USER with only CAP_NET_ADMIN. EXPECTED is
+# the first line on stderr, or when it has several, the whole of stderr.
 hostile() {
 	CASE_PATH[$1]=$2
 	CASE_EXPECTED[$1]=${3//@\//$HOSTILE/}
@@ -62,8 +66,16 @@ expect_apply_refused() {
 	fi
 	first=$(head -n 1 <<<"$RUN_ERR")
 	expect_eq "exit status of apply -f $path" 2 "$RUN_STATUS"
-	expect_eq "first line on stderr" "$expected" "$first"
+	if [[ $expected == *$'\n'* ]]; then
+		expect_eq "stderr" "$expected" "$RUN_ERR"
+	else
+		expect_eq "first line on stderr" "$expected" "$first"
+	fi
 	expect_eq "stdout" "" "$RUN_OUT"
+	# The excerpts under the diagnostics show the input's bytes escaped:
+	# no control character of it reaches the terminal.
+	expect_eq "lines on stderr with a control character" "" \
+		"$(LC_ALL=C grep -n '[[:cntrl:]]' <<<"$RUN_ERR" | cut -c1-200 || true)"
 	save_state "$ns" "$TEST_DIR/after"
 	expect_same_file "ruleset and sysctl" "$TEST_DIR/before" "$TEST_DIR/after"
 }
@@ -81,11 +93,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown -R 0:0 "$CORPUS" && chmod -R go-w "$CORPUS"
 fi
 
-# Every malformed mapping of the corpus, with the first line it expects.
+# Every malformed mapping of the corpus, with the whole stderr it expects
+# from check, where apply adds that nothing was changed.
 for expected in tests/malformed/*.expected; do
 	input=${expected%.expected}
 	name=malformed_$(basename "$input" | tr -c 'a-zA-Z0-9_\n' '_')
-	hostile "$name" "$input" "$(cat "$expected")"
+	hostile "$name" "$input" "$(sed '$s/$/; nothing was changed/' "$expected")"
 done
 
 # Binary junk: an ELF file starts with 0x7f, then "ELF"; random bytes
@@ -255,6 +268,59 @@ hostile drop_in_directory_writable_by_all "$HOSTILE/open.d" \
 	"@/open.d: error: is writable by group or others (mode 1777); run 'chmod go-w @/open.d'"
 hostile drop_in_of_another_user "$HOSTILE/shared.d" \
 	"@/shared.d/20-user.conf: error: is owned by uid 65534, not root; run 'chown root @/shared.d/20-user.conf'"
+
+# Paths another user could change on the way (StrictModes, path_trust.h):
+# a directory others may write or another user owns, links of another
+# user's, and a root's link leading into such a directory.
+if [ -d "$HOSTILE" ]; then
+	mkdir -p "$HOSTILE/open-dir" "$HOSTILE/users" "$HOSTILE/users/rules.d" "$HOSTILE/sticky" "$HOSTILE/links.d"
+	input open-dir/rules.conf 'redirect tcp 80 to 8080\n'
+	chmod 0777 "$HOSTILE/open-dir"
+	input users/rules.conf 'redirect tcp 80 to 8080\n'
+	input users/rules.d/10-web.conf 'redirect tcp 80 to 8080\n'
+	chown "$LISTENER_USER" "$HOSTILE/users"
+	ln -s users/rules.conf "$HOSTILE/roots-link.conf"
+	input real.conf 'redirect tcp 80 to 8080\n'
+	ln -s real.conf "$HOSTILE/nobodys-link.conf"
+	chown -h "$LISTENER_USER" "$HOSTILE/nobodys-link.conf"
+	mkdir -p "$HOSTILE/via"
+	ln -s .. "$HOSTILE/via/link"
+	chown -h "$LISTENER_USER" "$HOSTILE/via/link"
+	input links.d/10-web.conf 'redirect tcp 80 to 8080\n'
+	ln -s ../real.conf "$HOSTILE/links.d/20-user.conf"
+	chown -h "$LISTENER_USER" "$HOSTILE/links.d/20-user.conf"
+	# Like /tmp: open to all, with the sticky bit; a file planted in it.
+	chmod 1777 "$HOSTILE/sticky"
+	input sticky/planted.conf 'redirect tcp 80 to 8080\n'
+	chown "$LISTENER_USER" "$HOSTILE/sticky/planted.conf"
+fi
+hostile file_in_a_directory_others_may_write "$HOSTILE/open-dir/rules.conf" \
+	"@/open-dir/rules.conf: error: directory @/open-dir on its path is writable by group or others (mode 0777); run 'chmod go-w @/open-dir'"
+hostile file_in_a_directory_of_another_user "$HOSTILE/users/rules.conf" \
+	"@/users/rules.conf: error: directory @/users on its path is owned by uid 65534, not root; run 'chown root @/users'"
+hostile drop_ins_in_a_directory_of_another_user "$HOSTILE/users/rules.d" \
+	"@/users/rules.d: error: directory @/users on its path is owned by uid 65534, not root; run 'chown root @/users'"
+hostile roots_link_into_a_directory_of_another_user "$HOSTILE/roots-link.conf" \
+	"@/roots-link.conf: error: directory @/users on its path is owned by uid 65534, not root; run 'chown root @/users'"
+hostile link_of_another_user "$HOSTILE/nobodys-link.conf" \
+	"@/nobodys-link.conf: error: is a symbolic link owned by uid 65534, not root; replace it with a link root owns, or name its target"
+hostile link_of_another_user_on_the_way "$HOSTILE/via/link/real.conf" \
+	"@/via/link/real.conf: error: symbolic link @/via/link on its path is owned by uid 65534, not root; replace it with a link root owns, or name its target"
+hostile drop_in_that_is_a_link_of_another_user "$HOSTILE/links.d" \
+	"@/links.d/20-user.conf: error: is a symbolic link owned by uid 65534, not root; replace it with a link root owns, or name its target"
+hostile file_planted_in_a_sticky_directory "$HOSTILE/sticky/planted.conf" \
+	"@/sticky/planted.conf: error: is owned by uid 65534, not root; run 'chown root @/sticky/planted.conf'"
+
+# Names that hold terminal escape sequences: shown escaped, never run.
+if [ -d "$HOSTILE" ]; then
+	mkdir -p "$HOSTILE/escape.d" "$HOSTILE/"$'\e]0;owned\a'
+	input escape.d/$'\e[31m\e[2J'red.conf 'redirct tcp 80 to 8080\n'
+	input $'\e]0;owned\a'/rules.conf 'redirect tcp 80 to 80800\n'
+fi
+hostile drop_in_named_with_an_escape_sequence "$HOSTILE/escape.d" \
+	"@/escape.d/\\x1b[31m\\x1b[2Jred.conf:1:1: error: unknown directive 'redirct'; did you mean 'redirect'?"
+hostile directory_named_with_an_escape_sequence "$HOSTILE/"$'\e]0;owned\a'/rules.conf \
+	"@/\\x1b]0;owned\\x07/rules.conf:1:20: error: invalid target port '80800': out of range; expected a number from 1 to 65535"
 
 # Scopes, ranges and names, at their limits.
 LONG_WORD=$(printf 'a%.0s' $(seq 1 4000))

@@ -156,7 +156,7 @@ test_a_record_that_cannot_be_trusted_is_not_used() {
 	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
 	expect_eq "exit status of diff with an open directory" 0 "$RUN_STATUS"
 	expect_maps_dumped
-	grep -q 'not recorded for the next run: Operation not permitted' <<<"$RUN_ERR"
+	grep -qxF "portredir: the maps' elements were not recorded for the next run: $PORTREDIR_RUNTIME_DIRECTORY: is writable by group or others (mode 0777); run 'chmod go-w $PORTREDIR_RUNTIME_DIRECTORY'" <<<"$RUN_ERR"
 	chmod 0700 "$PORTREDIR_RUNTIME_DIRECTORY"
 	ln -sf /dev/null "$(record_file)"
 	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
@@ -206,7 +206,9 @@ test_each_namespace_has_its_own_record() {
 	netns_make OTHER other
 	write_mapping "$TEST_DIR/other.conf" 'redirect tcp 80 to 9090'
 	portredir_in "$OTHER" -q -f "$TEST_DIR/other.conf" apply
-	[ "$(find "$PORTREDIR_RUNTIME_DIRECTORY" -type f | wc -l)" -eq 2 ]
+	# Beside the two records, each namespace's lock file (src/lock.h).
+	expect_eq "records" 2 "$(find "$PORTREDIR_RUNTIME_DIRECTORY" -type f -name '????????????????' | wc -l)"
+	expect_eq "lock files" 2 "$(find "$PORTREDIR_RUNTIME_DIRECTORY" -type f -name 'netns-*.lock' | wc -l)"
 	run_verbose "$OTHER" -f "$TEST_DIR/start.conf" diff
 	expect_eq "stdout of diff in the other namespace" '- redirect tcp 80 to 9090
 + redirect tcp 80 to 8080
@@ -219,8 +221,8 @@ test_each_namespace_has_its_own_record() {
 	expect_record_used
 }
 
-# Without PORTREDIR_RUNTIME_DIRECTORY the records go to /run/portredir,
-# created 0700: shown on a /run of the test's own (a tmpfs in a mount
+# Without PORTREDIR_RUNTIME_DIRECTORY the records (and the lock) go to
+# /run/portredir, created 0700: shown on a /run of the test's own (a tmpfs in a mount
 # namespace), never the host's.
 test_by_default_records_go_to_run_portredir() {
 	netns_make NS host
@@ -234,12 +236,13 @@ test_by_default_records_go_to_run_portredir() {
 		nsenter --net=/proc/self/fd/3 "$2" -q -f "$3" apply
 		nsenter --net=/proc/self/fd/3 "$2" -v -f "$3" diff 2>&1 | grep -F "the maps were not dumped"
 		stat -c "%a %U" /run/portredir
-		find /run/portredir -type f -printf "%m %u\n"
+		find /run/portredir -type f -printf "%m %u %f\n" | sed "s/[0-9a-f]\{16\}$/RECORD/; s/netns-[0-9]*.lock$/LOCK/" | sort
 	' default-directory "$NS" "$PORTREDIR" "$TEST_DIR/start.conf"
 	expect_eq "exit status" 0 "$RUN_STATUS"
 	grep -q '^portredir: read table inet portredir at generation [0-9]*: 1 redirect (as recorded' <<<"$RUN_OUT"
-	expect_eq "the directory and its record" '700 root
-600 root' "$(tail -n 2 <<<"$RUN_OUT")"
+	expect_eq "the directory, its record and the namespace's lock file" '700 root
+600 root LOCK
+600 root RECORD' "$(tail -n 3 <<<"$RUN_OUT")"
 }
 
 # Under -v, a record that is there but not believed is named, with the
@@ -253,7 +256,7 @@ test_a_record_not_used_is_named_under_verbose() {
 	run_verbose "$NS" -f "$TEST_DIR/start.conf" diff
 	expect_eq "exit status with an open directory" 0 "$RUN_STATUS"
 	expect_maps_dumped
-	expect_eq "the record named" "portredir: the record $record was not used: Operation not permitted (a record or directory that others may write is not trusted)" \
+	expect_eq "the record named" "portredir: the record $record was not used: $PORTREDIR_RUNTIME_DIRECTORY: is writable by group or others (mode 0777); run 'chmod go-w $PORTREDIR_RUNTIME_DIRECTORY'" \
 		"$(grep 'was not used' <<<"$RUN_ERR")"
 	chmod 0700 "$PORTREDIR_RUNTIME_DIRECTORY"
 	ln -sf /dev/null "$record"

@@ -1,7 +1,6 @@
 #!/bin/bash
 # The managed table portredir builds is exactly the one nft builds from
-# lib.sh's CONTRACT_LAYOUT (the README's "What portredir puts in the
-# kernel"), down to the rule bytecode nft itself would generate.
+# lib.sh's CONTRACT_LAYOUT (the layout docs/kernel.md shows), down to the rule bytecode nft itself would generate.
 . "$(dirname "$0")/lib.sh"
 
 # `nft list table inet portredir` for the shipped mapping, written out here

@@ -172,7 +172,7 @@ fi
 PYTHON=/usr/bin/python3
 
 # The table portredir must build for the shipped mapping, for `nft -f`:
-# the one the README shows under "What portredir puts in the kernel".
+# the one docs/kernel.md shows.
 CONTRACT_LAYOUT='table inet portredir {
 	map tcp_redirects { type inet_service : inet_service; elements = { 80 : 8080, 443 : 8443 } }
 	map udp_redirects { type inet_service : inet_service; elements = { 443 : 8443 } }

@@ -128,14 +128,20 @@ test_dropin_added_to_a_directory_is_applied() {
 	wait_for "the drop-in to be applied" table_is "$ns" "$(table_text '80 : 8080' '53 : 5353')"
 }
 
-test_directory_created_later_is_applied() {
+# The directory and its parent removed while watch runs: the last valid
+# mapping stays, and the directory made again later is applied.
+test_directory_removed_and_created_again_is_applied() {
 	local ns dir=$TEST_DIR/later/portredir.d
 	ns=$(netns_add w)
-	start_watch "$ns" "$dir"
-	log_has "error: $dir is not valid; keeping the last valid mapping until it is fixed"
 	mkdir -p "$dir"
 	write_mapping "$dir/web.conf" 'redirect tcp 80 to 8080'
-	wait_for "the new directory to be applied" table_is "$ns" "$(table_text '80 : 8080' '')"
+	start_watch "$ns" "$dir"
+	rm -r "$TEST_DIR/later"
+	wait_for "the error" log_has "error: $dir is not valid; keeping the last valid mapping until it is fixed"
+	table_is "$ns" "$(table_text '80 : 8080' '')"
+	mkdir -p "$dir"
+	write_mapping "$dir/web.conf" 'redirect tcp 80 to 9090'
+	wait_for "the new directory to be applied" table_is "$ns" "$(table_text '80 : 9090' '')"
 }
 
 test_invalid_mapping_keeps_the_last_state_until_fixed() {
@@ -307,30 +313,107 @@ test_json_prints_one_object_per_line_per_event() {
 	log_has "$mapping changed: applied 2 changes: - redirect tcp 80 to 8080; + redirect tcp 80 to 9090"
 }
 
-# An apply that fails is an error event with the error's line: here the
-# table is held by another watch, and this one wants another mapping.
+# An apply that fails once watch runs is an error event with the error's
+# line: here another watch holds the table with another mapping, which
+# this one then tries to put back.
 test_json_reports_a_failed_apply_as_an_error_event() {
 	local ns other=$TEST_DIR/other.conf
 	ns=$(netns_add w)
-	start_watch "$ns" "$RULES_DIR/rules.conf" --hold
-	wait_for "the table" table_of "$ns"
+	write_mapping "$other" 'redirect tcp 80 to 9090'
+	start_watch "$ns" "$RULES_DIR/rules.conf" --json
+	wait_for "the first event" events_are 1
+	mv "$TEST_DIR/watch.log" "$TEST_DIR/first.log"
+	mv "$TEST_DIR/watch.out" "$TEST_DIR/first.out"
+	start_watch "$ns" "$other" --hold
 	! log_has "this kernel cannot hold table inet portredir" ||
 		skip_test "this kernel cannot hold tables (Linux 6.9 or later)"
-	write_mapping "$other" 'redirect tcp 80 to 9090'
-	start_watch "$ns" "$other" --json
-	wait_for "the error event" events_are 1
-	expect_events '{"event": "error", "cause": "start",
-		"message": "table inet portredir is held by another process (netlink port *"}'
-	grep -q '^{"event":"error","cause":"start","message":"table inet portredir is held by another process (netlink port [0-9]*, a '"'portredir watch --hold'"'?); stop it or let it apply the mapping; nothing was changed"}$' "$TEST_DIR/watch.out"
-	log_has "portredir: error: started: could not apply $other; will try again on the next change"
-	table_of "$ns" | grep -q '80 : 8080'
+	mv "$TEST_DIR/first.log" "$TEST_DIR/watch.log"
+	mv "$TEST_DIR/first.out" "$TEST_DIR/watch.out"
+	wait_for "the error event" events_are 2
+	grep -q '^{"event":"error","cause":"table","process":"portredir","pid":[0-9]*,"message":"table inet portredir is held by another process (netlink port [0-9]*, a '"'portredir watch --hold'"'?); stop it or let it apply the mapping; nothing was changed"}$' "$TEST_DIR/watch.out"
+	log_has "portredir: error: table inet portredir changed by portredir (pid "
+	table_of "$ns" | grep -q '80 : 9090'
+}
+
+# run_watch NS ARGUMENTS...: watch run in NS until it ends by itself (or
+# is stopped after 5 s, which fails the test that expects it to end).
+run_watch() {
+	local ns=$1
+	shift
+	run_captured in_ns "$ns" timeout 5 "$PORTREDIR" "$@" watch
+}
+
+test_an_invalid_mapping_at_start_ends_watch_with_status_2() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirct tcp 80 to 8080'
+	run_watch "$ns" -f "$mapping"
+	expect_eq "exit status" 2 "$RUN_STATUS"
+	expect_eq "stderr" "$mapping:1:1: error: unknown directive 'redirct'; did you mean 'redirect'?
+    1 | redirct tcp 80 to 8080
+      | ^~~~~~~
+portredir: error: $mapping: 1 error; nothing was changed
+portredir: error: watch cannot start without a valid mapping in $mapping" "$RUN_ERR"
+	expect_eq "stdout" "" "$RUN_OUT"
+	expect_no_table "$ns"
+}
+
+test_an_unreadable_mapping_at_start_ends_watch_with_status_2() {
+	local ns
+	ns=$(netns_add w)
+	run_watch "$ns" -f "$TEST_DIR/nothere.conf"
+	expect_eq "exit status" 2 "$RUN_STATUS"
+	expect_eq "stderr" "$TEST_DIR/nothere.conf: error: cannot open: No such file or directory
+portredir: error: $TEST_DIR/nothere.conf: 1 error; nothing was changed
+portredir: error: watch cannot start without a valid mapping in $TEST_DIR/nothere.conf" "$RUN_ERR"
+	expect_no_table "$ns"
+}
+
+test_a_failed_start_is_one_error_document_with_json() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirct tcp 80 to 8080'
+	run_watch "$ns" -f "$mapping" --json
+	expect_eq "exit status" 2 "$RUN_STATUS"
+	expect_json "stdout" '{"error": {"message": "'"$mapping"': 1 error; nothing was changed",
+		"diagnostics": [{"file": "'"$mapping"'", "line": 1, "column": 1, "severity": "error",
+			"message": "unknown directive '"'redirct'; did you mean 'redirect'"'?"}]}}' "$RUN_OUT"
+}
+
+test_without_cap_net_admin_watch_ends_with_status_2() {
+	local ns
+	ns=$(netns_add w)
+	run_captured in_ns "$ns" timeout 5 setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+		"$PORTREDIR" -f "$RULES_DIR/rules.conf" watch
+	expect_eq "exit status" 2 "$RUN_STATUS"
+	expect_eq "stderr" "portredir: error: cannot subscribe to nftables notifications: Operation not permitted; nothing was changed; needs CAP_NET_ADMIN in this network namespace
+portredir: error: watch cannot start" "$RUN_ERR"
+	expect_no_table "$ns"
+}
+
+test_a_fixed_mapping_is_said_to_be_valid_again() {
+	local ns mapping=$TEST_DIR/rules.conf
+	ns=$(netns_add w)
+	write_mapping "$mapping" 'redirect tcp 80 to 8080'
+	start_watch "$ns" "$mapping"
+	write_mapping "$mapping" 'redirct tcp 80 to 9090'
+	wait_for "the error" log_has "error: $mapping is not valid; keeping the last valid mapping until it is fixed"
+	! log_has "is valid again"
+	write_mapping "$mapping" 'redirect tcp 80 to 9090'
+	wait_for "the fixed mapping" log_has "portredir: $mapping is valid again; applying it"
+	wait_for "the table" table_is "$ns" "$(table_text '80 : 9090' '')"
+	log_has "$mapping changed: applied 2 changes: - redirect tcp 80 to 8080; + redirect tcp 80 to 9090"
+	# Valid once more is not "again".
+	write_mapping "$mapping" 'redirect tcp 80 to 9191'
+	wait_for "the next edit" table_is "$ns" "$(table_text '80 : 9191' '')"
+	expect_eq "lines saying valid again" 1 "$(log_count "is valid again")"
 }
 
 test_interval_is_an_option_of_watch_only() {
 	local status=0 output
 	output=$("$PORTREDIR" -f "$RULES_DIR" --interval 5 check 2>&1) || status=$?
 	expect_eq "exit status" 2 "$status"
-	expect_eq "message" "portredir: error: --interval is an option of watch, not of 'check'; see 'portredir --help'" "$output"
+	expect_eq "message" "portredir: error: --interval is an option of watch, not of 'check'; see 'portredir help check'" "$output"
 }
 
 run_tests

@@ -2,7 +2,7 @@
 # The systemd units as installed: systemd-analyze verify finds nothing to
 # say about any of them, portredir.service has the hardening the issue
 # asks for, and the exposure systemd-analyze security gives it is the one
-# README.md and portredir(8) record.
+# docs/sandbox.md and portredir(8) record.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$SCRATCH/root
@@ -85,12 +85,16 @@ check "portredir.service keeps only CAP_NET_ADMIN and gains nothing" has_lines "
 check "portredir.service sees the file system read-only but for the sysctl" has_lines "$SERVICE" \
 	ProtectSystem=strict ProtectKernelTunables=yes \
 	ReadWritePaths=/proc/sys/net/ipv4/ip_unprivileged_port_start
-check "portredir.service has netlink and its lock's AF_UNIX only, and a system-call filter" has_lines "$SERVICE" \
-	"RestrictAddressFamilies=AF_NETLINK AF_UNIX" SystemCallFilter=@system-service
+check "portredir.service has netlink only, and a system-call filter" has_lines "$SERVICE" \
+	"RestrictAddressFamilies=AF_NETLINK" SystemCallFilter=@system-service
+for unit in "$SERVICE" build/portredir-watch.service; do
+	check "$(basename "$unit") runs as the user portredir with its runtime directory (the lock root shares)" \
+		has_lines "$unit" User=portredir RuntimeDirectory=portredir RuntimeDirectoryMode=0700
+done
 check "portredir.service manages the host's network, not a private one" \
 	lacks_key "$SERVICE" PrivateNetwork
-check "README.md records the exposure systemd-analyze security gives" \
-	records_exposure README.md 'exposure level of SCORE'
+check "docs/sandbox.md records the exposure systemd-analyze security gives" \
+	records_exposure docs/sandbox.md 'exposure level of SCORE'
 check "portredir(8) records the exposure systemd-analyze security gives" \
 	records_exposure man/portredir.8 'rates its exposure SCORE'
 finish

@@ -238,7 +238,7 @@ static void a_directory_others_can_write_is_not_used(void **state)
 	mapping_free(stored);
 }
 
-static void a_directory_or_record_that_is_a_symbolic_link_is_not_followed(void **state)
+static void a_record_that_is_a_symbolic_link_is_not_followed_nor_a_directory_link_of_another_user(void **state)
 {
 	struct fixture *fixture = *state;
 	struct mapping *stored = sample(5), *found = NULL;
@@ -253,10 +253,19 @@ static void a_directory_or_record_that_is_a_symbolic_link_is_not_followed(void *
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rename(real, path), 0);
 
+	/* A link to the directory is followed only when it passes the
+	 * StrictModes walk (path_trust.h): root's is, another user's is not. */
 	snprintf(link, sizeof(link), "%s/link", fixture->root);
 	assert_int_equal(symlink(fixture->directory, link), 0);
 	assert_int_equal(setenv(CACHE_DIRECTORY_VARIABLE, link, 1), 0);
-	assert_int_equal(cache_lookup(TABLE_ID, 1, &found), -ENOTDIR);
+	assert_int_equal(cache_lookup(TABLE_ID, 1, &found), 0);
+	mapping_free(found);
+	found = NULL;
+	if (geteuid() == 0) {
+		assert_int_equal(lchown(link, 65534, (gid_t)-1), 0);
+		assert_int_equal(cache_lookup(TABLE_ID, 1, &found), -EPERM);
+		assert_int_equal(cache_store(TABLE_ID, 2, stored), -EPERM);
+	}
 	assert_int_equal(setenv(CACHE_DIRECTORY_VARIABLE, fixture->directory, 1), 0);
 	assert_null(found);
 	mapping_free(stored);
@@ -301,7 +310,8 @@ static void only_the_most_recently_written_records_are_kept(void **state)
 {
 	struct fixture *fixture = *state;
 	struct mapping *stored = sample(2), *found = NULL;
-	char path[160];
+	const struct timespec ancient[2] = { { .tv_sec = 1 }, { .tv_sec = 1 } };
+	char path[160], foreign[160];
 	int fd;
 
 	record_path(fixture, "notes.txt", path, sizeof(path));
@@ -316,6 +326,14 @@ static void only_the_most_recently_written_records_are_kept(void **state)
 		times[0] = times[1] = (struct timespec){ .tv_sec = 1000000 + (time_t)i };
 		assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
 	}
+	/* Named like a record, but not one by its content: never removed,
+	 * however old. */
+	record_path(fixture, "0000000000abcdef", foreign, sizeof(foreign));
+	fd = open(foreign, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "someone else's file, not a record of portredir's\n", 50), 50);
+	close(fd);
+	assert_int_equal(utimensat(AT_FDCWD, foreign, ancient, 0), 0);
 	record_path(fixture, "notes.txt", path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
@@ -328,35 +346,54 @@ static void only_the_most_recently_written_records_are_kept(void **state)
 		found = NULL;
 	}
 	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(access(foreign, F_OK), 0);
 	mapping_free(stored);
 }
 
 /* A run that died while writing a record leaves its temporary file: gone
- * once it is a minute old; one being written now stays. */
+ * once it is a minute old; one being written now stays, and so do files
+ * with such a name that hold no record (an empty one among them). */
 static void files_abandoned_while_writing_are_removed(void **state)
 {
 	struct fixture *fixture = *state;
 	struct mapping *stored = sample(2);
 	const struct timespec old[2] = { { .tv_sec = 1000000 }, { .tv_sec = 1000000 } };
-	char stale[160], fresh[160], other[160];
-	const char *paths[] = { stale, fresh, other };
+	char record[160], stale[160], fresh[160], other[160], empty[160], foreign[160];
+	const char *paths[] = { stale, fresh, other, empty, foreign };
+	char content[64];
+	ssize_t length;
 	int fd;
 
 	assert_int_equal(cache_store(TABLE_ID, 1, stored), 0);
+	record_path(fixture, RECORD_NAME, record, sizeof(record));
+	fd = open(record, O_RDONLY);
+	assert_true(fd >= 0);
+	length = read(fd, content, sizeof(content));
+	assert_true(length > 40);
+	close(fd);
 	record_path(fixture, RECORD_NAME ".4242.tmp", stale, sizeof(stale));
-	record_path(fixture, "00000000000000aa.4243.tmp", fresh, sizeof(fresh));
+	record_path(fixture, RECORD_NAME ".4243.tmp", fresh, sizeof(fresh));
 	record_path(fixture, "notes.tmp", other, sizeof(other));
-	for (size_t i = 0; i < 3; i++) {
+	record_path(fixture, RECORD_NAME ".4244.tmp", empty, sizeof(empty));
+	record_path(fixture, RECORD_NAME ".4245.tmp", foreign, sizeof(foreign));
+	for (size_t i = 0; i < 5; i++) {
 		fd = open(paths[i], O_WRONLY | O_CREAT, 0600);
 		assert_true(fd >= 0);
+		/* What a writer that died had written: the record's start. */
+		if (paths[i] == stale || paths[i] == fresh)
+			assert_int_equal(write(fd, content, (size_t)length), length);
+		if (paths[i] == foreign)
+			assert_int_equal(write(fd, "0123456789012345678901234567890123456789012345", 46), 46);
 		close(fd);
+		if (paths[i] != fresh)
+			assert_int_equal(utimensat(AT_FDCWD, paths[i], old, 0), 0);
 	}
-	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
-	assert_int_equal(utimensat(AT_FDCWD, other, old, 0), 0);
 	assert_int_equal(cache_store(TABLE_ID + 1, 1, stored), 0);
 	assert_int_equal(access(stale, F_OK), -1);
 	assert_int_equal(access(fresh, F_OK), 0);
 	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(access(empty, F_OK), 0);
+	assert_int_equal(access(foreign, F_OK), 0);
 	mapping_free(stored);
 }
 
@@ -410,8 +447,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_new_record_replaces_the_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_changed_or_cut_record_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_directory_others_can_write_is_not_used, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_directory_or_record_that_is_a_symbolic_link_is_not_followed, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_record_that_is_a_symbolic_link_is_not_followed_nor_a_directory_link_of_another_user, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(a_record_owned_by_another_user_is_not_used, setup, teardown),
 		cmocka_unit_test_setup_teardown(forgetting_removes_the_record_and_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_the_most_recently_written_records_are_kept, setup, teardown),

@@ -1369,7 +1369,8 @@ static void test_drop_in_of_another_user_is_refused_and_the_others_read(void **s
 	assert_int_equal(fixture->mapping->redirect_count, 2);
 }
 
-/* What is checked is the file read, not the link to it. */
+/* A link is followed only to a target that passes too: the file read is
+ * named. */
 static void test_drop_in_linking_to_a_file_of_another_user_is_refused(void **state)
 {
 	struct fixture *fixture = *state;
@@ -1382,12 +1383,13 @@ static void test_drop_in_linking_to_a_file_of_another_user_is_refused(void **sta
 	assert_int_equal(symlink("../user.rules", temporary_path(fixture, "rules.d/web.conf")), 0);
 	parse_path(fixture, temporary_path(fixture, "rules.d"));
 	assert_diagnostics_in_directory(fixture,
-					"@/rules.d/web.conf: error: is owned by uid 65534, not root; run 'chown root @/rules.d/web.conf'");
+					"@/rules.d/web.conf: error: its target @/user.rules is owned by uid 65534, not root; run 'chown root @/user.rules'");
 }
 
-/* Without root, portredir cannot change the kernel anyway (check, or a
- * user with only CAP_NET_ADMIN): the file is read. */
-static void test_file_of_another_user_is_read_when_not_root(void **state)
+/* Without root the walk is the same, with the running user trusted
+ * beside root: a service given only CAP_NET_ADMIN must not read a mapping
+ * that others may write either. */
+static void test_file_others_may_write_is_refused_when_not_root_too(void **state)
 {
 	struct fixture *fixture = *state;
 	int r;
@@ -1401,8 +1403,56 @@ static void test_file_of_another_user_is_read_when_not_root(void **state)
 	if (getuid() == 0)
 		assert_int_equal(seteuid(0), 0);
 	assert_int_equal(r, 0);
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is writable by group or others (mode 0666); run 'chmod go-w @/rules.conf'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+static void test_own_file_is_read_when_not_root(void **state)
+{
+	struct fixture *fixture = *state;
+	int r;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chown(fixture->path, NOBODY, NOBODY), 0);
+	assert_int_equal(chmod(fixture->directory, 0755), 0);
+	assert_int_equal(seteuid(NOBODY), 0);
+	r = config_parse_path(fixture->path, fixture->mapping, &fixture->diagnostics);
+	assert_int_equal(seteuid(0), 0);
+	assert_int_equal(r, 0);
 	assert_no_diagnostics(fixture);
 	assert_int_equal(fixture->mapping->redirect_count, 1);
+}
+
+/* The directories above are walked too (path_trust.h has the details). */
+static void test_file_in_a_directory_others_may_write_is_refused(void **state)
+{
+	struct fixture *fixture = *state;
+
+	make_directory(fixture, "open");
+	write_file(fixture, "open/rules.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(chmod(temporary_path(fixture, "open"), 0777), 0);
+	parse_path(fixture, temporary_path(fixture, "open/rules.conf"));
+	assert_diagnostics_in_directory(fixture,
+					"@/open/rules.conf: error: directory @/open on its path is writable by group or others (mode 0777); run 'chmod go-w @/open'");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
+}
+
+static void test_file_behind_a_link_of_another_user_is_refused(void **state)
+{
+	struct fixture *fixture = *state;
+
+	if (geteuid() != 0)
+		skip();
+	write_file(fixture, "real.conf", "redirect tcp 80 to 8080\n");
+	assert_int_equal(symlink("real.conf", temporary_path(fixture, "rules.conf")), 0);
+	assert_int_equal(lchown(temporary_path(fixture, "rules.conf"), NOBODY, NOBODY), 0);
+	parse_path(fixture, temporary_path(fixture, "rules.conf"));
+	assert_diagnostics_in_directory(fixture,
+					"@/rules.conf: error: is a symbolic link owned by uid 65534, not root; replace it with a link root owns, or name its target");
+	assert_int_equal(fixture->mapping->redirect_count, 0);
 }
 
 /* Validation against the kernel. */
@@ -1680,7 +1730,10 @@ int main(void)
 		TEST(test_drop_in_directory_of_another_user_is_refused_unread),
 		TEST(test_drop_in_of_another_user_is_refused_and_the_others_read),
 		TEST(test_drop_in_linking_to_a_file_of_another_user_is_refused),
-		TEST(test_file_of_another_user_is_read_when_not_root),
+		TEST(test_file_others_may_write_is_refused_when_not_root_too),
+		TEST(test_own_file_is_read_when_not_root),
+		TEST(test_file_in_a_directory_others_may_write_is_refused),
+		TEST(test_file_behind_a_link_of_another_user_is_refused),
 		TEST(test_declared_start_above_the_local_port_range_is_an_error),
 		TEST(test_declared_start_equal_to_the_local_port_range_is_accepted),
 		TEST(test_target_below_declared_start_is_an_error),

@@ -1,5 +1,5 @@
-/* The table, maps, chains and rules kernel_layout.c builds (the layout the
- * README shows under "What portredir puts in the kernel"): their exact
+/* The table, maps, chains and rules kernel_layout.c builds (the layout
+ * docs/kernel.md shows): their exact
  * attributes, and that each survives serialisation to a netlink message
  * and parsing back. */
 #include <stdarg.h>
