@@ -177,8 +177,11 @@ int command_warn_absent_scopes(const struct options *options, const struct mappi
 		r = diagnostics_add(&diagnostics, SEVERITY_WARNING, &location,
 				    "%s is not an address of this host now; its redirects apply once it is", text + 4);
 	}
-	if (r >= 0)
+	if (r >= 0 && diagnostics.count) {
+		/* The excerpts, as for the mapping's own warnings. */
+		config_read_sources(&diagnostics);
 		output_diagnostics(&diagnostics, options->quiet);
+	}
 	diagnostics_clear(&diagnostics);
 	free(seen);
 	if (addresses)

@@ -350,8 +350,7 @@ test_owners_combine_with_every_scope() {
 	expect_answers "$PEER" tcp 80 refused 2001:db8::1
 	expect_answers "$HOST" tcp 80 refused ::1
 	expect_no_records attacker
-	expect_owned 0 "unprivileged_port_start 1024
-redirect tcp 80 to 8082 ipv6 for $UNIT
+	expect_owned 0 "redirect tcp 80 to 8082 ipv6 for $UNIT
 redirect tcp 80 to 8083 iif veth0 ipv4 for $UNIT
 redirect tcp 80 to 8081 on 198.18.0.3 for $UNIT" "" show
 	expect_owned 0 "" "" -f "$TEST_DIR/rules.conf" diff
@@ -547,8 +546,7 @@ test_nft_lists_the_documented_layout() {
 }" "$(nft_in_host list table inet portredir)"
 	# And show prints the owners back: applying its output changes nothing.
 	run_captured owned_portredir -f "$TEST_DIR/rules.conf" show
-	expect_eq "show" "unprivileged_port_start 1024
-redirect tcp 22 to 2222
+	expect_eq "show" "redirect tcp 22 to 2222
 redirect tcp 80 to 8080 for $UNIT
 redirect tcp 443 to 8443 for cgroup /$OWNER_GROUP
 redirect udp 443 to 8443 for cgroup /$OWNER_GROUP" "$RUN_OUT"

@@ -239,8 +239,7 @@ test_show_then_apply_changes_nothing() {
 	chmod 0644 "$TEST_DIR/shown.conf"
 	expect_portredir "$HOST" 0 "" -q -f "$TEST_DIR/shown.conf" diff
 	expect_portredir "$HOST" 0 "" -q -f "$TEST_DIR/shown.conf" apply
-	expect_eq "show" 'unprivileged_port_start 1024
-redirect tcp 80 to 8080
+	expect_eq "show" 'redirect tcp 80 to 8080
 redirect tcp 80 to 8085 iif veth0 ipv6
 redirect tcp 80 to 8082 iif veth1
 redirect tcp 80 to 8081 on 198.18.0.3
@@ -293,7 +292,11 @@ test_absent_addresses_and_interfaces_are_warnings() {
 	run_captured portredir_in "$HOST" -f "$MAPPING" apply
 	expect_eq "apply exit status" 0 "$RUN_STATUS"
 	expect_eq "apply warnings" "$MAPPING:2:25: warning: interface wlan7 does not exist now; its redirects apply once it does
-$MAPPING:1:25: warning: 198.18.0.99 is not an address of this host now; its redirects apply once it is" "$RUN_ERR"
+    2 | redirect tcp 80 to 8082 iif wlan7
+      |                         ^~~
+$MAPPING:1:25: warning: 198.18.0.99 is not an address of this host now; its redirects apply once it is
+    1 | redirect tcp 80 to 8081 on 198.18.0.99
+      |                         ^~" "$RUN_ERR"
 	# The address comes: the redirect works without another apply.
 	start_listener "$HOST" "$LISTENER_USER" tcp 8081 came-later
 	ip -n "$HOST" addr add 198.18.0.99/24 dev veth0
