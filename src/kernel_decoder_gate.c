@@ -435,6 +435,45 @@ static int compare_owner_elements(const void *a, const void *b)
 	return owner_element_compare(a, b);
 }
 
+static bool is_owned(const struct table_state *state, enum protocol protocol, uint16_t port)
+{
+	const struct owned_port key = { .protocol = protocol, .port = port };
+	size_t low = 0, high = state->owned_count;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+		int order = owned_port_compare(&state->owned[middle], &key);
+
+		if (!order)
+			return true;
+		if (order < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return false;
+}
+
+/* An owned port that no redirect has, or a group's element of a port not
+ * owned: not something portredir writes (nft wrote it). The planner rebuilds the gate,
+ * saying so, rather than deleting such elements without a change line. */
+static void mark_strays(struct table_state *state)
+{
+	for (size_t i = 0; i < state->owned_count; i++) {
+		/* A map not as the layout says is recreated, and its elements
+		 * were not read: its ports are not strays. */
+		if (state->maps[state->owned[i].protocol].status == OBJECT_OK &&
+		    !mapping_find(state->mapping, state->owned[i].protocol, state->owned[i].port))
+			mark_altered(&state->owned_sets[state->owned[i].protocol], "element of no redirect found");
+	}
+	for (size_t i = 0; i < state->owner_element_count; i++) {
+		const struct owner_element *element = &state->owner_elements[i];
+
+		if (!is_owned(state, element->protocol, element->port))
+			mark_altered(&state->owner_sets[element->protocol], "element of no owned port found");
+	}
+}
+
 /* Into the state, once its mapping is final: the owned ports with their
  * owners interned in it, and those owners on the redirects they own (what
  * show prints). A port twice (only a forged dump has that) alters the set. */
@@ -484,5 +523,6 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 	state->owner_element_count = decoder->element_count;
 	decoder->elements = NULL;
 	decoder->element_count = 0;
+	mark_strays(state);
 	return 0;
 }

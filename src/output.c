@@ -310,16 +310,6 @@ void output_json_string(FILE *stream, const char *text)
 	escape_write_json(stream, text);
 }
 
-void output_escaped(FILE *stream, const char *text)
-{
-	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-		if (*c < 0x20 || *c >= 0x7f)
-			fprintf(stream, "\\x%02x", *c);
-		else
-			fputc(*c, stream);
-	}
-}
-
 /* " for OWNER", or nothing for an unowned redirect. Owners were checked
  * by the parser or by the table's reader, but are escaped all the same:
  * what reaches a terminal must not be able to control it. */
@@ -331,7 +321,7 @@ static void print_owner_clause(FILE *stream, const struct owner *owner)
 		return;
 	owner_text(owner, text, sizeof(text));
 	fputs(" for ", stream);
-	output_escaped(stream, text);
+	escape_write(stream, text, strlen(text));
 }
 
 /* The owner as the clause writes it, "nginx.service" or "cgroup /web",
@@ -354,7 +344,7 @@ static void print_scope_clauses(FILE *stream, const struct scope *scope)
 	char text[SCOPE_TEXT_MAX];
 
 	scope_text(scope, text);
-	output_escaped(stream, text);
+	escape_write(stream, text, strlen(text));
 }
 
 /* "on", "iif" and "family" of a redirect's JSON object: each null where
@@ -533,9 +523,9 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	case CHANGE_STRUCTURE:
 		structure = &list->structures[change->structure];
 		fputs("~ ", stream);
-		output_escaped(stream, structure->object);
+		escape_write(stream, structure->object, strlen(structure->object));
 		fprintf(stream, ": %s (", structure->action);
-		output_escaped(stream, structure->reason);
+		escape_write(stream, structure->reason, strlen(structure->reason));
 		fputc(')', stream);
 		break;
 	case CHANGE_REDIRECT_REMOVED:

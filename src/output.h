@@ -77,9 +77,6 @@ void output_kernel_statistics(const struct options *options, const struct kernel
 /* With -v: what the read found, and whether the maps were dumped. */
 void output_table_read(const struct options *options, const struct table_state *state);
 
-/* Text with control characters and non-ASCII bytes as \xNN. */
-void output_escaped(FILE *stream, const char *text);
-
 /* The normalized form of a mapping (a valid mapping file). */
 void output_mapping_to(FILE *stream, const struct mapping *mapping);
 /* check and show: the normalized form on stdout, or with --json

@@ -67,17 +67,17 @@ struct watch {
 	bool path_is_directory;
 	/* The parent does not exist (yet): an ancestor is watched instead. */
 	bool watching_ancestor;
-	/* The owners' groups as the last apply found them, and the watches
-	 * on their directories; the next poll, where those cannot be had. */
-	struct cgroup_resolution *groups;
-	struct group_watch *group_watch;
-	long long next_group_poll_ms;
 	/* Until the first apply is done: a failure then ends watch (exit 2),
 	 * as there is no mapping in force to keep. */
 	bool starting;
 	/* The last read of the mapping found it invalid: the next valid one
 	 * is announced as such. */
 	bool mapping_invalid;
+	/* The owners' groups as the last apply found them, and the watches
+	 * on their directories; the next poll, where those cannot be had. */
+	struct cgroup_resolution *groups;
+	struct group_watch *group_watch;
+	long long next_group_poll_ms;
 };
 
 /* systemd passes "DEVICE:INODE" of the journal stream it connected
@@ -297,6 +297,10 @@ static void report_failure(struct watch *watch, struct watch_event *event)
 	output_watch_event(watch->options, event);
 }
 
+/* One apply through the planner, and one line saying what it did: an
+ * applied event when a newly read mapping came into force (event->kind),
+ * else a repaired one when something had to change. Its own notifications
+ * are not listened to: they would only say what it did. */
 /* Watches what groups names, and keeps it for the next events. Where the
  * directories cannot be watched, they are polled, said once. */
 static void follow_groups(struct watch *watch, struct cgroup_resolution *groups)
@@ -314,10 +318,6 @@ static void follow_groups(struct watch *watch, struct cgroup_resolution *groups)
 					    monotonic_ms() + WATCH_GROUPS_POLL_MS : 0;
 }
 
-/* One apply through the planner, and one line saying what it did: an
- * applied event when a newly read mapping came into force (event->kind),
- * else a repaired one when something had to change. Its own notifications
- * are not listened to: they would only say what it did. */
 static int synchronize(struct watch *watch, const char *reason, struct watch_event *event)
 {
 	struct cgroup_resolution *groups = NULL;

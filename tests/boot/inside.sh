@@ -344,6 +344,70 @@ boot_with_watch() {
 	check "watch stopped cleanly" unit_is portredir-watch.service ActiveState=inactive Result=success
 }
 
+# answer ADDRESS PORT: what a client on this system gets: the server's
+# line, or "refused".
+answer() {
+	local host=$1
+	case $host in *:*) host="[$host]" ;; esac
+	socat -T 2 - "TCP:$host:$2" </dev/null 2>/dev/null || echo refused
+}
+
+answers() {
+	expect_eq "answer of $1 port $2" "$3" "$(answer "$1" "$2")"
+}
+
+web_group() {
+	stat -c %i /sys/fs/cgroup/system.slice/portredir-test-web.service
+}
+
+# reached_within MS: a client reaches the web service on 80 within MS
+# milliseconds, trying every 20.
+reached_within() {
+	local start=$(($(date +%s%N) / 1000000)) now
+	while :; do
+		now=$(($(date +%s%N) / 1000000))
+		[ "$(answer 127.0.0.1 80)" = web ] && break
+		[ $((now - start)) -lt "$1" ] || { diag "not reached within $1 ms"; return 1; }
+		sleep 0.02
+	done
+	diag "reached $((now - start)) ms after the restart"
+}
+
+boot_with_owners() {
+	local before
+	check "portredir-watch.service is running" \
+		unit_is portredir-watch.service ActiveState=active SubState=running
+	check "the web service is running" unit_is portredir-test-web.service ActiveState=active
+	check "watch found the web service's group" wait_until "the web service in the table" \
+		portredir diff -q
+	# A process outside the web service's group, on the target's IPv6
+	# side: it gets nothing.
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		socat TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr "SYSTEM:echo outsider; echo x >>/tmp/outsider.log" &
+	wait_until "the outsider to listen" grep -q ' 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A ' \
+		/proc/net/tcp6
+	check "the web service receives port 80 over IPv4" answers 127.0.0.1 80 web
+	check "the process outside it is refused port 80 over IPv6" answers ::1 80 refused
+	check "the socket the service manager made is in /init.scope, not the service's group" \
+		answers 127.0.0.1 81 refused
+	check "an owner naming /init.scope receives it" answers 127.0.0.1 82 activated
+	before=$(web_group)
+	systemctl restart portredir-test-web.service
+	check "after systemctl restart the web service is reached again within a second" reached_within 1000
+	check "the restarted service has a new group" expect_eq "group changed" true \
+		"$([ "$(web_group)" != "$before" ] && echo true || echo false)"
+	check "watch logged the new group" wait_until "watch's log line" sh -c \
+		"journalctl -b -q -o cat --no-pager -u portredir-watch.service | grep -q \"an owner's group came or went: applied .*~ owner portredir-test-web.service: updated (group /system.slice/portredir-test-web.service)\""
+	check "the process outside got nothing" expect_eq "connections the outsider got" 0 \
+		"$(cat /tmp/outsider.log 2>/dev/null | wc -l)"
+	check "watch runs as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir-watch.service
+	# What the kernel was given here, in nspawn's cgroup namespace.
+	diag "cgroup namespace: $(readlink /proc/self/ns/cgroup)" \
+		"$(nft list chain inet portredir owner_check | grep -c 'socket cgroupv2') rules of owner_check accept" \
+		"$(nft list chain inet portredir owner_check | sed -n 's/.*socket cgroupv2 level \([0-9]*\) @tcp.*/\1/p' | tr '\n' ' ')are its levels"
+	kill %1 2>/dev/null
+}
+
 # The package's boot (mode "package"): after the valid mapping's checks,
 # what an administrator does with the package, through dpkg in the booted
 # system. check-boot.sh put a newer version of the same package in
@@ -488,70 +552,6 @@ boot_with_package() {
 	boot_with_valid_mapping
 	package_upgrade
 	package_removal
-}
-
-# answer ADDRESS PORT: what a client on this system gets: the server's
-# line, or "refused".
-answer() {
-	local host=$1
-	case $host in *:*) host="[$host]" ;; esac
-	socat -T 2 - "TCP:$host:$2" </dev/null 2>/dev/null || echo refused
-}
-
-answers() {
-	expect_eq "answer of $1 port $2" "$3" "$(answer "$1" "$2")"
-}
-
-web_group() {
-	stat -c %i /sys/fs/cgroup/system.slice/portredir-test-web.service
-}
-
-# reached_within MS: a client reaches the web service on 80 within MS
-# milliseconds, trying every 20.
-reached_within() {
-	local start=$(($(date +%s%N) / 1000000)) now
-	while :; do
-		now=$(($(date +%s%N) / 1000000))
-		[ "$(answer 127.0.0.1 80)" = web ] && break
-		[ $((now - start)) -lt "$1" ] || { diag "not reached within $1 ms"; return 1; }
-		sleep 0.02
-	done
-	diag "reached $((now - start)) ms after the restart"
-}
-
-boot_with_owners() {
-	local before
-	check "portredir-watch.service is running" \
-		unit_is portredir-watch.service ActiveState=active SubState=running
-	check "the web service is running" unit_is portredir-test-web.service ActiveState=active
-	check "watch found the web service's group" wait_until "the web service in the table" \
-		portredir diff -q
-	# A process outside the web service's group, on the target's IPv6
-	# side: it gets nothing.
-	setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		socat TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr "SYSTEM:echo outsider; echo x >>/tmp/outsider.log" &
-	wait_until "the outsider to listen" grep -q ' 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A ' \
-		/proc/net/tcp6
-	check "the web service receives port 80 over IPv4" answers 127.0.0.1 80 web
-	check "the process outside it is refused port 80 over IPv6" answers ::1 80 refused
-	check "the socket the service manager made is in /init.scope, not the service's group" \
-		answers 127.0.0.1 81 refused
-	check "an owner naming /init.scope receives it" answers 127.0.0.1 82 activated
-	before=$(web_group)
-	systemctl restart portredir-test-web.service
-	check "after systemctl restart the web service is reached again within a second" reached_within 1000
-	check "the restarted service has a new group" expect_eq "group changed" true \
-		"$([ "$(web_group)" != "$before" ] && echo true || echo false)"
-	check "watch logged the new group" wait_until "watch's log line" sh -c \
-		"journalctl -b -q -o cat --no-pager -u portredir-watch.service | grep -q \"an owner's group came or went: applied .*~ owner portredir-test-web.service: updated (group /system.slice/portredir-test-web.service)\""
-	check "the process outside got nothing" expect_eq "connections the outsider got" 0 \
-		"$(cat /tmp/outsider.log 2>/dev/null | wc -l)"
-	check "watch runs as a dynamic user with CAP_NET_ADMIN only" ran_unprivileged portredir-watch.service
-	# What the kernel was given here, in nspawn's cgroup namespace.
-	diag "cgroup namespace: $(readlink /proc/self/ns/cgroup)" \
-		"$(nft list chain inet portredir owner_check | grep -c 'socket cgroupv2') rules of owner_check accept" \
-		"$(nft list chain inet portredir owner_check | sed -n 's/.*socket cgroupv2 level \([0-9]*\) @tcp.*/\1/p' | tr '\n' ' ')are its levels"
-	kill %1 2>/dev/null
 }
 
 case $MODE in

@@ -643,6 +643,19 @@ test_diff_detects_a_tampered_owner_set_and_apply_repairs_it() {
 	expect_answer "$PEER" tcp 2001:db8::1 80 refused
 	expect_no_records attacker
 	[ "$owner" != "$attacker" ]
+	# An owned port that no redirect has is none of portredir's: the
+	# gate is rebuilt without it.
+	in_ns "$HOST" nft add element inet portredir udp_owned '{ 53 comment "named.service" }'
+	local lines="~ set tcp_owned: recreated (with the owner gate)
+~ set udp_owned: recreated (element of no redirect found)
+~ set tcp_owners: recreated (with the owner gate)
+~ set udp_owners: recreated (with the owner gate)
+~ chain input: recreated (with the owner gate)
+~ chain owner_check: recreated (with the owner gate)"
+	expect_owned 1 "$lines" "" -f "$TEST_DIR/rules.conf" diff
+	expect_owned 0 "$lines" "" -f "$TEST_DIR/rules.conf" apply
+	expect_owned 0 "" "" -f "$TEST_DIR/rules.conf" diff
+	expect_answer "$PEER" tcp 198.18.0.1 80 owner
 }
 
 test_diff_detects_a_missing_owner_set_and_apply_recreates_the_gate() {
