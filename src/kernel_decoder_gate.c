@@ -454,6 +454,18 @@ static bool is_owned(const struct table_state *state, enum protocol protocol, ui
 	return false;
 }
 
+/* Whether every map of protocol that exists was read: a scoped map the
+ * reader did not read may hold the port. */
+static bool maps_read(const struct table_state *state, enum protocol protocol)
+{
+	for (unsigned int map = (unsigned int)protocol; map < MAP_COUNT; map += PROTOCOL_COUNT) {
+		if (state->maps[map].status == OBJECT_ALTERED ||
+		    (map < PROTOCOL_COUNT && state->maps[map].status != OBJECT_OK))
+			return false;
+	}
+	return true;
+}
+
 /* An owned port that no redirect has, or a group's element of a port not
  * owned: not something portredir writes (nft wrote it). The planner rebuilds the gate,
  * saying so, rather than deleting such elements without a change line. */
@@ -462,8 +474,8 @@ static void mark_strays(struct table_state *state)
 	for (size_t i = 0; i < state->owned_count; i++) {
 		/* A map not as the layout says is recreated, and its elements
 		 * were not read: its ports are not strays. */
-		if (state->maps[state->owned[i].protocol].status == OBJECT_OK &&
-		    !mapping_find(state->mapping, state->owned[i].protocol, state->owned[i].port))
+		if (maps_read(state, state->owned[i].protocol) &&
+		    !mapping_find_port(state->mapping, state->owned[i].protocol, state->owned[i].port))
 			mark_altered(&state->owned_sets[state->owned[i].protocol], "element of no redirect found");
 	}
 	for (size_t i = 0; i < state->owner_element_count; i++) {

@@ -476,3 +476,13 @@ size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protoc
 	}
 	return low;
 }
+
+const struct redirect *mapping_find_port(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+{
+	size_t at = mapping_first_of_port(mapping, protocol, port);
+
+	if (at < mapping->redirect_count && mapping->redirects[at].protocol == protocol &&
+	    mapping->redirects[at].port == port)
+		return &mapping->redirects[at];
+	return NULL;
+}

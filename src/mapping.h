@@ -172,6 +172,9 @@ const struct redirect *mapping_find(const struct mapping *mapping, enum protocol
 /* The index of the first redirect of protocol and port in any scope (or
  * where it would be); the others follow it. */
 size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The first redirect of protocol and port in any scope, or NULL: what
+ * the owner gate, which works per port, looks at. */
+const struct redirect *mapping_find_port(const struct mapping *mapping, enum protocol protocol, uint16_t port);
 /* The redirect of the same protocol and scope as like, for port. */
 const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port);
 

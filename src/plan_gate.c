@@ -326,8 +326,8 @@ static int merge_owner_elements(struct plan_builder *builder, const struct plan_
 		i += order < 0;
 		j += order > 0;
 		/* A port the same owner held before: its group changed. */
-		desired = mapping_find(input->desired, changed->protocol, changed->port);
-		kernel = mapping_find(current->mapping, changed->protocol, changed->port);
+		desired = mapping_find_port(input->desired, changed->protocol, changed->port);
+		kernel = mapping_find_port(current->mapping, changed->protocol, changed->port);
 		if (desired && desired->owner && kernel && owner_equal(desired->owner, kernel->owner))
 			changed_owners[desired->owner->index] = true;
 	}
