@@ -196,6 +196,7 @@ enum outcome apply_run(const struct options *options, bool dry_run)
 			kernel_read_table_end(background, NULL, NULL);
 		goto out;
 	}
+	command_warn_absent_scopes(options, desired);
 	r = apply_mapping(options, kernel, background, desired, groups, dry_run, &plan, NULL);
 	if (plan) {
 		const struct change_list changes = plan_change_list(plan);

@@ -17,7 +17,7 @@
 #include "cache.h"
 #include "runtime_directory.h"
 
-#define CACHE_MAGIC "prelems2"
+#define CACHE_MAGIC "prelems3"
 #define CACHE_NAME_LENGTH 16
 #define CACHE_ABANDONED_SECONDS 60
 
@@ -25,9 +25,10 @@ struct cache_header {
 	char magic[8];
 	uint64_t table_id;
 	uint32_t generation;
-	/* Entries of each protocol, tcp's first, each sorted by port. */
+	/* Entries of each protocol's base map, tcp's first, each sorted by
+	 * port; then the scoped maps' entries, in the mapping's order. */
 	uint32_t counts[PROTOCOL_COUNT];
-	uint32_t reserved;
+	uint32_t scoped_count;
 	/* Over the header (with this field 0), then the entries. */
 	uint64_t checksum;
 };
@@ -37,8 +38,23 @@ struct cache_entry {
 	uint16_t target;
 };
 
+/* An element of a scoped map: its protocol, scope (in the kernel's form:
+ * always with a family) and port. */
+struct cache_scoped_entry {
+	uint8_t protocol;
+	struct scope scope;
+	uint8_t padding;
+	uint16_t port;
+	uint16_t target;
+};
+_Static_assert(sizeof(struct cache_scoped_entry) == 24, "scoped entries are 24 bytes");
+
 #define CACHE_MAX_ENTRIES ((size_t)PROTOCOL_COUNT * (UINT16_MAX + 1))
-#define CACHE_MAX_SIZE (sizeof(struct cache_header) + CACHE_MAX_ENTRIES * sizeof(struct cache_entry))
+/* A record is read whole into memory: scoped entries are bounded too,
+ * by more than a mapping of every port in every scope kind has. */
+#define CACHE_MAX_SCOPED_ENTRIES ((size_t)1 << 20)
+#define CACHE_MAX_SIZE (sizeof(struct cache_header) + CACHE_MAX_ENTRIES * sizeof(struct cache_entry) + \
+			CACHE_MAX_SCOPED_ENTRIES * sizeof(struct cache_scoped_entry))
 
 #define CHECKSUM_START 0xcbf29ce484222325ull
 #define CHECKSUM_PRIME 0x100000001b3ull
@@ -170,6 +186,39 @@ out:
 	return r;
 }
 
+static bool zero_bytes(const void *data, size_t length)
+{
+	const unsigned char *bytes = data;
+
+	for (size_t i = 0; i < length; i++) {
+		if (bytes[i])
+			return false;
+	}
+	return true;
+}
+
+/* A scope as the kernel's maps hold one: with a family, and with nothing
+ * in the bytes its kind does not use. */
+static bool scope_recordable(const struct scope *scope)
+{
+	size_t length;
+
+	if (scope->family != 4 && scope->family != 6)
+		return false;
+	switch (scope->kind) {
+	case SCOPE_FAMILY:
+		return zero_bytes(scope->address, sizeof(scope->address));
+	case SCOPE_IIF:
+		length = strnlen(scope->iif, sizeof(scope->iif));
+		return length > 0 && length < sizeof(scope->iif) &&
+		       zero_bytes(scope->iif + length, sizeof(scope->iif) - length);
+	case SCOPE_ON:
+		return scope->family == 6 || zero_bytes(scope->address + 4, sizeof(scope->address) - 4);
+	default:
+		return false;
+	}
+}
+
 /* Checks a record through and through before a byte of it is believed:
  * its size, checksum, table and order. */
 static int decode_record(const char *buffer, size_t length, uint64_t table_id, uint32_t generation,
@@ -177,9 +226,11 @@ static int decode_record(const char *buffer, size_t length, uint64_t table_id, u
 {
 	struct cache_header header;
 	const struct cache_entry *entries;
+	const struct cache_scoped_entry *scoped;
 	struct mapping *mapping;
 	size_t total = 0, at = 0;
 	uint64_t sum;
+	int r = 0;
 
 	memcpy(&header, buffer, sizeof(header));
 	if (memcmp(header.magic, CACHE_MAGIC, sizeof(header.magic)) || header.table_id != table_id)
@@ -189,7 +240,9 @@ static int decode_record(const char *buffer, size_t length, uint64_t table_id, u
 			return -EBADMSG;
 		total += header.counts[i];
 	}
-	if (length != sizeof(header) + total * sizeof(struct cache_entry))
+	if (header.scoped_count > CACHE_MAX_SCOPED_ENTRIES ||
+	    length != sizeof(header) + total * sizeof(struct cache_entry) +
+			      header.scoped_count * sizeof(struct cache_scoped_entry))
 		return -EBADMSG;
 	sum = header.checksum;
 	header.checksum = 0;
@@ -199,30 +252,54 @@ static int decode_record(const char *buffer, size_t length, uint64_t table_id, u
 	if (header.generation != generation)
 		return -ESTALE;
 	mapping = mapping_new();
-	if (!mapping || mapping_reserve(mapping, total) < 0) {
+	if (!mapping || mapping_reserve(mapping, total + header.scoped_count) < 0) {
 		mapping_free(mapping);
 		return -ENOMEM;
 	}
 	/* The entries follow a 40-byte header: aligned for 16-bit fields. */
 	entries = (const struct cache_entry *)(const void *)(buffer + sizeof(header));
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		for (uint32_t j = 0; j < header.counts[i]; j++, at++) {
+	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+		for (uint32_t j = 0; r >= 0 && j < header.counts[i]; j++, at++) {
 			const struct redirect redirect = {
 				.protocol = (enum protocol)i,
 				.port = entries[at].port,
 				.target = entries[at].target,
 			};
-			int r = 0;
 
 			if (j && entries[at].port <= entries[at - 1].port)
 				r = -EBADMSG;
 			else if (mapping_add_redirect(mapping, &redirect) < 0)
 				r = -ENOMEM;
-			if (r < 0) {
-				mapping_free(mapping);
-				return r;
-			}
 		}
+	}
+	scoped = (const struct cache_scoped_entry *)(const void *)(buffer + sizeof(header) +
+								   total * sizeof(struct cache_entry));
+	for (uint32_t j = 0; r >= 0 && j < header.scoped_count; j++) {
+		struct cache_scoped_entry entry;
+		struct redirect redirect = { .protocol = PROTOCOL_TCP };
+
+		memcpy(&entry, &scoped[j], sizeof(entry));
+		if (entry.protocol >= PROTOCOL_COUNT || entry.padding || !scope_recordable(&entry.scope)) {
+			r = -EBADMSG;
+			break;
+		}
+		redirect.protocol = (enum protocol)entry.protocol;
+		redirect.scope = entry.scope;
+		redirect.port = entry.port;
+		redirect.target = entry.target;
+		if (mapping_add_redirect(mapping, &redirect) < 0)
+			r = -ENOMEM;
+	}
+	if (r >= 0 && header.scoped_count) {
+		mapping_sort(mapping);
+		for (size_t i = 1; r >= 0 && i < mapping->redirect_count; i++) {
+			if (!redirect_compare(&mapping->redirects[i - 1], &mapping->redirects[i]))
+				r = -EBADMSG;
+		}
+	}
+	if (r < 0) {
+		mapping_free(mapping);
+		return r;
 	}
 	*ret_mapping = mapping;
 	return 0;
@@ -368,23 +445,36 @@ static int encode_record(uint64_t table_id, uint32_t generation, const struct ma
 			 char **ret_buffer, size_t *ret_length)
 {
 	struct cache_header header = { .table_id = table_id, .generation = generation };
+	struct cache_scoped_entry *scoped;
 	struct cache_entry *entries;
-	size_t length;
+	size_t length, plain = 0, at = 0;
 	char *buffer;
 
-	if (mapping->redirect_count > CACHE_MAX_ENTRIES)
+	for (size_t i = 0; i < mapping->redirect_count; i++)
+		plain += mapping->redirects[i].scope.kind == SCOPE_NONE;
+	if (plain > CACHE_MAX_ENTRIES || mapping->redirect_count - plain > CACHE_MAX_SCOPED_ENTRIES)
 		return -E2BIG;
 	memcpy(header.magic, CACHE_MAGIC, sizeof(header.magic));
-	length = sizeof(header) + mapping->redirect_count * sizeof(*entries);
-	buffer = malloc(length);
+	length = sizeof(header) + plain * sizeof(*entries) + (mapping->redirect_count - plain) * sizeof(*scoped);
+	buffer = calloc(1, length);
 	if (!buffer)
 		return -ENOMEM;
 	entries = (struct cache_entry *)(void *)(buffer + sizeof(header));
+	scoped = (struct cache_scoped_entry *)(void *)(buffer + sizeof(header) + plain * sizeof(*entries));
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];
+		struct cache_scoped_entry entry = { 0 };
 
-		header.counts[redirect->protocol]++;
-		entries[i] = (struct cache_entry){ .port = redirect->port, .target = redirect->target };
+		if (redirect->scope.kind == SCOPE_NONE) {
+			header.counts[redirect->protocol]++;
+			entries[at++] = (struct cache_entry){ .port = redirect->port, .target = redirect->target };
+			continue;
+		}
+		entry.protocol = (uint8_t)redirect->protocol;
+		entry.scope = redirect->scope;
+		entry.port = redirect->port;
+		entry.target = redirect->target;
+		memcpy(&scoped[header.scoped_count++], &entry, sizeof(entry));
 	}
 	header.checksum = checksum(checksum(CHECKSUM_START, &header, sizeof(header)), entries,
 				   length - sizeof(header));

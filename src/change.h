@@ -31,12 +31,14 @@ struct structure_change {
 	char reason[OWNER_TEXT_MAX + 48];
 };
 
-/* One change line. 20 bytes: a full apply reports 131,070 of them. */
+/* One change line. 40 bytes: a full apply reports 131,070 of them. */
 struct change {
 	uint8_t kind;		/* enum change_kind */
 	uint8_t protocol;	/* enum protocol, for redirect changes */
 	uint16_t port;
 	uint16_t target;
+	/* For redirect changes: the scope, as the kernel holds it. */
+	struct scope scope;
 	/* For CHANGE_STRUCTURE: the index in the list's structures. */
 	uint32_t structure;
 	/* For unprivileged_port_start changes. */

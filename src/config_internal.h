@@ -63,6 +63,13 @@ static inline int config_reported(int r)
 int config_parse_owner(struct parser *parser, const struct token *tokens, size_t count, size_t index,
 		       const struct owner **ret_owner, size_t *ret_used);
 
+/* The port the services database (/etc/services) gives the name
+ * name[0..length) for protocol: 0, or -ENOENT when it has none. */
+int config_service_port(const char *name, size_t length, enum protocol protocol, unsigned int *ret_port);
+/* The known name of protocol nearest to word, into buffer ("" when none
+ * is near enough). Returns 0 or -ENOMEM. */
+int config_service_suggest(const char *word, size_t length, enum protocol protocol, char *buffer, size_t size);
+
 /* An error about a whole file: line 0. */
 #define file_error(file, diagnostics, ...) \
 	diagnostics_add((diagnostics), SEVERITY_ERROR, \

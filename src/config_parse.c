@@ -1,15 +1,18 @@
 /* The mapping-file grammar: splits lines into tokens, parses the
  * directives into the mapping, and words each syntax error with a fix. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include "config_internal.h"
 #include "util.h"
 
-/* A redirect line has five tokens and an owner clause up to three; the
- * rest are only looked at to report them. */
-#define MAX_TOKENS 12
+/* A redirect line has five tokens, a scope up to three and an owner
+ * clause up to three; the rest are only looked at to report them. */
+#define MAX_TOKENS 16
 #define PORT_MAX 65535u
+/* Room for the longest service name a suggestion can be. */
+#define SERVICE_SUGGESTION_MAX 65
 
 #define PROTOCOLS_EXPECTED "expected 'tcp', 'udp' or 'tcp,udp'"
 
@@ -27,7 +30,24 @@ static const char *const directive_names[DIRECTIVE_COUNT] = {
 	[DIRECTIVE_UNPRIVILEGED_PORT_START] = "unprivileged_port_start",
 };
 static const char *const to_keyword[] = { "to" };
-static const char *const for_keyword[] = { "for" };
+
+/* The clauses after a redirect's target. */
+enum clause {
+	CLAUSE_ON,
+	CLAUSE_IIF,
+	CLAUSE_IPV4,
+	CLAUSE_IPV6,
+	CLAUSE_FOR,
+	CLAUSE_COUNT
+};
+
+static const char *const clause_words[CLAUSE_COUNT] = {
+	[CLAUSE_ON] = "on",
+	[CLAUSE_IIF] = "iif",
+	[CLAUSE_IPV4] = "ipv4",
+	[CLAUSE_IPV6] = "ipv6",
+	[CLAUSE_FOR] = "for",
+};
 
 static bool token_is_digits(const struct token *token)
 {
@@ -138,6 +158,153 @@ static int parse_number(struct parser *parser, const struct token *token, const 
 	return 0;
 }
 
+/* A PORT or TARGET as written: one port (first == last), or a range. */
+struct port_range {
+	unsigned int first;
+	unsigned int last;
+	bool range;
+};
+
+static unsigned int range_length(const struct port_range *range)
+{
+	return range->last - range->first + 1;
+}
+
+static bool is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* A service name, looked up for every protocol of the redirect: they must
+ * all know it, as the same port. */
+static int parse_service(struct parser *parser, const struct token *token, const bool protocols[PROTOCOL_COUNT],
+			 const char *noun, unsigned int *ret_port)
+{
+	unsigned int ports[PROTOCOL_COUNT] = { 0 };
+	bool known[PROTOCOL_COUNT] = { false }, any = false, all = true;
+	enum protocol first = PROTOCOL_COUNT, missing = PROTOCOL_COUNT, other = PROTOCOL_COUNT;
+	char suggestion[SERVICE_SUGGESTION_MAX];
+	int r;
+
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (!protocols[i])
+			continue;
+		if (first == PROTOCOL_COUNT)
+			first = (enum protocol)i;
+		known[i] = config_service_port(token->text, token->length, (enum protocol)i, &ports[i]) == 0;
+		any |= known[i];
+		all &= known[i];
+		if (!known[i] && missing == PROTOCOL_COUNT)
+			missing = (enum protocol)i;
+		if (known[i] && other == PROTOCOL_COUNT)
+			other = (enum protocol)i;
+	}
+	/* The protocol list was wrong, and said so: no name can be looked up. */
+	if (first == PROTOCOL_COUNT)
+		return -EINVAL;
+	if (!any) {
+		r = config_service_suggest(token->text, token->length, first, suggestion, sizeof(suggestion));
+		if (r < 0)
+			return r;
+		if (suggestion[0])
+			return config_reported(parse_error(parser, token->column,
+						    "unknown service name '%.*s%s' for %s; did you mean '%s'?",
+						    QUOTE(token->text, token->length), protocol_name(first), suggestion));
+		return config_reported(parse_error(parser, token->column,
+					    "unknown service name '%.*s%s' for %s; write the %s as a number, or use a name from /etc/services",
+					    QUOTE(token->text, token->length), protocol_name(first), noun));
+	}
+	if (!all)
+		return config_reported(parse_error(parser, token->column,
+					    "service name '%.*s%s' is known for %s (port %u) but not for %s; write the number %u, or redirect %s alone",
+					    QUOTE(token->text, token->length), protocol_name(other), ports[other],
+					    protocol_name(missing), ports[other], protocol_name(other)));
+	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		if (known[i] && ports[i] != ports[first])
+			return config_reported(parse_error(parser, token->column,
+						    "service name '%.*s%s' is port %u for %s but %u for %s; write the number",
+						    QUOTE(token->text, token->length), ports[first], protocol_name(first),
+						    ports[i], protocol_name((enum protocol)i)));
+	}
+	*ret_port = ports[first];
+	return 0;
+}
+
+/* PORT, FIRST-LAST or a service name. Names may hold '-' themselves
+ * ("kerberos-adm"), so a range is of numbers only. */
+static int parse_ports(struct parser *parser, const struct token *token, const bool protocols[PROTOCOL_COUNT],
+		       const char *noun, struct port_range *ret_range)
+{
+	const char *dash = memchr(token->text, '-', token->length);
+	struct token first, last;
+	int r, e;
+
+	*ret_range = (struct port_range){ 0 };
+	if (is_letter(token->text[0])) {
+		r = parse_service(parser, token, protocols, noun, &ret_range->first);
+		ret_range->last = ret_range->first;
+		return r;
+	}
+	if (!dash || dash == token->text) {
+		r = parse_number(parser, token, noun, 1, &ret_range->first);
+		ret_range->last = ret_range->first;
+		return r;
+	}
+	first = (struct token){ .text = token->text, .length = (size_t)(dash - token->text), .column = token->column };
+	last = (struct token){
+		.text = dash + 1,
+		.length = token->length - first.length - 1,
+		.column = token->column + (unsigned int)first.length + 1,
+	};
+	if (!last.length)
+		return config_reported(parse_error(parser, token->column,
+					    "incomplete %s range '%.*s%s'; write FIRST-LAST, as 8000-8099",
+					    noun, QUOTE(token->text, token->length)));
+	r = parse_number(parser, &first, noun, 1, &ret_range->first);
+	if (r == -ENOMEM)
+		return r;
+	e = parse_number(parser, &last, noun, 1, &ret_range->last);
+	if (e < 0)
+		return e;
+	if (r < 0)
+		return r;
+	if (ret_range->last < ret_range->first)
+		return config_reported(parse_error(parser, token->column,
+					    "%s range '%.*s%s' runs backwards; write %u-%u", noun,
+					    QUOTE(token->text, token->length), ret_range->last, ret_range->first));
+	ret_range->range = true;
+	return 0;
+}
+
+/* The port and target as a whole: lengths that pair, no port redirected
+ * to itself. Returns 0, -EINVAL once reported, or -ENOMEM. */
+static int check_pairing(struct parser *parser, const struct token *port_token, const struct token *target_token,
+			 const struct port_range *port, const struct port_range *target)
+{
+	if (target->range && !port->range)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range '%.*s%s' for the single port %u; give a port range of the same length, or one target port",
+					    QUOTE(target_token->text, target_token->length), port->first));
+	if (target->range && range_length(target) != range_length(port))
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range '%.*s%s' has %u ports but port range '%.*s%s' has %u; give ranges of the same length, or one target port",
+					    QUOTE(target_token->text, target_token->length), range_length(target),
+					    QUOTE(port_token->text, port_token->length), range_length(port)));
+	if (!port->range && port->first == target->first)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target port %u is the same as the port; a redirect to itself does nothing, remove the line",
+					    target->first));
+	if (target->range && port->first == target->first)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target range %u-%u is the same as the port range; a redirect to itself does nothing, remove the line",
+					    target->first, target->last));
+	if (port->range && !target->range && target->first >= port->first && target->first <= port->last)
+		return config_reported(parse_error(parser, target_token->column,
+					    "target port %u is inside the port range %u-%u, so port %u would redirect to itself; split the range around it",
+					    target->first, port->first, port->last, target->first));
+	return 0;
+}
+
 /* Parses "tcp", "udp" or a comma list of both. Reports the first problem
  * of the list only: the ones after it are usually the same typo. */
 static int parse_protocols(struct parser *parser, const struct token *token,
@@ -195,6 +362,21 @@ static int parse_number_at(struct parser *parser, const struct token *tokens, si
 	return parse_number(parser, &tokens[index], noun, minimum, ret_value);
 }
 
+/* parse_ports() of tokens[index], which must be there (as for
+ * parse_number_at()). */
+static int parse_ports_at(struct parser *parser, const struct token *tokens, size_t count, size_t index,
+			  const bool protocols[PROTOCOL_COUNT], const char *what, const char *noun,
+			  struct port_range *ret_range)
+{
+	if (index >= count) {
+		int r = parse_error(parser, column_after(&tokens[index - 1]),
+				    "missing %s; expected a number from 1 to %u", what, PORT_MAX);
+
+		return r < 0 ? r : -ENODATA;
+	}
+	return parse_ports(parser, &tokens[index], protocols, noun, ret_range);
+}
+
 /* What a directive returns after a step that ended it (-ENODATA) or ran
  * out of memory. */
 static int directive_ended(int r)
@@ -214,60 +396,236 @@ static struct location parser_location(const struct parser *parser, unsigned int
 	return (struct location){ .file = parser->file, .line = parser->line, .column = column };
 }
 
-/* The clauses after a redirect's target, in any order and each at most
- * once; so far only the owner ("for ..."). Returns 0, having cleared
- * *valid when it reported something, or -ENOMEM. */
-static int parse_clauses(struct parser *parser, const struct token *tokens, size_t count,
-			 const struct owner **ret_owner, bool *valid)
-{
-	const struct token *owner_clause = NULL;
-	const char *after = "the target port";
-	int r;
+/* What the clauses after the target give a redirect. */
+struct clauses {
+	const struct owner *owner;
+	struct scope scope;
+	uint16_t scope_column;
+};
 
-	for (size_t index = 5, used; index < count; index += used) {
+/* "on ADDRESS": one address of this host, IPv4 or IPv6. */
+static int parse_address(struct parser *parser, const struct token *token, struct scope *scope)
+{
+	char text[INET6_ADDRSTRLEN + 1];
+	struct in6_addr ipv6;
+
+	if (token->length < sizeof(text)) {
+		memcpy(text, token->text, token->length);
+		text[token->length] = '\0';
+		if (inet_pton(AF_INET, text, scope->address) == 1) {
+			scope->family = 4;
+			if (!memcmp(scope->address, "\0\0\0\0", 4))
+				return config_reported(parse_error(parser, token->column,
+							    "address 0.0.0.0 after 'on' is no address of this host; give one, or leave 'on' out for all of them"));
+			return 0;
+		}
+		if (inet_pton(AF_INET6, text, &ipv6) == 1) {
+			if (IN6_IS_ADDR_UNSPECIFIED(&ipv6))
+				return config_reported(parse_error(parser, token->column,
+							    "address :: after 'on' is no address of this host; give one, or leave 'on' out for all of them"));
+			if (IN6_IS_ADDR_V4MAPPED(&ipv6)) {
+				char ipv4[INET_ADDRSTRLEN];
+
+				inet_ntop(AF_INET, &ipv6.s6_addr[12], ipv4, sizeof(ipv4));
+				return config_reported(parse_error(parser, token->column,
+							    "'%s' after 'on' is an IPv4-mapped address, which IPv4 clients never use; write %s",
+							    text, ipv4));
+			}
+			memcpy(scope->address, &ipv6, sizeof(ipv6));
+			scope->family = 6;
+			return 0;
+		}
+	}
+	if (memchr(token->text, '/', token->length))
+		return config_reported(parse_error(parser, token->column,
+					    "'%.*s%s' after 'on' is a prefix; 'on' takes one address of this host",
+					    QUOTE(token->text, token->length)));
+	if (memchr(token->text, '%', token->length))
+		return config_reported(parse_error(parser, token->column,
+					    "'%.*s%s' after 'on' has a zone; write the address alone, and 'iif NAME' for the interface",
+					    QUOTE(token->text, token->length)));
+	return config_reported(parse_error(parser, token->column,
+				    "invalid address '%.*s%s' after 'on'; expected an IPv4 or IPv6 address, as 198.51.100.7 or 2001:db8::7",
+				    QUOTE(token->text, token->length)));
+}
+
+/* "iif NAME": a name the kernel would accept for an interface
+ * (dev_valid_name()). */
+static int parse_interface(struct parser *parser, const struct token *token, struct scope *scope)
+{
+	if (token->length >= SCOPE_IFNAME_SIZE)
+		return config_reported(parse_error(parser, token->column,
+					    "interface name '%.*s%s' is longer than %d characters, the kernel's limit",
+					    QUOTE(token->text, token->length), SCOPE_IFNAME_SIZE - 1));
+	if (token_is(token, ".") || token_is(token, ".."))
+		return config_reported(parse_error(parser, token->column,
+					    "'%.*s%s' is not an interface name; the kernel refuses '.' and '..'",
+					    QUOTE(token->text, token->length)));
+	for (size_t i = 0; i < token->length; i++) {
+		if (token->text[i] == '/' || token->text[i] == ':')
+			return config_reported(parse_error(parser, token->column + (unsigned int)i,
+						    "interface name '%.*s%s' contains '%c', which the kernel does not allow in one",
+						    QUOTE(token->text, token->length), token->text[i]));
+	}
+	memset(scope->iif, 0, sizeof(scope->iif));
+	memcpy(scope->iif, token->text, token->length);
+	return 0;
+}
+
+static int clause_of(const struct token *word)
+{
+	for (int i = 0; i < CLAUSE_COUNT; i++) {
+		if (token_is(word, clause_words[i]))
+			return i;
+	}
+	return -1;
+}
+
+/* The clauses after a redirect's target, in any order and each at most
+ * once: 'on ADDRESS' or 'iif NAME', 'ipv4' or 'ipv6', 'for OWNER'.
+ * Returns 0, having cleared *valid when it reported something, or
+ * -ENOMEM. */
+static int parse_clauses(struct parser *parser, const struct token *tokens, size_t count,
+			 struct clauses *ret_clauses, bool *valid)
+{
+	/* The first token of each kind of clause given: place, family, owner. */
+	const struct token *place = NULL, *family = NULL, *owner_clause = NULL;
+	const char *after = "the target port";
+	struct scope scope = { .kind = SCOPE_NONE };
+	int r = 0;
+
+	for (size_t index = 5, used = 1; index < count; index += used) {
 		const struct token *word = &tokens[index];
 		const struct owner *owner = NULL;
+		int clause = clause_of(word);
+		const char *suggestion;
 
-		if (!token_is(word, for_keyword[0])) {
-			if (suggest_word(word->text, word->length, for_keyword, 1))
-				r = parse_error(parser, word->column, "unknown word '%.*s%s' after %s; did you mean 'for'?",
-						QUOTE(word->text, word->length), after);
+		used = 1;
+		if (clause < 0) {
+			suggestion = suggest_word(word->text, word->length, clause_words, CLAUSE_COUNT);
+			if (suggestion)
+				r = parse_error(parser, word->column, "unknown word '%.*s%s' after %s; did you mean '%s'?",
+						QUOTE(word->text, word->length), after, suggestion);
 			else
 				r = report_trailing(parser, word, after);
 			*valid = false;
 			return r < 0 ? r : 0;
 		}
-		if (owner_clause) {
-			r = parse_error(parser, word->column,
-					"duplicate 'for' clause; a redirect has one owner, first given at column %u",
-					owner_clause->column);
+		if (clause == CLAUSE_FOR) {
+			if (owner_clause) {
+				r = parse_error(parser, word->column,
+						"duplicate 'for' clause; a redirect has one owner, first given at column %u",
+						owner_clause->column);
+				if (r < 0)
+					return r;
+				*valid = false;
+			}
+			r = config_parse_owner(parser, tokens, count, index, &owner, &used);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0)
+				*valid = false;
+			else if (!owner_clause)
+				ret_clauses->owner = owner;
+			if (!owner_clause)
+				owner_clause = word;
+			after = "the owner";
+			continue;
+		}
+		if (clause == CLAUSE_IPV4 || clause == CLAUSE_IPV6) {
+			uint8_t wanted = clause == CLAUSE_IPV4 ? 4 : 6;
+
+			if (family) {
+				r = parse_error(parser, word->column,
+						"'%.*s%s' after '%.*s%s' at column %u; a redirect has one family, or none for both",
+						QUOTE(word->text, word->length), QUOTE(family->text, family->length),
+						family->column);
+				*valid = false;
+			} else if (scope.kind == SCOPE_ON && scope.family != wanted) {
+				r = parse_error(parser, word->column,
+						"'%.*s%s' does not match the IPv%u address after 'on' at column %u; an address implies its family, remove '%.*s%s'",
+						QUOTE(word->text, word->length), scope.family, place->column,
+						QUOTE(word->text, word->length));
+				*valid = false;
+			}
+			if (r < 0)
+				return r;
+			if (!family) {
+				family = word;
+				if (scope.kind != SCOPE_ON)
+					scope.family = wanted;
+			}
+			after = "the family";
+			continue;
+		}
+		/* 'on' or 'iif', and its argument. */
+		if (index + 1 >= count) {
+			r = parse_error(parser, column_after(word), clause == CLAUSE_ON ?
+					"missing address after 'on'; expected an IPv4 or IPv6 address of this host" :
+					"missing interface name after 'iif'");
+			*valid = false;
+			return r < 0 ? r : 0;
+		}
+		used = 2;
+		if (place) {
+			if (token_is(place, clause_words[clause]))
+				r = parse_error(parser, word->column,
+						"duplicate '%s' clause; a redirect has one, first given at column %u",
+						clause_words[clause], place->column);
+			else
+				r = parse_error(parser, word->column,
+						"'%s' after '%.*s%s' at column %u; a redirect takes 'on' or 'iif', not both: write one line for each",
+						clause_words[clause], QUOTE(place->text, place->length), place->column);
 			if (r < 0)
 				return r;
 			*valid = false;
+			after = clause == CLAUSE_ON ? "the address" : "the interface";
+			continue;
 		}
-		r = config_parse_owner(parser, tokens, count, index, &owner, &used);
+		place = word;
+		if (clause == CLAUSE_ON) {
+			uint8_t wanted = scope.family;
+
+			r = parse_address(parser, &tokens[index + 1], &scope);
+			if (r == -ENOMEM)
+				return r;
+			if (r == 0 && family && wanted && wanted != scope.family) {
+				r = parse_error(parser, family->column,
+						"'%.*s%s' does not match the IPv%u address after 'on' at column %u; an address implies its family, remove '%.*s%s'",
+						QUOTE(family->text, family->length), scope.family, word->column,
+						QUOTE(family->text, family->length));
+				r = r < 0 ? r : -EINVAL;
+			}
+			scope.kind = SCOPE_ON;
+			after = "the address";
+		} else {
+			r = parse_interface(parser, &tokens[index + 1], &scope);
+			scope.kind = SCOPE_IIF;
+			after = "the interface";
+		}
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
 			*valid = false;
-		else if (!owner_clause)
-			*ret_owner = owner;
-		if (!owner_clause)
-			owner_clause = word;
-		after = "the owner";
+		r = 0;
 	}
+	if (scope.kind == SCOPE_NONE && family)
+		scope.kind = SCOPE_FAMILY;
+	ret_clauses->scope = scope;
+	ret_clauses->scope_column = (uint16_t)(place ? place->column : family ? family->column : 0);
 	return 0;
 }
 
-/* redirect PROTOS PORT to TARGET [for OWNER]. Each token is checked even after an
- * error in an earlier one, so that one run shows every typo of the line;
- * a missing token ends the line. */
+/* redirect PROTOS PORT to TARGET [CLAUSES]. Each token is checked even
+ * after an error in an earlier one, so that one run shows every typo of
+ * the line; a missing token ends the line. A range is stored as one
+ * redirect per port. */
 static int parse_redirect(struct parser *parser, const struct token *tokens, size_t count)
 {
 	bool protocols[PROTOCOL_COUNT] = { false };
 	bool valid, port_valid, target_valid;
-	unsigned int port = 0, target = 0;
-	const struct owner *owner = NULL;
+	struct port_range port, target;
+	struct clauses clauses = { .owner = NULL };
 	int r;
 
 	if (count < 2)
@@ -287,7 +645,7 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		return parse_error(parser, tokens[2].column,
 				   "expected a port, found protocol '%.*s%s'; list protocols with commas and no spaces, as 'tcp,udp'",
 				   QUOTE(tokens[2].text, tokens[2].length));
-	r = parse_number_at(parser, tokens, count, 2, "port after the protocol", "port", 1, &port);
+	r = parse_ports_at(parser, tokens, count, 2, protocols, "port after the protocol", "port", &port);
 	if (r == -ENODATA || r == -ENOMEM)
 		return directive_ended(r);
 	port_valid = r == 0;
@@ -310,21 +668,20 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 		valid = false;
 	}
 
-	r = parse_number_at(parser, tokens, count, 4, "target port after 'to'", "target port", 1, &target);
+	r = parse_ports_at(parser, tokens, count, 4, protocols, "target port after 'to'", "target port", &target);
 	if (r == -ENODATA || r == -ENOMEM)
 		return directive_ended(r);
 	target_valid = r == 0;
 
-	r = parse_clauses(parser, tokens, count, &owner, &valid);
+	r = parse_clauses(parser, tokens, count, &clauses, &valid);
 	if (r < 0)
 		return r;
-	if (port_valid && target_valid && port == target) {
-		r = parse_error(parser, tokens[4].column,
-				"target port %u is the same as the port; a redirect to itself does nothing, remove the line",
-				target);
-		if (r < 0)
+	if (port_valid && target_valid) {
+		r = check_pairing(parser, &tokens[2], &tokens[4], &port, &target);
+		if (r == -ENOMEM)
 			return r;
-		valid = false;
+		if (r < 0)
+			valid = false;
 	}
 	if (!valid || !port_valid || !target_valid)
 		return 0;
@@ -332,21 +689,25 @@ static int parse_redirect(struct parser *parser, const struct token *tokens, siz
 	/* Columns are kept in 16 bits (struct redirect). */
 	_Static_assert(CONFIG_MAX_LINE_LENGTH + 4 < UINT16_MAX, "columns must fit in uint16_t");
 	for (int protocol = 0; protocol < PROTOCOL_COUNT; protocol++) {
-		struct redirect redirect = {
-			.protocol = (enum protocol)protocol,
-			.port = (uint16_t)port,
-			.target = (uint16_t)target,
-			.location = parser_location(parser, tokens[0].column),
-			.port_column = (uint16_t)tokens[2].column,
-			.target_column = (uint16_t)tokens[4].column,
-			.owner = owner,
-		};
-
 		if (!protocols[protocol])
 			continue;
-		r = mapping_add_redirect(parser->mapping, &redirect);
-		if (r < 0)
-			return r;
+		for (unsigned int p = port.first; p <= port.last; p++) {
+			struct redirect redirect = {
+				.protocol = (enum protocol)protocol,
+				.port = (uint16_t)p,
+				.target = (uint16_t)(target.range ? target.first + (p - port.first) : target.first),
+				.location = parser_location(parser, tokens[0].column),
+				.port_column = (uint16_t)tokens[2].column,
+				.target_column = (uint16_t)tokens[4].column,
+				.owner = clauses.owner,
+				.scope = clauses.scope,
+				.scope_column = clauses.scope_column,
+			};
+
+			r = mapping_add_redirect(parser->mapping, &redirect);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }

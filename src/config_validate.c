@@ -31,9 +31,11 @@ struct problem {
 	size_t sequence;
 	int kind;
 	const struct redirect *redirect;
-	/* For duplicates: the dropped redirect and where the kept one is. */
+	/* For duplicates: the dropped redirect and where the kept one is,
+	 * and the last port of a run of them between the same two lines. */
 	struct redirect duplicate;
 	struct location first;
+	uint16_t last_port;
 };
 
 struct problems {
@@ -133,8 +135,75 @@ static const char *file_or_dash(const char *file)
 	return file ? file : "-";
 }
 
+static bool location_equal(const struct location *a, const struct location *b)
+{
+	return a->file == b->file && a->line == b->line && a->column == b->column;
+}
+
+/* Whether redirect is the next port of the pending run of duplicates: two
+ * overlapping ranges are one error, not one per port. */
+static bool continues_duplicates(const struct problem *pending, const struct redirect *redirect,
+				 const struct location *first)
+{
+	return pending->location.file && pending->duplicate.protocol == redirect->protocol &&
+	       pending->last_port + 1 == redirect->port && !scope_compare(&pending->duplicate.scope, &redirect->scope) &&
+	       location_equal(&pending->location, &redirect->location) &&
+	       pending->duplicate.port_column == redirect->port_column && location_equal(&pending->first, first);
+}
+
+static void add_duplicate(struct problems *problems, const struct problem *pending)
+{
+	struct problem *problem;
+
+	if (!pending->location.file && !pending->location.line)
+		return;
+	problem = problems_add(problems, &pending->location);
+	if (problem) {
+		problem->duplicate = pending->duplicate;
+		problem->first = pending->first;
+		problem->last_port = pending->last_port;
+	}
+}
+
+/* The owner gate checks the original port, whatever the scope: all the
+ * redirects of a port name the same owner, or none does. Reported once
+ * per port, at the first that differs from the port's first. */
+static int check_port_owners(const struct mapping *mapping, struct diagnostics *diagnostics)
+{
+	for (size_t i = 1, first = 0; i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i], *head;
+		char mine[OWNER_TEXT_MAX + 1] = "none", theirs[OWNER_TEXT_MAX + 1] = "none";
+		int r;
+
+		if (redirect->protocol != mapping->redirects[first].protocol ||
+		    redirect->port != mapping->redirects[first].port) {
+			first = i;
+			continue;
+		}
+		head = &mapping->redirects[first];
+		if (owner_equal(redirect->owner, head->owner))
+			continue;
+		if (redirect->owner)
+			owner_text(redirect->owner, mine, sizeof(mine));
+		if (head->owner)
+			owner_text(head->owner, theirs, sizeof(theirs));
+		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &redirect->location,
+				    "redirects of %s port %u differ in owner (%s here, %s at %s:%u:%u); give every scope of a port the same owner, as the owner gate checks ports, not scopes",
+				    protocol_name(redirect->protocol), redirect->port, mine, theirs,
+				    file_or_dash(head->location.file), head->location.line, head->location.column);
+		if (r < 0)
+			return r;
+		/* Once per port. */
+		while (i + 1 < mapping->redirect_count && mapping->redirects[i + 1].protocol == redirect->protocol &&
+		       mapping->redirects[i + 1].port == redirect->port)
+			i++;
+	}
+	return 0;
+}
+
 int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 {
+	struct problem pending = { .location = { 0 } };
 	struct file_rank *ranks = NULL;
 	struct problems problems;
 	size_t kept = 0;
@@ -151,28 +220,46 @@ int config_finish(struct mapping *mapping, struct diagnostics *diagnostics)
 		struct redirect *redirect = &mapping->redirects[i];
 
 		if (kept && !redirect_compare(&mapping->redirects[kept - 1], redirect)) {
-			struct problem *problem = problems_add(&problems, &redirect->location);
+			const struct location *first = &mapping->redirects[kept - 1].location;
 
-			if (problem) {
-				problem->duplicate = *redirect;
-				problem->first = mapping->redirects[kept - 1].location;
+			if (continues_duplicates(&pending, redirect, first)) {
+				pending.last_port = redirect->port;
+				continue;
 			}
+			add_duplicate(&problems, &pending);
+			pending = (struct problem){
+				.location = redirect->location,
+				.duplicate = *redirect,
+				.first = *first,
+				.last_port = redirect->port,
+			};
 			continue;
 		}
 		mapping->redirects[kept++] = *redirect;
 	}
+	add_duplicate(&problems, &pending);
 	mapping->redirect_count = kept;
 	for (size_t i = 0; i < problems.kept; i++) {
 		const struct problem *problem = &problems.items[i];
+		char scope[SCOPE_TEXT_MAX];
 
-		r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
-				    "duplicate redirect for %s port %u; first defined at %s:%u:%u",
-				    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
-				    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
+		scope_text(&problem->duplicate.scope, scope);
+		if (problem->last_port != problem->duplicate.port)
+			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+					    "redirect for %s ports %u-%u%s overlaps the one defined at %s:%u:%u; each port may be redirected once in each scope",
+					    protocol_name(problem->duplicate.protocol), problem->duplicate.port,
+					    problem->last_port, scope, file_or_dash(problem->first.file), problem->first.line,
+					    problem->first.column);
+		else
+			r = diagnostics_add(diagnostics, SEVERITY_ERROR, &problem->location,
+					    "duplicate redirect for %s port %u%s; first defined at %s:%u:%u",
+					    protocol_name(problem->duplicate.protocol), problem->duplicate.port, scope,
+					    file_or_dash(problem->first.file), problem->first.line, problem->first.column);
 		if (r < 0)
 			goto out;
 	}
 	diagnostics_count_dropped(diagnostics, SEVERITY_ERROR, problems.total - problems.kept);
+	r = check_port_owners(mapping, diagnostics);
 out:
 	free(ranks);
 	return r;
@@ -225,9 +312,29 @@ static bool same_line_as_tcp(const struct mapping *mapping, const struct redirec
 
 	if (redirect->protocol != PROTOCOL_UDP || !redirect->location.file)
 		return false;
-	tcp = mapping_find(mapping, PROTOCOL_TCP, redirect->port);
+	{
+		struct redirect key = *redirect;
+
+		key.protocol = PROTOCOL_TCP;
+		tcp = mapping_find_like(mapping, &key, redirect->port);
+	}
 	return tcp && tcp->target == redirect->target && tcp->location.file == redirect->location.file &&
 	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
+}
+
+/* The redirect of the port before, when it came from the same range
+ * token: a problem it shares was reported for it already. */
+static const struct redirect *same_range_before(const struct mapping *mapping, const struct redirect *redirect)
+{
+	const struct redirect *before;
+
+	if (redirect->port == 0 || !redirect->location.file)
+		return NULL;
+	before = mapping_find_like(mapping, redirect, (uint16_t)(redirect->port - 1));
+	if (!before || !location_equal(&before->location, &redirect->location) ||
+	    before->port_column != redirect->port_column)
+		return NULL;
+	return before;
 }
 
 int config_validate(const struct mapping *mapping, const struct config_kernel *kernel,
@@ -253,11 +360,12 @@ int config_validate(const struct mapping *mapping, const struct config_kernel *k
 	}
 	for (size_t k = 0; k < mapping->redirect_count; k++) {
 		const struct redirect *redirect = &mapping->redirects[k];
+		const struct redirect *before = same_range_before(mapping, redirect);
 		struct problem *problem;
 
 		if ((redirect->target < start || redirect->port >= start) && same_line_as_tcp(mapping, redirect))
 			continue;
-		if (redirect->target < start) {
+		if (redirect->target < start && !(before && before->target < start)) {
 			const struct location target = redirect_target_location(redirect);
 
 			problem = problems_add(&errors, &target);
@@ -266,7 +374,7 @@ int config_validate(const struct mapping *mapping, const struct config_kernel *k
 				problem->redirect = redirect;
 			}
 		}
-		if (redirect->port >= start) {
+		if (redirect->port >= start && !(before && before->port >= start)) {
 			const struct location port = redirect_port_location(redirect);
 
 			problem = problems_add(&warnings, &port);

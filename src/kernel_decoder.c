@@ -13,10 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel_internal.h"
+#include "util.h"
 
 #define RULE_TEXT_SIZE 1024
-/* Each chain holds the tcp rule, then the udp rule. */
-#define RULES_PER_CHAIN PROTOCOL_COUNT
 
 /* The elements of one map, indexed by port: the kernel dumps a hash set in
  * no useful order, and a port-indexed table puts them in order in one
@@ -28,13 +27,28 @@ struct element_table {
 	bool altered;
 };
 
+/* The elements of a scoped map, as they come. */
+struct scoped_elements {
+	struct redirect *redirects;
+	size_t count;
+	size_t capacity;
+	bool wanted;
+	bool altered;
+};
+
 struct kernel_decoder {
 	struct table_state *state;
 	/* The layout's objects, as the dumped ones are compared with them. */
 	struct nftnl_chain *expected_chain[CHAIN_COUNT];
-	struct nftnl_set *expected_map[PROTOCOL_COUNT];
+	struct nftnl_set *expected_map[MAP_COUNT];
 	struct nftnl_set *expected_count_set[PROTOCOL_COUNT];
-	char expected_rule[PROTOCOL_COUNT][RULE_TEXT_SIZE];
+	/* The rule of each map (the same in both chains). */
+	char expected_rule[MAP_COUNT][RULE_TEXT_SIZE];
+	/* The maps whose rules each chain holds, in order: known once the
+	 * sets are dumped, from the scoped maps found (chain_rule_maps()). */
+	bool sequence_ready;
+	unsigned int sequence[CHAIN_COUNT][MAP_COUNT];
+	size_t sequence_length[CHAIN_COUNT];
 	unsigned int rules_seen[CHAIN_COUNT];
 	uint32_t table_use;
 	/* Chains and named sets; anonymous sets apart (see
@@ -46,6 +60,7 @@ struct kernel_decoder {
 	 * allocated. */
 	bool structure_finished;
 	struct element_table elements[PROTOCOL_COUNT];
+	struct scoped_elements scoped[MAP_COUNT];
 	/* The owner gate's objects (kernel_decoder_gate.c). */
 	struct gate_decoder *gate;
 };
@@ -90,13 +105,13 @@ static int find_chain(const char *name, enum chain *ret_chain)
 	return -ENOENT;
 }
 
-static int find_map(const char *name, enum protocol *ret_protocol)
+static int find_map(const char *name, unsigned int *ret_map)
 {
 	if (!name)
 		return -ENOENT;
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (!strcmp(name, map_name((enum protocol)i))) {
-			*ret_protocol = (enum protocol)i;
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		if (!strcmp(name, map_name(i))) {
+			*ret_map = i;
 			return 0;
 		}
 	}
@@ -114,6 +129,21 @@ static int find_count_set(const char *name, enum protocol *ret_protocol)
 		}
 	}
 	return -ENOENT;
+}
+
+/* A scoped map found, even altered, is in use: its rule belongs in the
+ * chains until it is deleted. */
+static void prepare_sequence(struct kernel_decoder *decoder)
+{
+	bool in_use[MAP_COUNT];
+
+	if (decoder->sequence_ready)
+		return;
+	decoder->sequence_ready = true;
+	for (unsigned int i = 0; i < MAP_COUNT; i++)
+		in_use[i] = decoder->state->maps[i].status != OBJECT_MISSING;
+	for (int i = 0; i < CHAIN_COUNT; i++)
+		decoder->sequence_length[i] = chain_rule_maps((enum chain)i, in_use, decoder->sequence[i]);
 }
 
 /* libnftnl reads the family header of a message without checking that the
@@ -261,6 +291,7 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 {
 	const struct nfgenmsg *header = mnl_nlmsg_get_payload(nlh);
 	enum protocol protocol;
+	unsigned int map;
 
 	if (!is_managed_table(header->nfgen_family, place->table))
 		return;
@@ -270,13 +301,13 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 		mark_altered(&decoder->state->count_sets[protocol], "set type changed");
 		return;
 	}
-	if (find_map(place->name, &protocol) < 0) {
+	if (find_map(place->name, &map) < 0) {
 		if (!gate_decoder_set(decoder->gate, decoder->state, place->name, NULL))
 			mark_foreign(&decoder->state->table, "set", place->name);
 		return;
 	}
-	mark_found(&decoder->state->maps[protocol]);
-	mark_altered(&decoder->state->maps[protocol], "map type changed");
+	mark_found(&decoder->state->maps[map]);
+	mark_altered(&decoder->state->maps[map], "map type changed");
 }
 
 /* Maps and count sets alike: the same flags, key and data, no timeout,
@@ -302,6 +333,7 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 	struct nftnl_set *set = nftnl_set_alloc();
 	struct object_place place;
 	enum protocol protocol;
+	unsigned int map;
 	const char *table;
 
 	if (!set) {
@@ -335,14 +367,14 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 			mark_altered(&state->count_sets[protocol], "set type changed");
 		goto out;
 	}
-	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) < 0) {
+	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &map) < 0) {
 		if (!gate_decoder_set(decoder->gate, state, nftnl_set_get_str(set, NFTNL_SET_NAME), set))
 			mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
 		goto out;
 	}
-	mark_found(&state->maps[protocol]);
-	if (!set_matches_layout(set, decoder->expected_map[protocol]))
-		mark_altered(&state->maps[protocol], "map type changed");
+	mark_found(&state->maps[map]);
+	if (!set_matches_layout(set, decoder->expected_map[map]))
+		mark_altered(&state->maps[map], "map type changed");
 out:
 	nftnl_set_free(set);
 	return MNL_CB_OK;
@@ -380,10 +412,11 @@ static int rule_message(struct kernel_decoder_dump *dump, const struct nlmsghdr 
 		nftnl_rule_free(rule);
 		return MNL_CB_OK;
 	}
+	prepare_sequence(decoder);
 	position = decoder->rules_seen[which]++;
-	if (position >= RULES_PER_CHAIN || !place.readable || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
+	if (position >= decoder->sequence_length[which] || !place.readable || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
 	    nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) || layout_rule_text(rule, text, sizeof(text)) < 0 ||
-	    strcmp(text, decoder->expected_rule[position]))
+	    strcmp(text, decoder->expected_rule[decoder->sequence[which][position]]))
 		mark_altered(&state->chains[which], "unexpected rule found");
 	nftnl_rule_free(rule);
 	return MNL_CB_OK;
@@ -413,6 +446,35 @@ static void add_elements(struct element_table *table, struct nftnl_set_elems_ite
 	}
 }
 
+static int add_scoped_elements(struct scoped_elements *scoped, unsigned int map,
+			       struct nftnl_set_elems_iter *iterator)
+{
+	struct nftnl_set_elem *element;
+
+	while ((element = nftnl_set_elems_iter_next(iterator))) {
+		const void *key, *value;
+		uint32_t key_length = 0, value_length = 0;
+		struct redirect redirect = { .protocol = map_protocol(map) };
+		uint16_t target;
+		int r;
+
+		key = nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_length);
+		value = nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_length);
+		if (!key || !value || value_length != sizeof(target) ||
+		    layout_key_parse(map, key, key_length, &redirect) < 0) {
+			scoped->altered = true;
+			continue;
+		}
+		memcpy(&target, value, sizeof(target));
+		redirect.target = ntohs(target);
+		r = ARRAY_GROW_ONE(scoped->redirects, scoped->count, scoped->capacity, 64);
+		if (r < 0)
+			return r;
+		scoped->redirects[scoped->count++] = redirect;
+	}
+	return 0;
+}
+
 /* Elements of another table or map than the one asked for are none of
  * ours: the kernel sends none, and a decoded dump may. */
 static int element_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *nlh)
@@ -422,7 +484,7 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 	struct element_table *table;
 	struct object_place place;
 	struct nftnl_set *set;
-	enum protocol protocol;
+	unsigned int map;
 	int r = MNL_CB_OK;
 
 	if (!has_family_header(nlh))
@@ -430,15 +492,15 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 	place = read_place(nlh, NFT_MSG_GETSETELEM);
 	if (!is_managed_table(header->nfgen_family, place.table))
 		return MNL_CB_OK;
-	if (find_map(place.name, &protocol) < 0) {
-		if (dump->map == PROTOCOL_COUNT && gate_decoder_wants_elements(dump->decoder->gate, place.name))
+	if (find_map(place.name, &map) < 0) {
+		if (dump->map == MAP_COUNT && gate_decoder_wants_elements(dump->decoder->gate, place.name))
 			return gate_decoder_element_message(dump, nlh, place.name, place.readable);
 		return MNL_CB_OK;
 	}
-	if (dump->map != PROTOCOL_COUNT && protocol != dump->map)
+	if (dump->map != MAP_COUNT && map != dump->map)
 		return MNL_CB_OK;
-	table = &dump->decoder->elements[protocol];
-	if (!table->targets)
+	table = map < PROTOCOL_COUNT ? &dump->decoder->elements[map] : NULL;
+	if (table ? !table->targets : !dump->decoder->scoped[map].wanted)
 		return MNL_CB_OK;
 	set = nftnl_set_alloc();
 	if (!set) {
@@ -448,7 +510,10 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 	/* Elements portredir cannot read are not its elements: the map is
 	 * recreated. */
 	if (!place.readable || nftnl_set_elems_nlmsg_parse(nlh, set) < 0) {
-		table->altered = true;
+		if (table)
+			table->altered = true;
+		else
+			dump->decoder->scoped[map].altered = true;
 		goto out;
 	}
 	iterator = nftnl_set_elems_iter_create(set);
@@ -457,7 +522,12 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 		r = MNL_CB_ERROR;
 		goto out;
 	}
-	add_elements(table, iterator);
+	if (table) {
+		add_elements(table, iterator);
+	} else if (add_scoped_elements(&dump->decoder->scoped[map], map, iterator) < 0) {
+		dump->error = -ENOMEM;
+		r = MNL_CB_ERROR;
+	}
 	nftnl_set_elems_iter_destroy(iterator);
 out:
 	nftnl_set_free(set);
@@ -486,10 +556,15 @@ int kernel_decoder_message(const struct nlmsghdr *nlh, void *data)
 }
 
 /* Turns the port-indexed tables into the state's mapping, sorted by
- * construction. */
-static int collect_elements(struct table_state *state, const struct element_table *tables)
+ * construction, then adds the scoped maps' elements and sorts. */
+static int collect_elements(struct table_state *state, const struct element_table *tables,
+			    const struct scoped_elements *scoped)
 {
-	if (mapping_reserve(state->mapping, tables[PROTOCOL_TCP].count + tables[PROTOCOL_UDP].count) < 0)
+	size_t count = tables[PROTOCOL_TCP].count + tables[PROTOCOL_UDP].count;
+
+	for (unsigned int i = PROTOCOL_COUNT; i < MAP_COUNT; i++)
+		count += scoped[i].count;
+	if (mapping_reserve(state->mapping, count) < 0)
 		return -ENOMEM;
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct element_table *table = &tables[i];
@@ -509,6 +584,15 @@ static int collect_elements(struct table_state *state, const struct element_tabl
 				return -ENOMEM;
 		}
 	}
+	for (unsigned int i = PROTOCOL_COUNT; i < MAP_COUNT; i++) {
+		if (scoped[i].altered)
+			mark_altered(&state->maps[i], "unexpected element found");
+		for (size_t j = 0; j < scoped[i].count; j++) {
+			if (mapping_add_redirect(state->mapping, &scoped[i].redirects[j]) < 0)
+				return -ENOMEM;
+		}
+	}
+	mapping_sort(state->mapping);
 	return 0;
 }
 
@@ -521,8 +605,9 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 	decoder->structure_finished = true;
 	if (!state->table_exists)
 		return 0;
+	prepare_sequence(decoder);
 	for (int i = 0; i < CHAIN_COUNT; i++) {
-		if (state->chains[i].status == OBJECT_OK && decoder->rules_seen[i] < RULES_PER_CHAIN)
+		if (state->chains[i].status == OBJECT_OK && decoder->rules_seen[i] < decoder->sequence_length[i])
 			mark_altered(&state->chains[i], "rule missing");
 	}
 	/* Flowtables and stateful objects (counters, quotas) have no dump
@@ -541,6 +626,8 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 		if (!decoder->elements[i].targets)
 			return -ENOMEM;
 	}
+	for (unsigned int i = PROTOCOL_COUNT; i < MAP_COUNT; i++)
+		decoder->scoped[i].wanted = state->maps[i].status == OBJECT_OK;
 	return 0;
 }
 
@@ -549,9 +636,11 @@ void kernel_decoder_table_only(struct kernel_decoder *decoder)
 	decoder->structure_finished = true;
 }
 
-bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum protocol map)
+bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, unsigned int map)
 {
-	return decoder->elements[map].targets != NULL;
+	if (map < PROTOCOL_COUNT)
+		return decoder->elements[map].targets != NULL;
+	return map < MAP_COUNT && decoder->scoped[map].wanted;
 }
 
 struct gate_decoder *kernel_decoder_gate(struct kernel_decoder *decoder)
@@ -577,8 +666,12 @@ bool table_state_is_layout(const struct table_state *state)
 		if (state->chains[i].status != OBJECT_OK)
 			return false;
 	}
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		if (state->maps[i].status == OBJECT_ALTERED || (i < PROTOCOL_COUNT && state->maps[i].status != OBJECT_OK))
+			return false;
+	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (state->maps[i].status != OBJECT_OK || state->count_sets[i].status != OBJECT_OK)
+		if (state->count_sets[i].status != OBJECT_OK)
 			return false;
 	}
 	return gate_status(state) != OBJECT_ALTERED;
@@ -592,15 +685,19 @@ static int prepare_expected_objects(struct kernel_decoder *decoder)
 			return -ENOMEM;
 	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+		decoder->expected_count_set[i] = layout_count_set((enum protocol)i, 0);
+		if (!decoder->expected_count_set[i])
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
 		struct nftnl_rule *rule;
 		int r;
 
-		decoder->expected_map[i] = layout_map((enum protocol)i, 0);
-		decoder->expected_count_set[i] = layout_count_set((enum protocol)i, 0);
-		if (!decoder->expected_map[i] || !decoder->expected_count_set[i])
+		decoder->expected_map[i] = layout_map(i, 0);
+		if (!decoder->expected_map[i])
 			return -ENOMEM;
 		/* The rules of both chains are alike. */
-		rule = layout_rule(CHAIN_PREROUTING, (enum protocol)i, 0, true);
+		rule = layout_rule(CHAIN_PREROUTING, i, false, true);
 		if (!rule)
 			return -ENOMEM;
 		r = layout_rule_text(rule, decoder->expected_rule[i], sizeof(decoder->expected_rule[i]));
@@ -642,16 +739,19 @@ void kernel_decoder_free(struct kernel_decoder *decoder)
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		nftnl_chain_free(decoder->expected_chain[i]);
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		nftnl_set_free(decoder->expected_map[i]);
 		nftnl_set_free(decoder->expected_count_set[i]);
 		free(decoder->elements[i].targets);
+	}
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		nftnl_set_free(decoder->expected_map[i]);
+		free(decoder->scoped[i].redirects);
 	}
 	gate_decoder_free(decoder->gate);
 	table_state_free(decoder->state);
 	free(decoder);
 }
 
-int kernel_decoder_start_dump(struct kernel_decoder *decoder, uint16_t type, enum protocol map,
+int kernel_decoder_start_dump(struct kernel_decoder *decoder, uint16_t type, unsigned int map,
 			      struct kernel_decoder_dump *ret_dump)
 {
 	int r;
@@ -682,7 +782,7 @@ int kernel_decode_dump(struct kernel_decoder *decoder, uint16_t type, const void
 	char *copy;
 	int r;
 
-	r = kernel_decoder_start_dump(decoder, type, PROTOCOL_COUNT, &dump);
+	r = kernel_decoder_start_dump(decoder, type, MAP_COUNT, &dump);
 	if (r < 0)
 		return r;
 	if (length > INT_MAX)
@@ -712,7 +812,7 @@ int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **r
 
 	r = kernel_decoder_finish_structure(decoder);
 	if (r >= 0)
-		r = collect_elements(decoder->state, decoder->elements);
+		r = collect_elements(decoder->state, decoder->elements, decoder->scoped);
 	if (r >= 0 && decoder->state->table_exists)
 		r = gate_decoder_finish(decoder->gate, decoder->state);
 	if (r < 0)

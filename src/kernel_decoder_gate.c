@@ -454,6 +454,18 @@ static bool is_owned(const struct table_state *state, enum protocol protocol, ui
 	return false;
 }
 
+/* Whether every map of protocol that exists was read: a scoped map the
+ * reader did not read may hold the port. */
+static bool maps_read(const struct table_state *state, enum protocol protocol)
+{
+	for (unsigned int map = (unsigned int)protocol; map < MAP_COUNT; map += PROTOCOL_COUNT) {
+		if (state->maps[map].status == OBJECT_ALTERED ||
+		    (map < PROTOCOL_COUNT && state->maps[map].status != OBJECT_OK))
+			return false;
+	}
+	return true;
+}
+
 /* An owned port that no redirect has, or a group's element of a port not
  * owned: not something portredir writes (nft wrote it). The planner rebuilds the gate,
  * saying so, rather than deleting such elements without a change line. */
@@ -462,8 +474,8 @@ static void mark_strays(struct table_state *state)
 	for (size_t i = 0; i < state->owned_count; i++) {
 		/* A map not as the layout says is recreated, and its elements
 		 * were not read: its ports are not strays. */
-		if (state->maps[state->owned[i].protocol].status == OBJECT_OK &&
-		    !mapping_find(state->mapping, state->owned[i].protocol, state->owned[i].port))
+		if (maps_read(state, state->owned[i].protocol) &&
+		    !mapping_find_port(state->mapping, state->owned[i].protocol, state->owned[i].port))
 			mark_altered(&state->owned_sets[state->owned[i].protocol], "element of no redirect found");
 	}
 	for (size_t i = 0; i < state->owner_element_count; i++) {
@@ -498,7 +510,7 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 	for (size_t i = 0; i < decoder->owned_count; i++) {
 		const struct raw_owned_port *raw = &decoder->owned[i];
 		struct owned_port *owned = &state->owned[state->owned_count];
-		const struct redirect *redirect;
+		size_t at;
 		int r;
 
 		if (state->owned_count && owned[-1].protocol == raw->protocol && owned[-1].port == raw->port) {
@@ -511,9 +523,13 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 		if (r < 0)
 			return r;
 		state->owned_count++;
-		redirect = mapping_find(mapping, raw->protocol, raw->port);
-		if (redirect)
-			mapping->redirects[redirect - mapping->redirects].owner = owned->owner;
+		/* The gate works per port: the owner is that of the port's
+		 * redirects in every scope. */
+		for (at = mapping_first_of_port(mapping, raw->protocol, raw->port);
+		     at < mapping->redirect_count && mapping->redirects[at].protocol == raw->protocol &&
+		     mapping->redirects[at].port == raw->port;
+		     at++)
+			mapping->redirects[at].owner = owned->owner;
 	}
 	state->owner_elements = decoder->elements;
 	state->owner_element_count = decoder->element_count;

@@ -144,14 +144,14 @@ struct kernel_decoder_dump {
 	struct kernel_decoder *decoder;
 	uint16_t type;
 	/* Of an element dump: the map whose elements are taken, or
-	 * PROTOCOL_COUNT for whichever map each message names. */
-	enum protocol map;
+	 * MAP_COUNT for whichever map each message names. */
+	unsigned int map;
 	/* 0, or -errno (-ENOMEM). */
 	int error;
 };
 /* Returns -EINVAL for a dump out of order; before the first element
  * dump, finishes the structure. */
-int kernel_decoder_start_dump(struct kernel_decoder *decoder, uint16_t type, enum protocol map,
+int kernel_decoder_start_dump(struct kernel_decoder *decoder, uint16_t type, unsigned int map,
 			      struct kernel_decoder_dump *ret_dump);
 int kernel_decoder_message(const struct nlmsghdr *nlh, void *data);
 /* The checks that need every chain, set and rule; done once. */
@@ -160,9 +160,9 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder);
 void kernel_decoder_table_only(struct kernel_decoder *decoder);
 /* Whether the elements of map are to be dumped: it is as the layout says
  * (known once the structure is finished). */
-bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, enum protocol map);
+bool kernel_decoder_wants_elements(const struct kernel_decoder *decoder, unsigned int map);
 /* Whether the elements of the owner gate's set named set are to be
- * dumped (by an element dump of map PROTOCOL_COUNT). */
+ * dumped (by an element dump of map MAP_COUNT). */
 bool kernel_decoder_wants_set_elements(const struct kernel_decoder *decoder, const char *set);
 /* The state being decoded, still the decoder's. */
 struct table_state *kernel_decoder_state(struct kernel_decoder *decoder);
@@ -230,18 +230,39 @@ int layout_table_original_port_start(const struct nftnl_table *table, unsigned i
 int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id);
 /* A new table's identity: random, never 0. */
 uint64_t layout_new_table_id(void);
-struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id);
-/* The set each protocol's rules count redirected connections in. */
+/* Transaction-local ids of the sets a batch creates, so that its rules
+ * and elements can name them before they exist (0: none): the base maps,
+ * the owner gate's owned and owners sets, the count sets, the scoped
+ * maps. */
+#define LAYOUT_MAP_ID(map) \
+	((map) < PROTOCOL_COUNT ? (uint32_t)(map) + 1 : (uint32_t)(map) + 1 + 3 * PROTOCOL_COUNT)
+#define LAYOUT_OWNED_SET_ID(protocol) ((uint32_t)(protocol) + 1 + PROTOCOL_COUNT)
+#define LAYOUT_OWNER_SET_ID(protocol) ((uint32_t)(protocol) + 1 + 2 * PROTOCOL_COUNT)
+#define LAYOUT_COUNT_SET_ID(protocol) ((uint32_t)(protocol) + 1 + 3 * PROTOCOL_COUNT)
+struct nftnl_set *layout_map(unsigned int map, uint32_t set_id);
+/* The set each protocol's rules count redirected connections in, all
+ * scopes alike. */
 struct nftnl_set *layout_count_set(enum protocol protocol, uint32_t set_id);
+/* The key of a redirect's element in its map (redirect_map()), as nft
+ * writes it: fields padded to 4 bytes, an interface name to 16. Returns
+ * 0, or -EINVAL for an interface scope without a family (the kernel form
+ * has none). */
+#define LAYOUT_KEY_MAX 24
+int layout_key(const struct redirect *redirect, uint8_t key[LAYOUT_KEY_MAX], uint32_t *ret_length);
+/* Reads a key of map back into redirect's protocol, port and scope.
+ * Returns 0, or -EINVAL for a key portredir does not write (another
+ * length, padding that is not zero, an unknown family, an interface name
+ * the kernel would refuse). */
+int layout_key_parse(unsigned int map, const void *key, uint32_t length, struct redirect *redirect);
 struct nftnl_chain *layout_chain(enum chain chain);
 /* The chain as the reader compares a dumped one with it: the same, but
  * never with a test fault (fault.h) in it. */
 struct nftnl_chain *layout_chain_as_dumped(enum chain chain);
 /* as_dumped: the rule as the kernel dumps it back (with the attributes it
- * fills in), for comparison; otherwise exactly what nft sends. set_id is
- * the map's transaction id (0: none), and set_id + PROTOCOL_COUNT the
- * count set's. */
-struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped);
+ * fills in), for comparison; otherwise exactly what nft sends. With
+ * set_ids, the rule names the map by LAYOUT_MAP_ID(map) and its count set
+ * by LAYOUT_COUNT_SET_ID(), as in the batch that creates them. */
+struct nftnl_rule *layout_rule(enum chain chain, unsigned int map, bool set_ids, bool as_dumped);
 /* The owner gate (kernel_owners.c). set_id 0: no transaction id. */
 struct nftnl_set *layout_owned_set(enum protocol protocol, uint32_t set_id);
 struct nftnl_set *layout_owner_set(enum protocol protocol, uint32_t set_id);

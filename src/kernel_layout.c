@@ -145,8 +145,45 @@ int layout_table_id(const struct nftnl_table *table, uint64_t *ret_id)
 	return *ret_id ? 0 : -ENOENT;
 }
 
-struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
+/* nft's datatype numbers (datatype.h) for the scoped maps' keys, and how
+ * it numbers a concatenation: each type shifted in after the ones before
+ * (TYPE_BITS, 6). */
+#define NFT_TYPE_NFPROTO 2
+#define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_IFNAME 41
+#define NFT_TYPE_BITS 6
+#define CONCAT2(a, b) (((uint32_t)(a) << NFT_TYPE_BITS) | (b))
+#define CONCAT3(a, b, c) ((CONCAT2(a, b) << NFT_TYPE_BITS) | (c))
+
+/* A key field takes whole 4-byte registers. */
+#define REGISTER_ROUND(length) (((length) + 3u) & ~3u)
+
+struct key_layout {
+	uint32_t type;
+	uint32_t length;
+};
+
+static struct key_layout key_layout(enum map_kind kind)
 {
+	switch (kind) {
+	case MAP_FAMILY:
+		return (struct key_layout){ CONCAT2(NFT_TYPE_NFPROTO, NFT_TYPE_INET_SERVICE), 4 + 4 };
+	case MAP_IIF:
+		return (struct key_layout){ CONCAT3(NFT_TYPE_NFPROTO, NFT_TYPE_IFNAME, NFT_TYPE_INET_SERVICE),
+					    4 + SCOPE_IFNAME_SIZE + 4 };
+	case MAP_ON4:
+		return (struct key_layout){ CONCAT2(NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE), 4 + 4 };
+	case MAP_ON6:
+		return (struct key_layout){ CONCAT2(NFT_TYPE_IP6ADDR, NFT_TYPE_INET_SERVICE), 16 + 4 };
+	default:
+		return (struct key_layout){ NFT_TYPE_INET_SERVICE, sizeof(uint16_t) };
+	}
+}
+
+struct nftnl_set *layout_map(unsigned int map, uint32_t set_id)
+{
+	struct key_layout key = key_layout(map_kind(map));
 	struct nftnl_udata_buf *userdata;
 	struct nftnl_set *set;
 
@@ -160,14 +197,17 @@ struct nftnl_set *layout_map(enum protocol protocol, uint32_t set_id)
 	}
 	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(protocol));
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(map));
 	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
 	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key.type);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, key.length);
 	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_TYPE_INET_SERVICE);
 	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
-	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	/* A concatenation has no byte order of its own: nft writes 0 and
+	 * prints each field by its type. */
+	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER,
+			    map_kind(map) == MAP_PLAIN ? NFT_BYTEORDER_BIG_ENDIAN : 0);
 	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
 	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),
 			   nftnl_udata_buf_len(userdata));
@@ -205,6 +245,134 @@ struct nftnl_set *layout_count_set(enum protocol protocol, uint32_t set_id)
 			   nftnl_udata_buf_len(userdata));
 	nftnl_udata_buf_free(userdata);
 	return set;
+}
+
+static uint8_t nfproto_of_family(uint8_t family)
+{
+	return family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+}
+
+int layout_key(const struct redirect *redirect, uint8_t key[LAYOUT_KEY_MAX], uint32_t *ret_length)
+{
+	enum map_kind kind = map_kind(redirect_map(redirect));
+	uint16_t port = htons(redirect->port);
+	uint32_t length = key_layout(kind).length;
+
+	memset(key, 0, LAYOUT_KEY_MAX);
+	switch (kind) {
+	case MAP_FAMILY:
+		key[0] = nfproto_of_family(redirect->scope.family);
+		memcpy(key + 4, &port, sizeof(port));
+		break;
+	case MAP_IIF:
+		/* The kernel form has a family for every interface scope. */
+		if (redirect->scope.family != 4 && redirect->scope.family != 6)
+			return -EINVAL;
+		key[0] = nfproto_of_family(redirect->scope.family);
+		memcpy(key + 4, redirect->scope.iif, SCOPE_IFNAME_SIZE);
+		key[4 + SCOPE_IFNAME_SIZE - 1] = '\0';
+		memcpy(key + 4 + SCOPE_IFNAME_SIZE, &port, sizeof(port));
+		break;
+	case MAP_ON4:
+		memcpy(key, redirect->scope.address, 4);
+		memcpy(key + 4, &port, sizeof(port));
+		break;
+	case MAP_ON6:
+		memcpy(key, redirect->scope.address, 16);
+		memcpy(key + 16, &port, sizeof(port));
+		break;
+	default:
+		memcpy(key, &port, sizeof(port));
+	}
+	*ret_length = length;
+	return 0;
+}
+
+/* A register's padding is zero in every key the kernel holds; any other
+ * key is not one portredir wrote. */
+static bool zero(const uint8_t *bytes, size_t length)
+{
+	for (size_t i = 0; i < length; i++) {
+		if (bytes[i])
+			return false;
+	}
+	return true;
+}
+
+static int family_of_nfproto(uint8_t nfproto, uint8_t *ret_family)
+{
+	if (nfproto == NFPROTO_IPV4)
+		*ret_family = 4;
+	else if (nfproto == NFPROTO_IPV6)
+		*ret_family = 6;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The interface name's bytes: characters the kernel allows, then NULs to
+ * the end, at least one. */
+static bool valid_interface(const uint8_t *name)
+{
+	size_t length = strnlen((const char *)name, SCOPE_IFNAME_SIZE);
+
+	if (length == 0 || length == SCOPE_IFNAME_SIZE || !zero(name + length, SCOPE_IFNAME_SIZE - length))
+		return false;
+	if ((length == 1 && name[0] == '.') || (length == 2 && name[0] == '.' && name[1] == '.'))
+		return false;
+	for (size_t i = 0; i < length; i++) {
+		if (name[i] <= ' ' || name[i] >= 0x7f || name[i] == '/' || name[i] == ':')
+			return false;
+	}
+	return true;
+}
+
+int layout_key_parse(unsigned int map, const void *data, uint32_t length, struct redirect *redirect)
+{
+	enum map_kind kind = map_kind(map);
+	const uint8_t *key = data;
+	uint16_t port;
+
+	if (length != key_layout(kind).length)
+		return -EINVAL;
+	redirect->protocol = map_protocol(map);
+	redirect->scope = (struct scope){ .kind = SCOPE_NONE };
+	switch (kind) {
+	case MAP_FAMILY:
+		if (!zero(key + 1, 3) || !zero(key + 6, 2) || family_of_nfproto(key[0], &redirect->scope.family) < 0)
+			return -EINVAL;
+		redirect->scope.kind = SCOPE_FAMILY;
+		memcpy(&port, key + 4, sizeof(port));
+		break;
+	case MAP_IIF:
+		if (!zero(key + 1, 3) || !zero(key + 4 + SCOPE_IFNAME_SIZE + 2, 2) ||
+		    family_of_nfproto(key[0], &redirect->scope.family) < 0 || !valid_interface(key + 4))
+			return -EINVAL;
+		redirect->scope.kind = SCOPE_IIF;
+		memcpy(redirect->scope.iif, key + 4, SCOPE_IFNAME_SIZE);
+		memcpy(&port, key + 4 + SCOPE_IFNAME_SIZE, sizeof(port));
+		break;
+	case MAP_ON4:
+		if (!zero(key + 6, 2))
+			return -EINVAL;
+		redirect->scope.kind = SCOPE_ON;
+		redirect->scope.family = 4;
+		memcpy(redirect->scope.address, key, 4);
+		memcpy(&port, key + 4, sizeof(port));
+		break;
+	case MAP_ON6:
+		if (!zero(key + 18, 2))
+			return -EINVAL;
+		redirect->scope.kind = SCOPE_ON;
+		redirect->scope.family = 6;
+		memcpy(redirect->scope.address, key, 16);
+		memcpy(&port, key + 16, sizeof(port));
+		break;
+	default:
+		memcpy(&port, key, sizeof(port));
+	}
+	redirect->port = ntohs(port);
+	return 0;
 }
 
 static struct nftnl_chain *chain_object(enum chain chain, const char *type)
@@ -267,47 +435,51 @@ static struct nftnl_expr *expression_compare(const void *data, uint32_t length)
 	return expression;
 }
 
-static struct nftnl_expr *expression_meta_l4proto(void)
+static struct nftnl_expr *expression_meta(uint32_t key, uint32_t reg)
 {
 	struct nftnl_expr *expression = nftnl_expr_alloc("meta");
 
 	if (!expression)
 		return NULL;
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_META_DREG, reg);
 	return expression;
 }
 
-/* tcp dport and udp dport: both are the 2 bytes at offset 2 of the
- * transport header. */
-static struct nftnl_expr *expression_destination_port(void)
+static struct nftnl_expr *expression_payload(uint32_t base, uint32_t offset, uint32_t length, uint32_t reg)
 {
 	struct nftnl_expr *expression = nftnl_expr_alloc("payload");
 
 	if (!expression)
 		return NULL;
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_LEN, sizeof(uint16_t));
-	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_LEN, length);
+	nftnl_expr_set_u32(expression, NFTNL_EXPR_PAYLOAD_DREG, reg);
 	return expression;
 }
 
+/* tcp dport and udp dport: both are the 2 bytes at offset 2 of the
+ * transport header. */
+static struct nftnl_expr *expression_destination_port(uint32_t reg)
+{
+	return expression_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(uint16_t), reg);
+}
+
 /* With to_register, the map's value (the target) lands in register 1;
- * without, the lookup only tests that the port is a key of the map. */
-static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set_id, bool to_register,
-					    bool as_dumped)
+ * without, the lookup only tests that the key is in the map. */
+static struct nftnl_expr *expression_lookup(unsigned int map, bool set_ids, bool to_register, bool as_dumped)
 {
 	struct nftnl_expr *expression = nftnl_expr_alloc("lookup");
 
 	if (!expression)
 		return NULL;
 	nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-	nftnl_expr_set_str(expression, NFTNL_EXPR_LOOKUP_SET, map_name(protocol));
+	nftnl_expr_set_str(expression, NFTNL_EXPR_LOOKUP_SET, map_name(map));
 	/* The map may be created in the same batch: the kernel finds it by
 	 * name, nft adds its transaction id too, and so do we. */
-	if (set_id)
-		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	if (set_ids)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_SET_ID, LAYOUT_MAP_ID(map));
 	if (to_register)
 		nftnl_expr_set_u32(expression, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
 	/* The kernel dumps the flags even when zero. */
@@ -317,7 +489,7 @@ static struct nftnl_expr *expression_lookup(enum protocol protocol, uint32_t set
 }
 
 /* update @PROTO_counts { PROTO dport counter }: the port in register 1. */
-static struct nftnl_expr *expression_count(enum protocol protocol, uint32_t set_id, bool as_dumped)
+static struct nftnl_expr *expression_count(enum protocol protocol, bool set_ids, bool as_dumped)
 {
 	struct nftnl_expr *expression = nftnl_expr_alloc("dynset");
 	struct nftnl_expr *counter = nftnl_expr_alloc("counter");
@@ -330,8 +502,8 @@ static struct nftnl_expr *expression_count(enum protocol protocol, uint32_t set_
 	nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
 	nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
 	nftnl_expr_set_str(expression, NFTNL_EXPR_DYNSET_SET_NAME, count_set_name(protocol));
-	if (set_id)
-		nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+	if (set_ids)
+		nftnl_expr_set_u32(expression, NFTNL_EXPR_DYNSET_SET_ID, LAYOUT_COUNT_SET_ID(protocol));
 	/* The kernel dumps the timeout even when there is none; and the
 	 * counter is a template, copied into each new element: its own
 	 * values stay 0. */
@@ -355,19 +527,80 @@ static struct nftnl_expr *expression_redirect_to_register(bool as_dumped)
 	return expression;
 }
 
-/* fib daddr type local PROTO dport @MAP update @COUNTS { PROTO dport counter }
- *	redirect to :PROTO dport map @MAP
+/* The key of each map as nft 1.0.6 loads it, field by field into the
+ * registers that follow each other (a 16-byte register is 4 of the 4-byte
+ * ones, NFT_REG32_00 up):
+ *   base:   PROTO dport                            reg 1
+ *   family: meta nfproto . PROTO dport             reg 1, reg 9
+ *   iif:    meta nfproto . iifname . PROTO dport   reg 1, reg 9, reg 13
+ *   on4:    ip daddr . PROTO dport                 reg 1, reg 9
+ *   on6:    ip6 daddr . PROTO dport                reg 1, reg 2
+ * nft loads it twice: for the test and for the redirect's lookup. */
+static int add_key(struct nftnl_rule *rule, enum map_kind kind)
+{
+	int r;
+
+	switch (kind) {
+	case MAP_FAMILY:
+		r = add_expression(rule, expression_meta(NFT_META_NFPROTO, NFT_REG_1));
+		if (r >= 0)
+			r = add_expression(rule, expression_destination_port(NFT_REG32_01));
+		return r;
+	case MAP_IIF:
+		r = add_expression(rule, expression_meta(NFT_META_NFPROTO, NFT_REG_1));
+		if (r >= 0)
+			r = add_expression(rule, expression_meta(NFT_META_IIFNAME, NFT_REG32_01));
+		if (r >= 0)
+			r = add_expression(rule, expression_destination_port(NFT_REG32_05));
+		return r;
+	case MAP_ON4:
+		r = add_expression(rule, expression_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1));
+		if (r >= 0)
+			r = add_expression(rule, expression_destination_port(NFT_REG32_01));
+		return r;
+	case MAP_ON6:
+		r = add_expression(rule, expression_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG_1));
+		if (r >= 0)
+			r = add_expression(rule, expression_destination_port(NFT_REG_2));
+		return r;
+	default:
+		return add_expression(rule, expression_destination_port(NFT_REG_1));
+	}
+}
+
+/* The dependencies nft adds for the key, in its order: an address needs
+ * its family (meta nfproto), which nft tests before the protocol (meta
+ * l4proto) that PROTO dport needs. */
+static int add_dependencies(struct nftnl_rule *rule, unsigned int map)
+{
+	const uint8_t l4proto = map_protocol(map) == PROTOCOL_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+	const uint8_t ipv4 = NFPROTO_IPV4, ipv6 = NFPROTO_IPV6;
+	int r = 0;
+
+	if (map_kind(map) == MAP_ON4 || map_kind(map) == MAP_ON6) {
+		r = add_expression(rule, expression_meta(NFT_META_NFPROTO, NFT_REG_1));
+		if (r >= 0)
+			r = add_expression(rule, expression_compare(map_kind(map) == MAP_ON4 ? &ipv4 : &ipv6, 1));
+	}
+	if (r >= 0)
+		r = add_expression(rule, expression_meta(NFT_META_L4PROTO, NFT_REG_1));
+	if (r >= 0)
+		r = add_expression(rule, expression_compare(&l4proto, sizeof(l4proto)));
+	return r;
+}
+
+/* fib daddr type local KEY @MAP update @COUNTS { PROTO dport counter }
+ *	redirect to :KEY map @MAP
  *
- * The port is tested against the map, then counted, then looked up again
- * for its target, as nft writes this text (each use of "tcp dport" loads
- * the port again): a new connection that is not redirected costs what it
- * did without the count, and a redirected one is counted once whatever
- * the order of the tests before the count. */
-struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_t set_id, bool as_dumped)
+ * KEY as add_key() says (PROTO dport for the base maps). The key is tested
+ * against the map, the port counted, then the key looked up again for its
+ * target, as nft writes this text (each use of a key loads it again): a new
+ * connection that is not redirected costs what it did without the count,
+ * and a redirected one is counted once, in its protocol's count set
+ * whatever its scope. */
+struct nftnl_rule *layout_rule(enum chain chain, unsigned int map, bool set_ids, bool as_dumped)
 {
 	const uint32_t local = RTN_LOCAL_ADDRESS;
-	const uint8_t l4proto = protocol == PROTOCOL_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-	const uint32_t count_set_id = set_id ? set_id + 3 * PROTOCOL_COUNT : 0;
 	struct nftnl_rule *rule = nftnl_rule_alloc();
 	int r;
 
@@ -380,21 +613,19 @@ struct nftnl_rule *layout_rule(enum chain chain, enum protocol protocol, uint32_
 	if (r >= 0)
 		r = add_expression(rule, expression_compare(&local, sizeof(local)));
 	if (r >= 0)
-		r = add_expression(rule, expression_meta_l4proto());
+		r = add_dependencies(rule, map);
 	if (r >= 0)
-		r = add_expression(rule, expression_compare(&l4proto, sizeof(l4proto)));
+		r = add_key(rule, map_kind(map));
 	if (r >= 0)
-		r = add_expression(rule, expression_destination_port());
+		r = add_expression(rule, expression_lookup(map, set_ids, false, as_dumped));
 	if (r >= 0)
-		r = add_expression(rule, expression_lookup(protocol, set_id, false, as_dumped));
+		r = add_expression(rule, expression_destination_port(NFT_REG_1));
 	if (r >= 0)
-		r = add_expression(rule, expression_destination_port());
+		r = add_expression(rule, expression_count(map_protocol(map), set_ids, as_dumped));
 	if (r >= 0)
-		r = add_expression(rule, expression_count(protocol, count_set_id, as_dumped));
+		r = add_key(rule, map_kind(map));
 	if (r >= 0)
-		r = add_expression(rule, expression_destination_port());
-	if (r >= 0)
-		r = add_expression(rule, expression_lookup(protocol, set_id, true, as_dumped));
+		r = add_expression(rule, expression_lookup(map, set_ids, true, as_dumped));
 	if (r >= 0)
 		r = add_expression(rule, expression_redirect_to_register(as_dumped));
 	if (r < 0) {

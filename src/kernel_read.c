@@ -1,5 +1,6 @@
 /* Reads table inet portredir back from the kernel (and nothing else of
- * the ruleset): the dump requests, the two maps dumped side by side, the
+ * the ruleset): the dump requests, the two base maps dumped side by side
+ * (and the scoped ones after them), the
  * record of the maps (cache.h) used instead when it may be, and the
  * dumps repeated until the ruleset generation held still. What the
  * replies mean is the decoder's (kernel_decoder.c). */
@@ -30,7 +31,7 @@ struct nlmsghdr *kernel_build_read_request(struct kernel *kernel, char *buffer, 
 /* One dump into the decoder; set_name names the set of an element dump
  * (map's, when NULL). */
 static int dump_named(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t type, uint16_t flags,
-		      enum protocol map, const char *set_name)
+		      unsigned int map, const char *set_name)
 {
 	/* Zeroed: libmnl 1.0.4 leaves attribute padding as it finds it. */
 	char buffer[KERNEL_REQUEST_BUFFER_SIZE] = { 0 };
@@ -49,7 +50,7 @@ static int dump_named(struct kernel *kernel, struct kernel_decoder *decoder, uin
 }
 
 static int dump(struct kernel *kernel, struct kernel_decoder *decoder, uint16_t type, uint16_t flags,
-		enum protocol map)
+		unsigned int map)
 {
 	return dump_named(kernel, decoder, type, flags, map, NULL);
 }
@@ -65,7 +66,7 @@ static int dump_gate_sets(struct kernel *kernel, struct kernel_decoder *decoder)
 		const char *name = i < PROTOCOL_COUNT ? owned_set_name(protocol) : owner_set_name(protocol);
 
 		if (kernel_decoder_wants_set_elements(decoder, name))
-			r = dump_named(kernel, decoder, NFT_MSG_GETSETELEM, NLM_F_DUMP, PROTOCOL_COUNT, name);
+			r = dump_named(kernel, decoder, NFT_MSG_GETSETELEM, NLM_F_DUMP, MAP_COUNT, name);
 	}
 	return r;
 }
@@ -116,6 +117,11 @@ static int dump_maps(struct kernel *kernel, struct kernel_decoder *decoder)
 	} else if (r >= 0 && udp) {
 		r = dump(kernel, decoder, NFT_MSG_GETSETELEM, NLM_F_DUMP, PROTOCOL_UDP);
 	}
+	/* The scoped maps, while scopes are in use, after the base maps. */
+	for (unsigned int map = PROTOCOL_COUNT; r >= 0 && map < MAP_COUNT; map++) {
+		if (kernel_decoder_wants_elements(decoder, map))
+			r = dump(kernel, decoder, NFT_MSG_GETSETELEM, NLM_F_DUMP, map);
+	}
 	return r;
 }
 
@@ -164,7 +170,7 @@ static int read_once(struct kernel *kernel, struct kernel_decoder *decoder, bool
 	snprintf(error->object, sizeof(error->object), "table " TABLE_FAMILY_NAME " " TABLE_NAME);
 	/* NLM_F_ACK ends a plain GET with an acknowledgement, as a dump ends
 	 * with NLMSG_DONE. */
-	r = dump(kernel, decoder, NFT_MSG_GETTABLE, NLM_F_ACK, PROTOCOL_COUNT);
+	r = dump(kernel, decoder, NFT_MSG_GETTABLE, NLM_F_ACK, MAP_COUNT);
 	if (r == -ENOENT)
 		return 0;
 	/* Without the other dumps there is nothing to check them against. */
@@ -172,13 +178,13 @@ static int read_once(struct kernel *kernel, struct kernel_decoder *decoder, bool
 		kernel_decoder_table_only(decoder);
 	if (r < 0 || !with_elements)
 		return r;
-	r = dump(kernel, decoder, NFT_MSG_GETCHAIN, NLM_F_DUMP, PROTOCOL_COUNT);
+	r = dump(kernel, decoder, NFT_MSG_GETCHAIN, NLM_F_DUMP, MAP_COUNT);
 	if (r < 0)
 		return r;
-	r = dump(kernel, decoder, NFT_MSG_GETSET, NLM_F_DUMP, PROTOCOL_COUNT);
+	r = dump(kernel, decoder, NFT_MSG_GETSET, NLM_F_DUMP, MAP_COUNT);
 	if (r < 0)
 		return r;
-	r = dump(kernel, decoder, NFT_MSG_GETRULE, NLM_F_DUMP, PROTOCOL_COUNT);
+	r = dump(kernel, decoder, NFT_MSG_GETRULE, NLM_F_DUMP, MAP_COUNT);
 	if (r < 0)
 		return r;
 	r = kernel_decoder_finish_structure(decoder);
@@ -192,8 +198,7 @@ static int read_once(struct kernel *kernel, struct kernel_decoder *decoder, bool
 		error->object[0] = '\0';
 		return 0;
 	}
-	snprintf(error->object, sizeof(error->object), "maps %s and %s", map_name(PROTOCOL_TCP),
-		 map_name(PROTOCOL_UDP));
+	snprintf(error->object, sizeof(error->object), "the maps' elements");
 	r = dump_maps(kernel, decoder);
 	if (r >= 0)
 		error->object[0] = '\0';

@@ -10,23 +10,16 @@
 #include "fault.h"
 #include "kernel_internal.h"
 
-/* 28 bytes per element in the message: 2,048 keep the element list nest
- * below the 64 KiB an attribute length can describe. */
+/* 28 bytes per element of a base map in the message: 2,048 keep the
+ * element list nest below the 64 KiB an attribute length can describe.
+ * A scoped map's key is up to 24 bytes (52 an element): 1,024. */
 #define ELEMENTS_PER_MESSAGE 2048
+#define SCOPED_ELEMENTS_PER_MESSAGE 1024
 #define BYTES_PER_ELEMENT 32
 #define BYTES_PER_OBJECT 1024
 
-/* Transaction-local ids for sets created in this batch, so that rules and
- * elements in the same batch can name them before they exist: the maps,
- * then the owner gate's owned and owners sets. */
-#define SET_ID(protocol) ((uint32_t)(protocol) + 1)
-#define OWNED_SET_ID(protocol) ((uint32_t)(protocol) + 3)
-#define OWNER_SET_ID(protocol) ((uint32_t)(protocol) + 5)
 /* An owned port's element carries its owner's text. */
 #define BYTES_PER_OWNED_ELEMENT (64 + OWNER_TEXT_MAX)
-/* The count sets' ids follow the gate's (layout_rule() derives them from
- * the map's id the same way). */
-#define COUNT_SET_ID(protocol) (SET_ID(protocol) + 3 * PROTOCOL_COUNT)
 
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 		     const unsigned int *original_port_start, uint64_t table_id, uint32_t table_flags)
@@ -49,10 +42,11 @@ static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 	return batch_commit_message(batch);
 }
 
-static int add_set(struct batch *batch, enum protocol protocol, bool count_set, uint16_t type, uint16_t flags)
+/* A map (index: its map) or a count set (index: its protocol). */
+static int add_set(struct batch *batch, unsigned int index, bool count_set, uint16_t type, uint16_t flags)
 {
-	struct nftnl_set *set = count_set ? layout_count_set(protocol, COUNT_SET_ID(protocol)) :
-					    layout_map(protocol, SET_ID(protocol));
+	struct nftnl_set *set = count_set ? layout_count_set((enum protocol)index, LAYOUT_COUNT_SET_ID(index)) :
+					    layout_map(index, LAYOUT_MAP_ID(index));
 	struct nlmsghdr *nlh;
 	char what[64];
 	int r;
@@ -60,9 +54,9 @@ static int add_set(struct batch *batch, enum protocol protocol, bool count_set, 
 	if (!set)
 		return -ENOMEM;
 	if (count_set)
-		snprintf(what, sizeof(what), "set %s", count_set_name(protocol));
+		snprintf(what, sizeof(what), "set %s", count_set_name((enum protocol)index));
 	else
-		snprintf(what, sizeof(what), "map %s", map_name(protocol));
+		snprintf(what, sizeof(what), "map %s", map_name(index));
 	r = batch_add_message(batch, type, flags, what, &nlh);
 	if (r < 0) {
 		nftnl_set_free(set);
@@ -93,9 +87,9 @@ static int add_chain(struct batch *batch, enum chain chain, uint16_t type, uint1
 	return batch_commit_message(batch);
 }
 
-static int add_rule(struct batch *batch, enum chain chain, enum protocol protocol)
+static int add_rule(struct batch *batch, enum chain chain, unsigned int map)
 {
-	struct nftnl_rule *rule = layout_rule(chain, protocol, SET_ID(protocol), false);
+	struct nftnl_rule *rule = layout_rule(chain, map, true, false);
 	struct nlmsghdr *nlh;
 	char what[96];
 	int r;
@@ -103,7 +97,7 @@ static int add_rule(struct batch *batch, enum chain chain, enum protocol protoco
 	if (!rule)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "%s rule of chain %s (fib, meta, payload, lookup, dynset, redir)",
-		 protocol_name(protocol), chain_name(chain));
+		 map_name(map), chain_name(chain));
 	r = batch_add_message(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, &nlh);
 	if (r < 0) {
 		nftnl_rule_free(rule);
@@ -114,33 +108,55 @@ static int add_rule(struct batch *batch, enum chain chain, enum protocol protoco
 	return batch_commit_message(batch);
 }
 
-/* Adds or deletes elements of one map, ELEMENTS_PER_MESSAGE at a time.
- * redirects holds count redirects, all of one protocol. */
-static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t type, enum protocol protocol,
+/* The first of redirects[from..count) in map, or count. */
+static size_t next_of_map(const struct redirect *redirects, size_t count, size_t from, unsigned int map)
+{
+	while (from < count && redirect_map(&redirects[from]) != map)
+		from++;
+	return from;
+}
+
+/* Adds or deletes the elements of one map among redirects (count of
+ * them, all of its protocol), a message's worth at a time. */
+static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t type, unsigned int map,
 			const struct redirect *redirects, size_t count)
 {
-	for (size_t start = 0; start < count; start += ELEMENTS_PER_MESSAGE) {
-		size_t end = start + ELEMENTS_PER_MESSAGE < count ? start + ELEMENTS_PER_MESSAGE : count;
+	size_t per_message = map < PROTOCOL_COUNT ? ELEMENTS_PER_MESSAGE : SCOPED_ELEMENTS_PER_MESSAGE;
+	size_t next = next_of_map(redirects, count, 0, map);
+
+	while (next < count) {
 		struct nftnl_set *set = nftnl_set_alloc();
+		const struct redirect *first = NULL, *last = NULL;
 		struct nlmsghdr *nlh;
+		size_t taken = 0;
 		char what[96];
 		int r;
 
 		if (!set)
 			return -ENOMEM;
 		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-		nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(protocol));
-		nftnl_set_set_u32(set, NFTNL_SET_ID, SET_ID(protocol));
-		for (size_t i = start; i < end; i++) {
-			struct nftnl_set_elem *element = nftnl_set_elem_alloc();
-			uint16_t port = htons(redirects[i].port), target = htons(redirects[i].target);
+		nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(map));
+		nftnl_set_set_u32(set, NFTNL_SET_ID, LAYOUT_MAP_ID(map));
+		for (; next < count && taken < per_message; next = next_of_map(redirects, count, next + 1, map)) {
+			const struct redirect *redirect = &redirects[next];
+			struct nftnl_set_elem *element;
+			uint16_t target = htons(redirect->target);
+			uint8_t key[LAYOUT_KEY_MAX];
+			uint32_t key_length;
+			bool message_ends = taken + 1 == per_message ||
+					    next_of_map(redirects, count, next + 1, map) == count;
 
+			if (layout_key(redirect, key, &key_length) < 0) {
+				nftnl_set_free(set);
+				return -EINVAL;
+			}
+			element = nftnl_set_elem_alloc();
 			if (!element) {
 				nftnl_set_free(set);
 				return -ENOMEM;
 			}
-			nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
-			if (type == NFT_MSG_NEWSETELEM && i + 1 == end && fault_injected("bad-element")) {
+			nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, key_length);
+			if (type == NFT_MSG_NEWSETELEM && message_ends && fault_injected("bad-element")) {
 				/* Data the map's type cannot hold: the kernel refuses
 				 * this message in the middle of the batch. */
 				const uint32_t wide = target;
@@ -150,10 +166,13 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 				nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &target, sizeof(target));
 			}
 			nftnl_set_elem_add(set, element);
+			if (!first)
+				first = redirect;
+			last = redirect;
+			taken++;
 		}
-		snprintf(what, sizeof(what), "map %s (%s elements %u to %u)", map_name(protocol),
-			 type == NFT_MSG_NEWSETELEM ? "adding" : "deleting", redirects[start].port,
-			 redirects[end - 1].port);
+		snprintf(what, sizeof(what), "map %s (%s elements %u to %u)", map_name(map),
+			 type == NFT_MSG_NEWSETELEM ? "adding" : "deleting", first->port, last->port);
 		r = batch_add_message(batch, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what, &nlh);
 		if (r < 0) {
 			nftnl_set_free(set);
@@ -172,8 +191,8 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
  * nft writes them (kernel_owners.c). what names them in errors. */
 static int add_gate_set(struct batch *batch, bool owners, enum protocol protocol, uint16_t type, uint16_t flags)
 {
-	struct nftnl_set *set = owners ? layout_owner_set(protocol, OWNER_SET_ID(protocol))
-				       : layout_owned_set(protocol, OWNED_SET_ID(protocol));
+	struct nftnl_set *set = owners ? layout_owner_set(protocol, LAYOUT_OWNER_SET_ID(protocol))
+				       : layout_owned_set(protocol, LAYOUT_OWNED_SET_ID(protocol));
 	struct nlmsghdr *nlh;
 	char what[64];
 	int r;
@@ -255,7 +274,7 @@ static int add_owner_check_rules(struct batch *batch, level_set levels)
 		for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 			snprintf(what, sizeof(what), "%s rule of chain " OWNER_CHECK_CHAIN_NAME " for level %u (socket cgroupv2)",
 				 protocol_name((enum protocol)i), level);
-			r = add_gate_rule(batch, layout_owner_rule((enum protocol)i, level, OWNER_SET_ID(i), false),
+			r = add_gate_rule(batch, layout_owner_rule((enum protocol)i, level, LAYOUT_OWNER_SET_ID(i), false),
 					  NFT_MSG_NEWRULE, what);
 		}
 	}
@@ -275,7 +294,7 @@ static int add_gate_rules(struct batch *batch)
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		snprintf(what, sizeof(what), "%s rule of chain " INPUT_CHAIN_NAME " (ct, meta, lookup, jump)",
 			 protocol_name((enum protocol)i));
-		r = add_gate_rule(batch, layout_gate_rule((enum protocol)i, OWNED_SET_ID(i), false), NFT_MSG_NEWRULE,
+		r = add_gate_rule(batch, layout_gate_rule((enum protocol)i, LAYOUT_OWNED_SET_ID(i), false), NFT_MSG_NEWRULE,
 				  what);
 	}
 	return r;
@@ -298,7 +317,7 @@ static int add_gate_elements(struct kernel *kernel, struct batch *batch, uint16_
 			return -ENOMEM;
 		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
 		nftnl_set_set_str(set, NFTNL_SET_NAME, name);
-		nftnl_set_set_u32(set, NFTNL_SET_ID, owners ? OWNER_SET_ID(protocol) : OWNED_SET_ID(protocol));
+		nftnl_set_set_u32(set, NFTNL_SET_ID, owners ? LAYOUT_OWNER_SET_ID(protocol) : LAYOUT_OWNED_SET_ID(protocol));
 		for (size_t i = start; i < end; i++) {
 			struct nftnl_set_elem *element;
 			char text[OWNER_TEXT_MAX + 1];
@@ -444,11 +463,17 @@ static size_t estimate_size(const struct plan *plan)
 			  plan->owner_addition_count + plan->desired_owner_element_count;
 	size_t owned = plan->owned_deletion_count + plan->owned_addition_count + plan->desired_owned_count;
 
-	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		elements += plan->created_map_elements[i].count;
-	/* The gate's rules: two a level, at most every level. */
-	return elements * BYTES_PER_ELEMENT + owned * BYTES_PER_OWNED_ELEMENT +
-	       (32 + 2 * (CGROUP_MAX_LEVEL + 1)) * BYTES_PER_OBJECT;
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		const struct redirect_span *span = &plan->created_map_elements[i];
+
+		for (size_t j = 0; j < span->count; j++)
+			elements += redirect_map(&span->redirects[j]) == i;
+	}
+	/* A scoped element's key is up to 24 bytes: twice the room for
+	 * every element changed or created. The gate's rules: two a level,
+	 * at most every level; the NAT chains' rules, ten each. */
+	return elements * 2 * BYTES_PER_ELEMENT + owned * BYTES_PER_OWNED_ELEMENT +
+	       (32 + 2 * (CGROUP_MAX_LEVEL + 1) + 2 * MAP_COUNT) * BYTES_PER_OBJECT;
 }
 
 /* The order the kernel needs: what is deleted goes first (rules before
@@ -469,17 +494,18 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 		if (plan->delete_chain[i] && !plan->delete_table)
 			r = add_chain(batch, (enum chain)i, NFT_MSG_DELCHAIN, 0);
 	}
-	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+	for (unsigned int i = 0; r >= 0 && i < MAP_COUNT; i++) {
 		if (plan->delete_map[i] && !plan->delete_table)
-			r = add_set(batch, (enum protocol)i, false, NFT_MSG_DELSET, 0);
-		if (r >= 0 && plan->delete_count_set[i] && !plan->delete_table)
-			r = add_set(batch, (enum protocol)i, true, NFT_MSG_DELSET, 0);
+			r = add_set(batch, i, false, NFT_MSG_DELSET, 0);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		span = redirects_of_protocol(plan->deletions, plan->deletion_count, (enum protocol)i);
+		if (plan->delete_count_set[i] && !plan->delete_table)
+			r = add_set(batch, (unsigned int)i, true, NFT_MSG_DELSET, 0);
+	}
+	for (unsigned int i = 0; r >= 0 && i < MAP_COUNT; i++) {
+		span = redirects_of_protocol(plan->deletions, plan->deletion_count, map_protocol(i));
 		if (span.count)
-			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, (enum protocol)i, span.redirects,
-					 span.count);
+			r = add_elements(kernel, batch, NFT_MSG_DELSETELEM, i, span.redirects, span.count);
 	}
 	if (r >= 0)
 		r = delete_gate(kernel, batch, plan);
@@ -487,32 +513,34 @@ static int build_batch(struct kernel *kernel, struct batch *batch, const struct 
 		r = add_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE,
 			      plan->record_original_port_start ? &plan->original_port_start : NULL,
 			      table_id, plan->table_flags);
-	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+	for (unsigned int i = 0; r >= 0 && i < MAP_COUNT; i++) {
 		if (plan->create_map[i])
-			r = add_set(batch, (enum protocol)i, false, NFT_MSG_NEWSET, NLM_F_CREATE);
+			r = add_set(batch, i, false, NFT_MSG_NEWSET, NLM_F_CREATE);
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		if (plan->create_count_set[i])
-			r = add_set(batch, (enum protocol)i, true, NFT_MSG_NEWSET, NLM_F_CREATE);
+			r = add_set(batch, (unsigned int)i, true, NFT_MSG_NEWSET, NLM_F_CREATE);
 	}
 	for (int i = 0; r >= 0 && i < CHAIN_COUNT; i++) {
+		unsigned int maps[MAP_COUNT];
+		size_t count;
+
 		if (!plan->create_chain[i])
 			continue;
 		r = add_chain(batch, (enum chain)i, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-		for (int j = 0; r >= 0 && j < PROTOCOL_COUNT; j++)
-			r = add_rule(batch, (enum chain)i, (enum protocol)j);
+		count = chain_rule_maps((enum chain)i, plan->map_in_use, maps);
+		for (size_t j = 0; r >= 0 && j < count; j++)
+			r = add_rule(batch, (enum chain)i, maps[j]);
 	}
-	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
+	for (unsigned int i = 0; r >= 0 && i < MAP_COUNT; i++) {
 		span = plan->created_map_elements[i];
 		if (span.count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
-					 span.count);
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, i, span.redirects, span.count);
 	}
-	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
-		span = redirects_of_protocol(plan->additions, plan->addition_count, (enum protocol)i);
+	for (unsigned int i = 0; r >= 0 && i < MAP_COUNT; i++) {
+		span = redirects_of_protocol(plan->additions, plan->addition_count, map_protocol(i));
 		if (span.count)
-			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, (enum protocol)i, span.redirects,
-					 span.count);
+			r = add_elements(kernel, batch, NFT_MSG_NEWSETELEM, i, span.redirects, span.count);
 	}
 	if (r >= 0)
 		r = create_gate(kernel, batch, plan);

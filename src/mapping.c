@@ -1,4 +1,5 @@
 /* The desired-state model and its one destructor. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,13 +183,54 @@ int mapping_add_redirect(struct mapping *mapping, const struct redirect *redirec
 	return 0;
 }
 
+/* Unscoped first, then family, interface and address scopes; within a
+ * kind by name (interfaces), family, then address bytes. */
+int scope_compare(const struct scope *a, const struct scope *b)
+{
+	int order;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	/* An interface's families together, after each other. */
+	if (a->kind == SCOPE_IIF) {
+		order = strncmp(a->iif, b->iif, sizeof(a->iif));
+		if (order)
+			return order < 0 ? -1 : 1;
+	}
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	order = a->kind == SCOPE_ON ? memcmp(a->address, b->address, sizeof(a->address)) : 0;
+	return order < 0 ? -1 : order > 0;
+}
+
+void scope_text(const struct scope *scope, char buffer[SCOPE_TEXT_MAX])
+{
+	char address[INET6_ADDRSTRLEN] = "?";
+	const char *family = scope->family == 4 ? " ipv4" : scope->family == 6 ? " ipv6" : "";
+
+	switch (scope->kind) {
+	case SCOPE_ON:
+		inet_ntop(scope->family == 4 ? AF_INET : AF_INET6, scope->address, address, sizeof(address));
+		snprintf(buffer, SCOPE_TEXT_MAX, " on %s", address);
+		break;
+	case SCOPE_IIF:
+		snprintf(buffer, SCOPE_TEXT_MAX, " iif %.*s%s", SCOPE_IFNAME_SIZE - 1, scope->iif, family);
+		break;
+	case SCOPE_FAMILY:
+		snprintf(buffer, SCOPE_TEXT_MAX, "%s", family);
+		break;
+	default:
+		buffer[0] = '\0';
+	}
+}
+
 int redirect_compare(const struct redirect *a, const struct redirect *b)
 {
 	if (a->protocol != b->protocol)
 		return a->protocol < b->protocol ? -1 : 1;
 	if (a->port != b->port)
 		return a->port < b->port ? -1 : 1;
-	return 0;
+	return scope_compare(&a->scope, &b->scope);
 }
 
 struct location redirect_port_location(const struct redirect *redirect)
@@ -284,5 +326,163 @@ const struct redirect *mapping_find(const struct mapping *mapping, enum protocol
 		else
 			high = middle;
 	}
+	return NULL;
+}
+
+const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port)
+{
+	struct redirect key = *like;
+	size_t low = 0, high = mapping->redirect_count;
+
+	key.port = port;
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+		int order = redirect_compare(&mapping->redirects[middle], &key);
+
+		if (order == 0)
+			return &mapping->redirects[middle];
+		if (order < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return NULL;
+}
+
+static bool is_any_family_interface(const struct redirect *redirect)
+{
+	return redirect->scope.kind == SCOPE_IIF && redirect->scope.family == 0;
+}
+
+int mapping_kernel_form(const struct mapping *mapping, struct mapping **ret_form)
+{
+	struct mapping *form;
+	size_t count = 0;
+	int r;
+
+	*ret_form = NULL;
+	for (size_t i = 0; i < mapping->redirect_count; i++)
+		count += is_any_family_interface(&mapping->redirects[i]);
+	if (!count)
+		return 0;
+	form = mapping_new();
+	if (!form)
+		return -ENOMEM;
+	form->has_unprivileged_port_start = mapping->has_unprivileged_port_start;
+	form->unprivileged_port_start = mapping->unprivileged_port_start;
+	form->unprivileged_port_start_location = mapping->unprivileged_port_start_location;
+	r = mapping_reserve(form, mapping->redirect_count + count);
+	for (size_t i = 0; r >= 0 && i < mapping->redirect_count; i++) {
+		struct redirect redirect = mapping->redirects[i];
+
+		if (!is_any_family_interface(&redirect)) {
+			r = mapping_add_redirect(form, &redirect);
+			continue;
+		}
+		/* One of the family's own, if the mapping has it, is more
+		 * specific and takes that family. */
+		for (uint8_t family = 4; r >= 0 && family <= 6; family += 2) {
+			redirect.scope.family = family;
+			if (!mapping_find_like(mapping, &redirect, redirect.port))
+				r = mapping_add_redirect(form, &redirect);
+		}
+	}
+	if (r < 0) {
+		mapping_free(form);
+		return r;
+	}
+	mapping_sort(form);
+	*ret_form = form;
+	return 0;
+}
+
+/* Whether a and b are one interface scope's two families, alike in all
+ * else. */
+static bool family_pair(const struct mapping *mapping, const struct redirect *a, const struct redirect *b)
+{
+	struct redirect both = *a;
+
+	/* A file may have the family-less one beside its halves. */
+	both.scope.family = 0;
+	return !mapping_find_like(mapping, &both, both.port) && a->scope.kind == SCOPE_IIF && b->scope.kind == SCOPE_IIF && a->scope.family == 4 &&
+	       b->scope.family == 6 && a->protocol == b->protocol && a->port == b->port && a->target == b->target &&
+	       !strncmp(a->scope.iif, b->scope.iif, sizeof(a->scope.iif)) && owner_equal(a->owner, b->owner);
+}
+
+int mapping_joined_form(const struct mapping *mapping, struct mapping **ret_form)
+{
+	struct mapping *form;
+	size_t pairs = 0;
+	int r = 0;
+
+	*ret_form = NULL;
+	for (size_t i = 0; i < mapping->redirect_count; i++) {
+		struct redirect other = mapping->redirects[i];
+		const struct redirect *found;
+
+		if (other.scope.kind != SCOPE_IIF || other.scope.family != 4)
+			continue;
+		other.scope.family = 6;
+		found = mapping_find_like(mapping, &other, other.port);
+		pairs += found && family_pair(mapping, &mapping->redirects[i], found);
+	}
+	if (!pairs)
+		return 0;
+	form = mapping_new();
+	if (!form)
+		return -ENOMEM;
+	form->has_unprivileged_port_start = mapping->has_unprivileged_port_start;
+	form->unprivileged_port_start = mapping->unprivileged_port_start;
+	form->unprivileged_port_start_location = mapping->unprivileged_port_start_location;
+	r = mapping_reserve(form, mapping->redirect_count);
+	for (size_t i = 0; r >= 0 && i < mapping->redirect_count; i++) {
+		struct redirect redirect = mapping->redirects[i], other = redirect;
+		const struct redirect *found;
+
+		if (redirect.scope.kind == SCOPE_IIF && redirect.scope.family != 0) {
+			other.scope.family = (uint8_t)(redirect.scope.family == 4 ? 6 : 4);
+			found = mapping_find_like(mapping, &other, other.port);
+			if (found && (redirect.scope.family == 4 ? family_pair(mapping, &redirect, found) : family_pair(mapping, found, &redirect))) {
+				/* The pair's ipv6 half goes with its ipv4 half. */
+				if (redirect.scope.family == 6)
+					continue;
+				redirect.scope.family = 0;
+			}
+		}
+		r = mapping_add_redirect(form, &redirect);
+	}
+	if (r < 0) {
+		mapping_free(form);
+		return r;
+	}
+	mapping_sort(form);
+	*ret_form = form;
+	return 0;
+}
+
+size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+{
+	const struct redirect key = { .protocol = protocol, .port = port };
+	size_t low = 0, high = mapping->redirect_count;
+
+	/* The unscoped key sorts first among the port's. */
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (redirect_compare(&mapping->redirects[middle], &key) < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+const struct redirect *mapping_find_port(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+{
+	size_t at = mapping_first_of_port(mapping, protocol, port);
+
+	if (at < mapping->redirect_count && mapping->redirects[at].protocol == protocol &&
+	    mapping->redirects[at].port == port)
+		return &mapping->redirects[at];
 	return NULL;
 }

@@ -48,7 +48,42 @@ struct owner {
 #define OWNER_TEXT_MAX 128
 #define OWNER_CGROUP_PREFIX "cgroup "
 
-/* 40 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the
+/* Which traffic to a port a redirect takes, from the least specific to
+ * the most: a packet is redirected by the most specific one for its
+ * protocol and port. */
+enum scope_kind {
+	SCOPE_NONE,
+	/* "ipv4" or "ipv6" alone. */
+	SCOPE_FAMILY,
+	/* "iif NAME": arriving on that interface (remote clients only). */
+	SCOPE_IIF,
+	/* "on ADDRESS": addressed to that address of this host. */
+	SCOPE_ON,
+};
+
+/* The longest interface name and its NUL (the kernel's IFNAMSIZ). */
+#define SCOPE_IFNAME_SIZE 16
+
+/* 18 bytes, kept in struct redirect itself: scopes are few, but the
+ * planner compares them for every redirect. */
+struct scope {
+	uint8_t kind;
+	/* 0 (both), 4 or 6; an address's own family for SCOPE_ON. */
+	uint8_t family;
+	union {
+		/* SCOPE_ON: 4 bytes (IPv4) or 16, in network order, zero
+		 * padded. */
+		uint8_t address[16];
+		/* SCOPE_IIF: NUL-padded, at most 15 characters. */
+		char iif[SCOPE_IFNAME_SIZE];
+	};
+};
+
+/* The longest text scope_text() writes: " on " and an IPv6 address, or
+ * " iif " NAME " ipv6", and a NUL. */
+#define SCOPE_TEXT_MAX 64
+
+/* 56 bytes: a mapping can hold all 2 x 65,535 redirects, twice when the
  * kernel's copy is compared, so the token positions are kept as columns of
  * the directive's line (lines are at most a few KiB long). */
 struct redirect {
@@ -57,6 +92,9 @@ struct redirect {
 	uint16_t target;
 	uint16_t port_column;
 	uint16_t target_column;
+	/* Where the scope's first clause is (0: unscoped, or the kernel's). */
+	uint16_t scope_column;
+	struct scope scope;
 	/* The `redirect` keyword; the file is NULL for the kernel's. */
 	struct location location;
 	/* NULL: anyone who binds the target receives the traffic. */
@@ -114,7 +152,13 @@ bool owner_equal(const struct owner *a, const struct owner *b);
 /* Room for capacity redirects in all, when their number is known. */
 int mapping_reserve(struct mapping *mapping, size_t capacity);
 
-/* Sorts redirects by (protocol, port), the canonical order of the normalized
+/* The scope as clauses write it, with a leading space: " on 198.51.100.7",
+ * " iif eth1 ipv6", " ipv4", or "" for none. Interface names are written
+ * as they are: the caller escapes them for a terminal. */
+void scope_text(const struct scope *scope, char buffer[SCOPE_TEXT_MAX]);
+int scope_compare(const struct scope *a, const struct scope *b);
+
+/* Sorts redirects by (protocol, port, scope), the canonical order of the normalized
  * form, of the kernel maps and of the planner's merge. Stable, so that of two
  * duplicates the first declared stays first. */
 void mapping_sort(struct mapping *mapping);
@@ -123,7 +167,27 @@ int redirect_compare(const struct redirect *a, const struct redirect *b);
 struct location redirect_port_location(const struct redirect *redirect);
 struct location redirect_target_location(const struct redirect *redirect);
 
-/* Binary search in a sorted mapping. */
+/* Binary search in a sorted mapping, for the unscoped redirect. */
 const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The index of the first redirect of protocol and port in any scope (or
+ * where it would be); the others follow it. */
+size_t mapping_first_of_port(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The first redirect of protocol and port in any scope, or NULL: what
+ * the owner gate, which works per port, looks at. */
+const struct redirect *mapping_find_port(const struct mapping *mapping, enum protocol protocol, uint16_t port);
+/* The redirect of the same protocol and scope as like, for port. */
+const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port);
+
+/* The kernel's form of a mapping: an interface scope without a family is
+ * held once for each family (where the mapping has no redirect of that
+ * family's own for the same interface and port, which is more specific).
+ * *ret_form is NULL when it is the mapping itself, else a new mapping,
+ * sorted, whose owners are the mapping's (it must outlive the form).
+ * Returns 0 or -ENOMEM. */
+int mapping_kernel_form(const struct mapping *mapping, struct mapping **ret_form);
+/* The inverse, for printing: an interface scope's ipv4 and ipv6 halves
+ * with the same target and owner are one redirect without a family
+ * again. NULL when there are none, as above. */
+int mapping_joined_form(const struct mapping *mapping, struct mapping **ret_form);
 
 #endif

@@ -1,6 +1,9 @@
 /* The steps several commands share (operations.h): loading the mapping,
  * opening and reading the kernel, the lock, the holder of the table. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cache.h"
@@ -13,6 +16,7 @@
 #include "runtime_directory.h"
 #include "state.h"
 #include "sysctl.h"
+#include "util.h"
 
 /* Validation needs the namespace's sysctls even when the mapping declares
  * its own unprivileged_port_start (the kernel bounds it by the local port
@@ -96,6 +100,93 @@ int command_load_mapping(const struct options *options, bool changing, struct ma
 	}
 	*ret_mapping = mapping;
 	return 0;
+}
+
+static bool same_place(const struct scope *a, const struct scope *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == SCOPE_ON)
+		return a->family == b->family && !memcmp(a->address, b->address, sizeof(a->address));
+	return !strncmp(a->iif, b->iif, sizeof(a->iif));
+}
+
+static bool host_has_address(const struct ifaddrs *addresses, const struct scope *scope)
+{
+	for (const struct ifaddrs *entry = addresses; entry; entry = entry->ifa_next) {
+		const struct sockaddr *address = entry->ifa_addr;
+
+		if (!address)
+			continue;
+		if (scope->family == 4 && address->sa_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)(const void *)address)->sin_addr, scope->address, 4))
+			return true;
+		if (scope->family == 6 && address->sa_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)(const void *)address)->sin6_addr, scope->address, 16))
+			return true;
+	}
+	return false;
+}
+
+int command_warn_absent_scopes(const struct options *options, const struct mapping *mapping)
+{
+	struct ifaddrs *addresses = NULL;
+	struct diagnostics diagnostics;
+	const struct scope **seen = NULL;
+	size_t seen_count = 0, seen_capacity = 0;
+	int r = 0;
+
+	if (options->quiet)
+		return 0;
+	diagnostics_init(&diagnostics);
+	for (size_t i = 0; r >= 0 && i < mapping->redirect_count; i++) {
+		const struct redirect *redirect = &mapping->redirects[i];
+		const struct scope *scope = &redirect->scope;
+		struct location location = redirect->location;
+		char text[SCOPE_TEXT_MAX], name[SCOPE_IFNAME_SIZE];
+		bool known = false;
+
+		if (scope->kind != SCOPE_ON && scope->kind != SCOPE_IIF)
+			continue;
+		for (size_t j = 0; j < seen_count && !known; j++)
+			known = same_place(seen[j], scope);
+		if (known)
+			continue;
+		r = ARRAY_GROW_ONE(seen, seen_count, seen_capacity, 8);
+		if (r < 0)
+			break;
+		seen[seen_count++] = scope;
+		location.column = redirect->scope_column;
+		if (scope->kind == SCOPE_IIF) {
+			memcpy(name, scope->iif, sizeof(name));
+			name[sizeof(name) - 1] = '\0';
+			if (if_nametoindex(name))
+				continue;
+			r = diagnostics_add(&diagnostics, SEVERITY_WARNING, &location,
+					    "interface %s does not exist now; its redirects apply once it does", name);
+			continue;
+		}
+		/* Addresses come and go (DHCP, a VPN): absent is no error. */
+		if (!addresses && getifaddrs(&addresses) < 0) {
+			addresses = NULL;
+			break;
+		}
+		if (host_has_address(addresses, scope))
+			continue;
+		scope_text(scope, text);
+		r = diagnostics_add(&diagnostics, SEVERITY_WARNING, &location,
+				    "%s is not an address of this host now; its redirects apply once it is", text + 4);
+	}
+	if (r >= 0 && diagnostics.count) {
+		/* The excerpts, as for the mapping's own warnings. */
+		config_read_sources(&diagnostics);
+		output_diagnostics(&diagnostics, options->quiet);
+	}
+	diagnostics_clear(&diagnostics);
+	free(seen);
+	if (addresses)
+		freeifaddrs(addresses);
+	return r;
 }
 
 /* "tcp 80 refuses connections", "tcp 80, tcp 443 and udp 443 refuse

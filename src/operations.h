@@ -36,6 +36,11 @@ int command_load_mapping_into(const struct options *options, bool changing, stru
 int command_resolve_owners(const struct options *options, const struct mapping *mapping, bool changing,
 			   struct cgroup_resolution **ret_groups);
 
+/* Warns (unless quiet) of each address an 'on' scope names that the host
+ * does not have now, and each interface an 'iif' scope names that does
+ * not exist: accepted, as both come and go. Returns 0 or -ENOMEM. */
+int command_warn_absent_scopes(const struct options *options, const struct mapping *mapping);
+
 /* Opens the kernel, with the cache of the maps' elements (cache.h). */
 int command_open_kernel(struct kernel **ret_kernel, struct kernel_error *error);
 

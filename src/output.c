@@ -1,5 +1,6 @@
 /* The output module (output.h): every line portredir prints, on stdout and
  * stderr, as text or JSON. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -337,18 +338,102 @@ static void print_owner_json(FILE *stream, const struct owner *owner)
 	output_json_string(stream, text);
 }
 
-void output_mapping_to(FILE *stream, const struct mapping *mapping)
+/* " on ADDRESS", " iif NAME ipv6", " ipv4" or nothing. */
+static void print_scope_clauses(FILE *stream, const struct scope *scope)
 {
+	char text[SCOPE_TEXT_MAX];
+
+	scope_text(scope, text);
+	escape_write(stream, text, strlen(text));
+}
+
+/* "on", "iif" and "family" of a redirect's JSON object: each null where
+ * the scope has none; "family" is also an address's own. */
+static void print_scope_json(FILE *stream, const struct scope *scope)
+{
+	char address[INET6_ADDRSTRLEN];
+	char iif[SCOPE_IFNAME_SIZE];
+
+	fputs(",\"on\":", stream);
+	if (scope->kind == SCOPE_ON) {
+		inet_ntop(scope->family == 4 ? AF_INET : AF_INET6, scope->address, address, sizeof(address));
+		output_json_string(stream, address);
+	} else {
+		fputs("null", stream);
+	}
+	fputs(",\"iif\":", stream);
+	if (scope->kind == SCOPE_IIF) {
+		memcpy(iif, scope->iif, sizeof(iif));
+		iif[sizeof(iif) - 1] = '\0';
+		output_json_string(stream, iif);
+	} else {
+		fputs("null", stream);
+	}
+	fputs(",\"family\":", stream);
+	fputs(scope->family == 4 ? "\"ipv4\"" : scope->family == 6 ? "\"ipv6\"" : "null", stream);
+}
+
+/* The redirect after last in a run that starts at first: the next port
+ * with the same protocol, scope and owner, and a target one further on
+ * (pairwise) or the same (a range to one target), as the second member
+ * decided. NULL where the run ends. */
+static const struct redirect *run_next(const struct mapping *mapping, const struct redirect *first,
+				       const struct redirect *last, const bool *printed)
+{
+	const struct redirect *next;
+	int step;
+
+	if (last->port == UINT16_MAX)
+		return NULL;
+	next = mapping_find_like(mapping, last, (uint16_t)(last->port + 1));
+	if (!next || printed[next - mapping->redirects] || !owner_equal(next->owner, first->owner))
+		return NULL;
+	step = (int)next->target - (int)last->target;
+	if (step != 0 && step != 1)
+		return NULL;
+	/* From the second member on, the step is the run's. */
+	if (last != first && step != (last->target != first->target))
+		return NULL;
+	return next;
+}
+
+/* The normalized form: runs of ports with the same clauses and
+ * consecutive targets (or one target) are one range line. */
+void output_mapping_to(FILE *stream, const struct mapping *given)
+{
+	struct mapping *joined = NULL;
+	const struct mapping *mapping;
+	bool *printed;
+
+	/* Out of memory: the halves apart are as valid, only longer. */
+	mapping_joined_form(given, &joined);
+	mapping = joined ? joined : given;
+	printed = mapping->redirect_count ? calloc(mapping->redirect_count, sizeof(*printed)) : NULL;
+
 	if (mapping->has_unprivileged_port_start)
 		fprintf(stream, "unprivileged_port_start %u\n", mapping->unprivileged_port_start);
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
-		const struct redirect *redirect = &mapping->redirects[i];
+		const struct redirect *first = &mapping->redirects[i], *last = first, *next;
 
-		fprintf(stream, "redirect %s %u to %u", protocol_name(redirect->protocol), redirect->port,
-			redirect->target);
-		print_owner_clause(stream, redirect->owner);
+		if (printed && printed[i])
+			continue;
+		/* Out of memory: one line per port is as valid, only longer. */
+		while (printed && (next = run_next(mapping, first, last, printed))) {
+			printed[next - mapping->redirects] = true;
+			last = next;
+		}
+		fprintf(stream, "redirect %s %u", protocol_name(first->protocol), first->port);
+		if (last != first)
+			fprintf(stream, "-%u", last->port);
+		fprintf(stream, " to %u", first->target);
+		if (last->target != first->target)
+			fprintf(stream, "-%u", last->target);
+		print_scope_clauses(stream, &first->scope);
+		print_owner_clause(stream, first->owner);
 		fputc('\n', stream);
 	}
+	free(printed);
+	mapping_free(joined);
 }
 
 static void print_mapping_members_json(FILE *stream, const struct mapping *mapping)
@@ -365,6 +450,7 @@ static void print_mapping_members_json(FILE *stream, const struct mapping *mappi
 		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", i ? "," : "",
 			protocol_name(redirect->protocol), redirect->port, redirect->target);
 		print_owner_json(stream, redirect->owner);
+		print_scope_json(stream, &redirect->scope);
 		fputc('}', stream);
 	}
 	fputc(']', stream);
@@ -446,6 +532,7 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
+		print_scope_clauses(stream, &change->scope);
 		print_owner_clause(stream, change_owner(list, change));
 		break;
 	case CHANGE_PORT_START_REMOVED:
@@ -478,6 +565,7 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":",
 			change_op(change), protocol_name((enum protocol)change->protocol), change->port, change->target);
 		print_owner_json(stream, change_owner(list, change));
+		print_scope_json(stream, &change->scope);
 		fputc('}', stream);
 		break;
 	case CHANGE_PORT_START_REMOVED:

@@ -78,6 +78,7 @@ static int add_redirect_change(struct plan_builder *builder, enum change_kind ki
 		.protocol = (uint8_t)redirect->protocol,
 		.port = redirect->port,
 		.target = redirect->target,
+		.scope = redirect->scope,
 	};
 	int r;
 
@@ -101,8 +102,10 @@ static int plan_whole_table(struct plan_builder *builder, const struct table_sta
 
 	plan->delete_table = current->table_exists;
 	plan->create_table = true;
+	for (unsigned int i = 0; i < MAP_COUNT; i++)
+		plan->create_map[i] = plan->map_in_use[i];
 	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		plan->create_map[i] = plan->create_count_set[i] = true;
+		plan->create_count_set[i] = true;
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		plan->create_chain[i] = true;
 	return plan_add_structure(builder, "table " TABLE_FAMILY_NAME " " TABLE_NAME,
@@ -133,28 +136,55 @@ static int plan_table(struct plan_builder *builder, const struct plan_input *inp
 	return 0;
 }
 
+/* A scoped map comes when the first redirect needs it and goes with the
+ * last; the chains then get their rules anew. */
+static int plan_map(struct plan_builder *builder, const struct table_state *current, unsigned int map,
+		    bool *ret_rules_change)
+{
+	const struct object_state *state = &current->maps[map];
+	struct plan *plan = builder->plan;
+	bool wanted = plan->map_in_use[map];
+	const char *action, *reason;
+	char object[48];
+
+	if (state->status == OBJECT_OK && wanted)
+		return 0;
+	if (state->status == OBJECT_MISSING && !wanted)
+		return 0;
+	plan->delete_map[map] = state->status != OBJECT_MISSING;
+	plan->create_map[map] = wanted;
+	if (!wanted) {
+		action = "deleted";
+		reason = "no redirect uses it";
+	} else if (state->status == OBJECT_MISSING) {
+		action = "created";
+		reason = map < PROTOCOL_COUNT ? "missing" : "a redirect uses it";
+	} else {
+		action = "recreated";
+		reason = state->reason;
+	}
+	*ret_rules_change = true;
+	snprintf(object, sizeof(object), "map %s", map_name(map));
+	return plan_add_structure(builder, object, action, reason);
+}
+
 static int plan_structure(struct plan_builder *builder, const struct plan_input *input)
 {
 	const struct table_state *current = input->current;
 	struct plan *plan = builder->plan;
-	const char *recreated = NULL;
+	bool map_recreated = false, scopes_change = false, set_recreated = false;
 	int r;
 
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		const struct object_state *map = &current->maps[i];
-		char object[32];
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		bool changes = false;
 
-		if (map->status == OBJECT_OK)
-			continue;
-		plan->delete_map[i] = map->status == OBJECT_ALTERED;
-		plan->create_map[i] = true;
-		if (plan->delete_map[i] && !recreated)
-			recreated = "its rules use a recreated map";
-		snprintf(object, sizeof(object), "map %s", map_name((enum protocol)i));
-		r = plan_add_structure(builder, object, map->status == OBJECT_MISSING ? "created" : "recreated",
-				  map->status == OBJECT_MISSING ? "missing" : map->reason);
+		r = plan_map(builder, current, i, &changes);
 		if (r < 0)
 			return r;
+		/* A base map created where it was missing takes the place
+		 * the chains' rules already name. */
+		map_recreated |= changes && plan->delete_map[i];
+		scopes_change |= changes && i >= PROTOCOL_COUNT && plan->delete_map[i] != plan->create_map[i];
 	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		const struct object_state *set = &current->count_sets[i];
@@ -164,8 +194,7 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 			continue;
 		plan->delete_count_set[i] = set->status == OBJECT_ALTERED;
 		plan->create_count_set[i] = true;
-		if (plan->delete_count_set[i] && !recreated)
-			recreated = "its rules use a recreated set";
+		set_recreated |= plan->delete_count_set[i];
 		snprintf(object, sizeof(object), "set %s", count_set_name((enum protocol)i));
 		r = plan_add_structure(builder, object, set->status == OBJECT_MISSING ? "created" : "recreated",
 				       set->status == OBJECT_MISSING ? "missing" : set->reason);
@@ -184,11 +213,15 @@ static int plan_structure(struct plan_builder *builder, const struct plan_input 
 		} else if (chain->status == OBJECT_ALTERED) {
 			plan->delete_chain[i] = plan->create_chain[i] = true;
 			r = plan_add_structure(builder, object, "recreated", chain->reason);
-		} else if (recreated) {
+		} else if (map_recreated || set_recreated || scopes_change) {
 			/* The kernel refuses to delete a set that a rule still
-			 * uses: the rules go first, and come back after. */
+			 * uses: the rules go first, and come back after, one
+			 * for each map in use, in the order of precedence. */
 			plan->delete_chain[i] = plan->create_chain[i] = true;
-			r = plan_add_structure(builder, object, "recreated", recreated);
+			r = plan_add_structure(builder, object, "recreated",
+					       scopes_change  ? "the scopes in use changed" :
+					       map_recreated ? "its rules use a recreated map" :
+							       "its rules use a recreated set");
 		} else {
 			r = 0;
 		}
@@ -209,8 +242,8 @@ static int plan_redirects(struct plan_builder *builder, const struct mapping *de
 		const struct redirect *want = i < desired->redirect_count ? &desired->redirects[i] : NULL;
 		const struct redirect *have = j < current->redirect_count ? &current->redirects[j] : NULL;
 		int order = !want ? 1 : !have ? -1 : redirect_compare(want, have);
-		enum protocol protocol = order < 0 ? want->protocol : have->protocol;
-		bool map_stays = !plan->create_map[protocol];
+		unsigned int map = redirect_map(order < 0 ? want : have);
+		bool map_stays = !plan->create_map[map] && !plan->delete_map[map];
 
 		if (order < 0) {
 			r = add_redirect_change(builder, CHANGE_REDIRECT_ADDED, want, map_stays);
@@ -270,8 +303,8 @@ static bool result_known(const struct plan *plan, const struct table_state *curr
 {
 	bool maps_created = true;
 
-	for (int i = 0; i < PROTOCOL_COUNT; i++)
-		maps_created &= plan->create_map[i];
+	for (unsigned int i = 0; i < MAP_COUNT; i++)
+		maps_created &= plan->create_map[i] || !plan->map_in_use[i];
 	if (maps_created)
 		return true;
 	if (current->table.status != OBJECT_OK)
@@ -302,15 +335,13 @@ struct redirect_span redirects_of_protocol(const struct redirect *redirects, siz
 
 /* What the writer needs besides the operations: the elements of the maps
  * it creates, and what to record after the commit. */
-static void plan_results(struct plan *plan, const struct plan_input *input)
+static void plan_results(struct plan *plan, const struct plan_input *input, const struct mapping *desired)
 {
-	const struct mapping *desired = input->desired;
-
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
 		if (plan->create_map[i])
 			plan->created_map_elements[i] = redirects_of_protocol(desired->redirects,
 									      desired->redirect_count,
-									      (enum protocol)i);
+									      map_protocol(i));
 	}
 	plan->result_known = result_known(plan, input->current);
 	plan->result = plan->result_known ? desired : NULL;
@@ -328,6 +359,18 @@ int plan_build(const struct plan_input *input, struct plan **ret_plan)
 	plan = builder.plan = calloc(1, sizeof(*builder.plan));
 	if (!plan)
 		return -ENOMEM;
+	/* The kernel holds an interface scope once for each family. */
+	r = mapping_kernel_form(desired, &plan->kernel_form);
+	if (r < 0) {
+		free(plan);
+		return r;
+	}
+	if (plan->kernel_form)
+		desired = plan->kernel_form;
+	for (unsigned int i = 0; i < PROTOCOL_COUNT; i++)
+		plan->map_in_use[i] = true;
+	for (size_t i = 0; i < desired->redirect_count; i++)
+		plan->map_in_use[redirect_map(&desired->redirects[i])] = true;
 	plan->table_flags = input->table_flags;
 	/* The first change of the sysctl records what it was, so that flush
 	 * can put it back; a record that exists is kept, never replaced. */
@@ -352,7 +395,7 @@ int plan_build(const struct plan_input *input, struct plan **ret_plan)
 	if (r >= 0)
 		r = plan_gate_contents(&builder, input);
 	if (r >= 0) {
-		plan_results(plan, input);
+		plan_results(plan, input, desired);
 		r = plan_port_start(&builder, input);
 	}
 	if (r < 0) {
@@ -390,8 +433,12 @@ bool plan_changes_kernel_tables(const struct plan *plan)
 		if (plan->create_gate_chain[i] || plan->delete_gate_chain[i])
 			return true;
 	}
+	for (unsigned int i = 0; i < MAP_COUNT; i++) {
+		if (plan->create_map[i] || plan->delete_map[i])
+			return true;
+	}
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		if (plan->create_map[i] || plan->create_count_set[i])
+		if (plan->create_count_set[i])
 			return true;
 	}
 	for (int i = 0; i < CHAIN_COUNT; i++) {
@@ -416,5 +463,6 @@ void plan_free(struct plan *plan)
 	free(plan->desired_owned);
 	free(plan->desired_owner_elements);
 	mapping_free(plan->owner_names);
+	mapping_free(plan->kernel_form);
 	free(plan);
 }

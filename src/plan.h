@@ -57,9 +57,14 @@ struct plan {
 	bool create_table;
 	bool delete_chain[CHAIN_COUNT];
 	bool create_chain[CHAIN_COUNT];
-	bool delete_map[PROTOCOL_COUNT];
-	bool create_map[PROTOCOL_COUNT];
-	/* The count sets go and come with the maps (the rules use both). */
+	bool delete_map[MAP_COUNT];
+	bool create_map[MAP_COUNT];
+	/* The maps the table holds once the batch is committed: the base
+	 * maps, and the scoped maps the desired redirects need. The chains
+	 * created hold one rule for each (chain_rule_maps()). */
+	bool map_in_use[MAP_COUNT];
+	/* The count sets go and come with the base maps (every rule uses
+	 * its protocol's). */
 	bool delete_count_set[PROTOCOL_COUNT];
 	bool create_count_set[PROTOCOL_COUNT];
 
@@ -68,10 +73,11 @@ struct plan {
 	size_t deletion_count;
 	struct redirect *additions;
 	size_t addition_count;
-	/* The elements a created map is filled with: every desired redirect
-	 * of its protocol (borrowed from the input's desired mapping); empty
-	 * for a map that stays. */
-	struct redirect_span created_map_elements[PROTOCOL_COUNT];
+	/* The elements a created map is filled with: the desired redirects
+	 * of its protocol (borrowed from the desired mapping), of which the
+	 * writer takes those of the map (redirect_map()); empty for a map
+	 * that stays. */
+	struct redirect_span created_map_elements[MAP_COUNT];
 
 	/* The owner gate. Its objects are deleted and created again all
 	 * together when any of them is not as the layout says (what is
@@ -106,6 +112,9 @@ struct plan {
 	size_t desired_owner_element_count;
 	/* Copies of the owners the change lines name (change.owner). */
 	struct mapping *owner_names;
+	/* The desired mapping in the kernel's form, when it differs from the
+	 * input's (mapping_kernel_form()): the plan's own. */
+	struct mapping *kernel_form;
 
 	/* The flags of a created table. */
 	uint32_t table_flags;

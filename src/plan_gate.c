@@ -61,7 +61,9 @@ static int desired_gate(struct plan *plan, const struct plan_input *input)
 		const struct redirect *redirect = &desired->redirects[i];
 		const struct owner_groups *groups;
 
-		if (!redirect->owner)
+		/* The port's redirects in other scopes share the owner
+		 * (config_finish()): the gate holds the port once. */
+		if (!redirect->owner || (i && redirect[-1].protocol == redirect->protocol && redirect[-1].port == redirect->port))
 			continue;
 		r = ARRAY_GROW_ONE(plan->desired_owned, plan->desired_owned_count, owned_capacity, 8);
 		if (r < 0)
@@ -325,8 +327,8 @@ static int merge_owner_elements(struct plan_builder *builder, const struct plan_
 		i += order < 0;
 		j += order > 0;
 		/* A port the same owner held before: its group changed. */
-		desired = mapping_find(input->desired, changed->protocol, changed->port);
-		kernel = mapping_find(current->mapping, changed->protocol, changed->port);
+		desired = mapping_find_port(input->desired, changed->protocol, changed->port);
+		kernel = mapping_find_port(current->mapping, changed->protocol, changed->port);
 		if (desired && desired->owner && kernel && owner_equal(desired->owner, kernel->owner))
 			changed_owners[desired->owner->index] = true;
 	}

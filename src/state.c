@@ -7,9 +7,50 @@ const char *chain_name(enum chain chain)
 	return chain == CHAIN_PREROUTING ? "prerouting" : "output";
 }
 
-const char *map_name(enum protocol protocol)
+const char *map_name(unsigned int map)
 {
-	return protocol == PROTOCOL_TCP ? "tcp_redirects" : "udp_redirects";
+	static const char *const names[MAP_COUNT] = {
+		"tcp_redirects", "udp_redirects",
+		"tcp_family_redirects", "udp_family_redirects",
+		"tcp_iif_redirects", "udp_iif_redirects",
+		"tcp_on4_redirects", "udp_on4_redirects",
+		"tcp_on6_redirects", "udp_on6_redirects",
+	};
+
+	return map < MAP_COUNT ? names[map] : "?";
+}
+
+unsigned int redirect_map(const struct redirect *redirect)
+{
+	static const enum map_kind kinds[] = {
+		[SCOPE_NONE] = MAP_PLAIN,
+		[SCOPE_FAMILY] = MAP_FAMILY,
+		[SCOPE_IIF] = MAP_IIF,
+		[SCOPE_ON] = MAP_ON4,
+	};
+	enum map_kind kind = redirect->scope.kind <= SCOPE_ON ? kinds[redirect->scope.kind] : MAP_PLAIN;
+
+	if (kind == MAP_ON4 && redirect->scope.family == 6)
+		kind = MAP_ON6;
+	return map_of(redirect->protocol, kind);
+}
+
+size_t chain_rule_maps(enum chain chain, const bool *in_use, unsigned int *maps)
+{
+	static const enum map_kind order[] = { MAP_ON4, MAP_ON6, MAP_IIF, MAP_FAMILY, MAP_PLAIN };
+	size_t count = 0;
+
+	for (int protocol = 0; protocol < PROTOCOL_COUNT; protocol++) {
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			unsigned int map = map_of((enum protocol)protocol, order[i]);
+
+			if (order[i] == MAP_IIF && chain != CHAIN_PREROUTING)
+				continue;
+			if (order[i] == MAP_PLAIN || in_use[map])
+				maps[count++] = map;
+		}
+	}
+	return count;
 }
 
 const char *gate_chain_name(enum gate_chain chain)

@@ -8,6 +8,12 @@
 #include <stdint.h>
 #include "mapping.h"
 
+enum chain {
+	CHAIN_PREROUTING,
+	CHAIN_OUTPUT,
+	CHAIN_COUNT
+};
+
 #define TABLE_FAMILY_NAME "inet"
 #define TABLE_NAME "portredir"
 
@@ -17,11 +23,50 @@
 #define TABLE_FLAG_OWNER 0x2u
 #define TABLE_FLAG_PERSIST 0x4u
 
-enum chain {
-	CHAIN_PREROUTING,
-	CHAIN_OUTPUT,
-	CHAIN_COUNT
+
+/* The maps of one protocol: the base map of unscoped redirects, and one
+ * per kind of scope, which exists only while a redirect of the file
+ * needs it. A map's index is kind * PROTOCOL_COUNT + protocol, so that
+ * the base maps' indices are their protocols. */
+enum map_kind {
+	/* tcp_redirects: port : target. */
+	MAP_PLAIN,
+	/* tcp_family_redirects: nfproto . port : target ("ipv4", "ipv6"). */
+	MAP_FAMILY,
+	/* tcp_iif_redirects: nfproto . iifname . port : target. */
+	MAP_IIF,
+	/* tcp_on4_redirects: ip daddr . port : target. */
+	MAP_ON4,
+	/* tcp_on6_redirects: ip6 daddr . port : target. */
+	MAP_ON6,
+	MAP_KIND_COUNT
 };
+
+#define MAP_COUNT (MAP_KIND_COUNT * PROTOCOL_COUNT)
+
+static inline unsigned int map_of(enum protocol protocol, enum map_kind kind)
+{
+	return (unsigned int)kind * PROTOCOL_COUNT + (unsigned int)protocol;
+}
+
+static inline enum protocol map_protocol(unsigned int map)
+{
+	return (enum protocol)(map % PROTOCOL_COUNT);
+}
+
+static inline enum map_kind map_kind(unsigned int map)
+{
+	return (enum map_kind)(map / PROTOCOL_COUNT);
+}
+
+/* The map a redirect's element is in. */
+unsigned int redirect_map(const struct redirect *redirect);
+/* The rules of a chain are one per map in use, in the order of
+ * precedence: for each protocol, the address maps, the interface map
+ * (prerouting only: local clients arrive on no interface), the family
+ * map, the base map. Fills maps (MAP_COUNT entries) and returns their
+ * number. in_use[MAP_COUNT]: which maps exist (the base maps always). */
+size_t chain_rule_maps(enum chain chain, const bool *in_use, unsigned int *maps);
 
 enum object_status {
 	OBJECT_MISSING,
@@ -74,7 +119,8 @@ struct table_state {
 	 * table can clear (a foreign chain, set or stateful object), or the
 	 * table itself differs (flags). */
 	struct object_state table;
-	struct object_state maps[PROTOCOL_COUNT];
+	/* A scoped map that is OBJECT_MISSING is only not in use. */
+	struct object_state maps[MAP_COUNT];
 	/* The sets the rules count redirected connections in. */
 	struct object_state count_sets[PROTOCOL_COUNT];
 	struct object_state chains[CHAIN_COUNT];
@@ -116,7 +162,7 @@ struct table_state {
 };
 
 const char *chain_name(enum chain chain);
-const char *map_name(enum protocol protocol);
+const char *map_name(unsigned int map);
 const char *count_set_name(enum protocol protocol);
 
 /* The owner gate (mapping.h's owners): the input chain, the chain it jumps

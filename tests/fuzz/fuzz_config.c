@@ -97,7 +97,7 @@ static char *normalize(const struct mapping *mapping, size_t *ret_length)
 	return text;
 }
 
-static bool same_mapping(const struct mapping *a, const struct mapping *b)
+static bool same_redirects(const struct mapping *a, const struct mapping *b)
 {
 	if (a->has_unprivileged_port_start != b->has_unprivileged_port_start || a->redirect_count != b->redirect_count)
 		return false;
@@ -106,10 +106,26 @@ static bool same_mapping(const struct mapping *a, const struct mapping *b)
 	for (size_t i = 0; i < a->redirect_count; i++) {
 		if (a->redirects[i].protocol != b->redirects[i].protocol || a->redirects[i].port != b->redirects[i].port ||
 		    a->redirects[i].target != b->redirects[i].target ||
+		    scope_compare(&a->redirects[i].scope, &b->redirects[i].scope) ||
 		    !owner_equal(a->redirects[i].owner, b->redirects[i].owner))
 			return false;
 	}
 	return true;
+}
+
+/* The same in the kernel's form: the normalized form writes an interface
+ * scope held for both families as one line without a family. */
+static bool same_mapping(const struct mapping *a, const struct mapping *b)
+{
+	struct mapping *a_form = NULL, *b_form = NULL;
+	bool same;
+
+	require(mapping_kernel_form(a, &a_form) == 0);
+	require(mapping_kernel_form(b, &b_form) == 0);
+	same = same_redirects(a_form ? a_form : a, b_form ? b_form : b);
+	mapping_free(a_form);
+	mapping_free(b_form);
+	return same;
 }
 
 /* A valid mapping's normalized form is valid, means the same, and is a

@@ -133,13 +133,14 @@ static void check_object(const struct object_state *object)
 }
 
 /* The decoded state obeys what the planner relies on: redirects sorted by
- * (protocol, port), at most one per port, only for maps found intact. */
+ * (protocol, port, scope), at most one per port and scope, only for maps
+ * found intact. */
 static void check_state(const struct table_state *state)
 {
 	const struct mapping *mapping = state->mapping;
 
 	check_object(&state->table);
-	for (int i = 0; i < PROTOCOL_COUNT; i++)
+	for (unsigned int i = 0; i < MAP_COUNT; i++)
 		check_object(&state->maps[i]);
 	for (int i = 0; i < CHAIN_COUNT; i++)
 		check_object(&state->chains[i]);
@@ -150,8 +151,8 @@ static void check_state(const struct table_state *state)
 		const struct redirect *redirect = &mapping->redirects[i];
 
 		require(redirect->protocol < PROTOCOL_COUNT);
-		require(state->maps[redirect->protocol].status == OBJECT_OK ||
-			state->maps[redirect->protocol].status == OBJECT_ALTERED);
+		require(state->maps[redirect_map(redirect)].status == OBJECT_OK ||
+			state->maps[redirect_map(redirect)].status == OBJECT_ALTERED);
 		if (i > 0)
 			require(redirect_compare(&mapping->redirects[i - 1], redirect) < 0);
 	}

@@ -322,4 +322,25 @@ hostile drop_in_named_with_an_escape_sequence "$HOSTILE/escape.d" \
 hostile directory_named_with_an_escape_sequence "$HOSTILE/"$'\e]0;owned\a'/rules.conf \
 	"@/\\x1b]0;owned\\x07/rules.conf:1:20: error: invalid target port '80800': out of range; expected a number from 1 to 65535"
 
+# Scopes, ranges and names, at their limits.
+LONG_WORD=$(printf 'a%.0s' $(seq 1 4000))
+input iif-4000.conf "redirect tcp 80 to 8080 iif $LONG_WORD\n"
+input on-4000.conf "redirect tcp 80 to 8080 on $LONG_WORD\n"
+input service-4000.conf "redirect tcp $LONG_WORD to 8080\n"
+input range-past-the-end.conf 'redirect tcp 1-65535 to 2-65536\n'
+input range-of-every-port-to-itself.conf 'redirect tcp,udp 1-65535 to 1-65535\n'
+input every-clause-twice.conf 'redirect tcp 80 to 8080 on 198.18.0.1 ipv4 for a.service iif eth0 ipv4 for b.service\n'
+hostile interface_name_of_4000_bytes "$HOSTILE/iif-4000.conf" \
+	"@/iif-4000.conf:1:29: error: interface name '$(printf 'a%.0s' $(seq 1 64))...' is longer than 15 characters, the kernel's limit"
+hostile address_of_4000_bytes "$HOSTILE/on-4000.conf" \
+	"@/on-4000.conf:1:28: error: invalid address '$(printf 'a%.0s' $(seq 1 64))...' after 'on'; expected an IPv4 or IPv6 address, as 198.51.100.7 or 2001:db8::7"
+hostile service_name_of_4000_bytes "$HOSTILE/service-4000.conf" \
+	"@/service-4000.conf:1:14: error: unknown service name '$(printf 'a%.0s' $(seq 1 64))...' for tcp; write the port as a number, or use a name from /etc/services"
+hostile range_past_the_last_port "$HOSTILE/range-past-the-end.conf" \
+	"@/range-past-the-end.conf:1:27: error: invalid target port '65536': out of range; expected a number from 1 to 65535"
+hostile range_of_every_port_to_itself "$HOSTILE/range-of-every-port-to-itself.conf" \
+	"@/range-of-every-port-to-itself.conf:1:29: error: target range 1-65535 is the same as the port range; a redirect to itself does nothing, remove the line"
+hostile every_clause_twice "$HOSTILE/every-clause-twice.conf" \
+	"@/every-clause-twice.conf:1:58: error: 'iif' after 'on' at column 25; a redirect takes 'on' or 'iif', not both: write one line for each"
+
 run_tests

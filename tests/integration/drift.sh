@@ -166,9 +166,9 @@ test_diff_json_reports_the_changes() {
 	expect_eq "exit status of diff --json" 1 "$RUN_STATUS"
 	expect_json "diff --json" '{"in_sync": false, "changes": [
 		{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
-		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null},
-		{"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null},
-		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' "$RUN_OUT"
+		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null},
+		{"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null},
+		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' "$RUN_OUT"
 	portredir_in "$NS" -q -f "$RULES_DIR" apply
 	run_captured portredir_in "$NS" --json -f "$RULES_DIR" diff
 	expect_eq "exit status of diff --json in sync" 0 "$RUN_STATUS"
@@ -184,8 +184,8 @@ test_apply_json_reports_the_changes_made() {
 	expect_eq "exit status of apply --json" 0 "$RUN_STATUS"
 	expect_json "apply --json" '{"changed": true, "changes": [
 		{"op": "~", "object": "chain output", "action": "recreated", "reason": "unexpected rule found"},
-		{"op": "-", "protocol": "tcp", "port": 22, "target": 2222, "owner": null},
-		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' "$RUN_OUT"
+		{"op": "-", "protocol": "tcp", "port": 22, "target": 2222, "owner": null, "on": null, "iif": null, "family": null},
+		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' "$RUN_OUT"
 	expect_table_objects "$NS" "$EXPECTED_TABLE"
 	run_captured portredir_in "$NS" --json -f "$RULES_DIR" apply
 	expect_eq "exit status of apply --json in sync" 0 "$RUN_STATUS"

@@ -152,7 +152,7 @@ test_dry_run_json_is_the_diff_json() {
 	expect_eq "exit status of diff --json" 1 "$RUN_STATUS"
 	diff_json=$RUN_OUT
 	expect_json "diff --json" '{"in_sync": false, "changes": [
-		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null}]}' "$diff_json"
+		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}]}' "$diff_json"
 	run_captured portredir_in "$ns" --json -f "$RULES_DIR" apply --dry-run
 	expect_eq "exit status of apply --dry-run --json" 1 "$RUN_STATUS"
 	expect_eq "apply --dry-run --json" "$diff_json" "$RUN_OUT"

@@ -109,7 +109,7 @@ test_a_partly_done_apply_is_one_document_with_the_error_and_the_changes() {
 	expect_json "stdout" '{"error": {"message": "cannot set net.ipv4.ip_unprivileged_port_start to 1000: Read-only file system; the redirect rules were applied, the sysctl was not (is /proc/sys read-only?)", "diagnostics": []},
 		"changed": true, "changes": [
 			{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
-			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null},
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null},
 			{"op": "-", "unprivileged_port_start": 1024},
 			{"op": "+", "unprivileged_port_start": 1000}]}' "$RUN_OUT"
 	expect_table "$ns" "$(table_text '80 : 8080' '')"
@@ -120,20 +120,20 @@ test_every_command_prints_one_document_when_it_succeeds() {
 	local ns
 	netns_make ns host
 	expect_json_run "$ns" 0 '{"unprivileged_port_start": null, "redirects": [
-		{"protocol": "tcp", "port": 80, "target": 8080, "owner": null}, {"protocol": "tcp", "port": 443, "target": 8443, "owner": null},
-		{"protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' -f "$RULES_DIR" check
+		{"protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}, {"protocol": "tcp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null},
+		{"protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' -f "$RULES_DIR" check
 	expect_json_run_once "$ns" 1 '{"in_sync": false, "changes": [
 		{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
-		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null}, {"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null},
-		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' -f "$RULES_DIR" diff
+		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}, {"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null},
+		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' -f "$RULES_DIR" diff
 	expect_json_run_once "$ns" 0 '{"changed": true, "changes": [
 		{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
-		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null}, {"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null},
-		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' -f "$RULES_DIR" apply
+		{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}, {"op": "+", "protocol": "tcp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null},
+		{"op": "+", "protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' -f "$RULES_DIR" apply
 	expect_json_run "$ns" 0 '{"in_sync": true, "changes": []}' -f "$RULES_DIR" diff
 	expect_json_run "$ns" 0 '{"unprivileged_port_start": null, "redirects": [
-		{"protocol": "tcp", "port": 80, "target": 8080, "owner": null}, {"protocol": "tcp", "port": 443, "target": 8443, "owner": null},
-		{"protocol": "udp", "port": 443, "target": 8443, "owner": null}]}' show
+		{"protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}, {"protocol": "tcp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null},
+		{"protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null}]}' show
 	expect_json_run_once "$ns" 0 '{"changed": true, "changes": [{"op": "-", "object": "table inet portredir"}]}' flush
 	expect_json_run "$ns" 0 '{"version": "0.1.0"}' version
 }

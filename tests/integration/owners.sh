@@ -332,6 +332,32 @@ sys.exit("the owner was not reached within %d ms" % (limit * 1000))
 # The owner starting again: a new group, its process moved in before it
 # makes its socket, while a client tries all along. Sets created and
 # reached (ms since the epoch).
+# Owner clauses combine with every scope (issue 16): the gate checks the
+# port whichever scope redirected it, so the owner is reached through each
+# and the attacker, bound to one scope's target, gets nothing.
+test_owners_combine_with_every_scope() {
+	setup_hosts
+	ip -n "$HOST" addr add 198.18.0.3/24 dev veth0
+	mapping "redirect tcp 80 to 8081 on 198.18.0.3 for $UNIT" "redirect tcp 80 to 8082 ipv6 for $UNIT" \
+		"redirect tcp 80 to 8083 iif veth0 ipv4 for $UNIT"
+	listen owner-on "$OWNER_GROUP" tcp dual :: 8081 owner-on
+	listen attacker "$ATTACKER_GROUP" tcp dual :: 8082 attacker
+	listen owner-iif "$OWNER_GROUP" tcp dual :: 8083 owner-iif
+	owned_portredir -q -f "$TEST_DIR/rules.conf" apply
+	expect_answers "$PEER" tcp 80 owner-on 198.18.0.3
+	expect_answers "$HOST" tcp 80 owner-on 198.18.0.3
+	expect_answers "$PEER" tcp 80 owner-iif 198.18.0.1
+	expect_answers "$PEER" tcp 80 refused 2001:db8::1
+	expect_answers "$HOST" tcp 80 refused ::1
+	expect_no_records attacker
+	expect_owned 0 "redirect tcp 80 to 8082 ipv6 for $UNIT
+redirect tcp 80 to 8083 iif veth0 ipv4 for $UNIT
+redirect tcp 80 to 8081 on 198.18.0.3 for $UNIT" "" show
+	expect_owned 0 "" "" -f "$TEST_DIR/rules.conf" diff
+	expect_eq "elements of tcp_owned" '		elements = { 80 comment "'"$UNIT"'" }' \
+		"$(nft_in_host list set inet portredir tcp_owned | grep elements)"
+}
+
 restart_owner() {
 	local client
 	rm -f "$TEST_DIR/go" "$TEST_DIR/reached"

@@ -61,9 +61,9 @@ test_errors_and_json_have_no_memory_errors_or_leaks() {
 	write_mapping "$bad" 'redirect tcp 80 to 8080' 'redirect tcp 80 to 9090' 'redirct udp 53 to 5353'
 	under_valgrind "$ns" 2 "" -f "$bad" apply
 	under_valgrind "$ns" 2 "" -f "$bad" check
-	under_valgrind "$ns" 0 '{"changed":true,"changes":[{"op":"~","object":"table inet portredir","action":"created","reason":"missing"},{"op":"+","protocol":"tcp","port":80,"target":8080,"owner":null},{"op":"+","protocol":"tcp","port":443,"target":8443,"owner":null},{"op":"+","protocol":"udp","port":443,"target":8443,"owner":null}]}' \
+	under_valgrind "$ns" 0 '{"changed":true,"changes":[{"op":"~","object":"table inet portredir","action":"created","reason":"missing"},{"op":"+","protocol":"tcp","port":80,"target":8080,"owner":null,"on":null,"iif":null,"family":null},{"op":"+","protocol":"tcp","port":443,"target":8443,"owner":null,"on":null,"iif":null,"family":null},{"op":"+","protocol":"udp","port":443,"target":8443,"owner":null,"on":null,"iif":null,"family":null}]}' \
 		--json -f "$RULES_DIR" apply
-	under_valgrind "$ns" 0 '{"unprivileged_port_start":null,"redirects":[{"protocol":"tcp","port":80,"target":8080,"owner":null},{"protocol":"tcp","port":443,"target":8443,"owner":null},{"protocol":"udp","port":443,"target":8443,"owner":null}]}' \
+	under_valgrind "$ns" 0 '{"unprivileged_port_start":null,"redirects":[{"protocol":"tcp","port":80,"target":8080,"owner":null,"on":null,"iif":null,"family":null},{"protocol":"tcp","port":443,"target":8443,"owner":null,"on":null,"iif":null,"family":null},{"protocol":"udp","port":443,"target":8443,"owner":null,"on":null,"iif":null,"family":null}]}' \
 		--json show
 	under_valgrind "$ns" 2 '{"error":{"message":"'"$bad"': 2 errors; nothing was changed","diagnostics":[{"file":"'"$bad"'","line":3,"column":1,"severity":"error","message":"unknown directive '"'redirct'; did you mean 'redirect'"'?"},{"file":"'"$bad"'","line":2,"column":1,"severity":"error","message":"duplicate redirect for tcp port 80; first defined at '"$bad"':1:1"}]}}' \
 		--json -f "$bad" apply

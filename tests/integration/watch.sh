@@ -299,15 +299,15 @@ test_json_prints_one_object_per_line_per_event() {
 	expect_events \
 		'{"event": "applied", "cause": "start", "changed": true, "changes": [
 			{"op": "~", "object": "table inet portredir", "action": "created", "reason": "missing"},
-			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null}]}' \
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}]}' \
 		'{"event": "repaired", "cause": "table", "process": "nft", "pid": 0, "changed": true, "changes": [
-			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null}]}' \
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null}]}' \
 		'{"event": "invalid", "cause": "file", "path": "'"$mapping"'", "error_count": 1, "warning_count": 0,
 			"diagnostics": [{"file": "'"$mapping"'", "line": 1, "column": 1, "severity": "error",
 				"message": "unknown directive '"'redirct'; did you mean 'redirect'"'?"}]}' \
 		'{"event": "applied", "cause": "file", "changed": true, "changes": [
-			{"op": "-", "protocol": "tcp", "port": 80, "target": 8080, "owner": null},
-			{"op": "+", "protocol": "tcp", "port": 80, "target": 9090, "owner": null}]}' \
+			{"op": "-", "protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null},
+			{"op": "+", "protocol": "tcp", "port": 80, "target": 9090, "owner": null, "on": null, "iif": null, "family": null}]}' \
 		'{"event": "applied", "cause": "reload", "changed": false, "changes": []}'
 	# The log on stderr is the same as without --json.
 	log_has "$mapping changed: applied 2 changes: - redirect tcp 80 to 8080; + redirect tcp 80 to 9090"

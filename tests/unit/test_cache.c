@@ -100,6 +100,42 @@ static void a_stored_record_is_found_at_its_generation_only(void **state)
 	mapping_free(stored);
 }
 
+/* The scoped maps' elements: kept apart from the base maps' and read
+ * back in the mapping's order, scopes byte for byte; a scope the
+ * kernel's maps cannot hold makes the record unusable. */
+static void scoped_redirects_come_back_with_their_scopes(void **state)
+{
+	struct mapping *stored = sample(3), *found = NULL;
+	struct redirect on = { .protocol = PROTOCOL_UDP, .port = 2, .target = 9002 };
+	struct redirect iif = { .protocol = PROTOCOL_TCP, .port = 2, .target = 9001 };
+	struct redirect family = { .protocol = PROTOCOL_TCP, .port = 1, .target = 9000 };
+
+	(void)state;
+	on.scope = (struct scope){ .kind = SCOPE_ON, .family = 6, .address = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	iif.scope = (struct scope){ .kind = SCOPE_IIF, .family = 4, .iif = "wg0" };
+	family.scope = (struct scope){ .kind = SCOPE_FAMILY, .family = 6 };
+	assert_int_equal(mapping_add_redirect(stored, &on), 0);
+	assert_int_equal(mapping_add_redirect(stored, &iif), 0);
+	assert_int_equal(mapping_add_redirect(stored, &family), 0);
+	mapping_sort(stored);
+	assert_int_equal(cache_store(TABLE_ID, 5, stored), 0);
+	assert_int_equal(cache_lookup(TABLE_ID, 5, &found), 0);
+	assert_same_redirects(found, stored);
+	for (size_t i = 0; i < stored->redirect_count; i++)
+		assert_int_equal(scope_compare(&found->redirects[i].scope, &stored->redirects[i].scope), 0);
+	mapping_free(found);
+	found = NULL;
+	/* The kernel form has a family for every interface scope. */
+	mapping_free(stored);
+	stored = sample(1);
+	iif.scope.family = 0;
+	assert_int_equal(mapping_add_redirect(stored, &iif), 0);
+	assert_int_equal(cache_store(TABLE_ID, 6, stored), 0);
+	assert_int_equal(cache_lookup(TABLE_ID, 6, &found), -EBADMSG);
+	assert_null(found);
+	mapping_free(stored);
+}
+
 /* 2 x 65,536 keys is the most the maps can hold; and nothing at all. */
 static void the_largest_and_the_empty_mapping_come_back_whole(void **state)
 {
@@ -406,6 +442,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_stored_record_is_found_at_its_generation_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(scoped_redirects_come_back_with_their_scopes, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_largest_and_the_empty_mapping_come_back_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_new_record_replaces_the_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_changed_or_cut_record_is_refused, setup, teardown),

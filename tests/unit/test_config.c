@@ -787,13 +787,15 @@ static void test_trailing_junk_points_at_the_first_junk_character(void **state)
 			    "test.conf:2:15: error: invalid port '8.0': unexpected '.'; expected a number from 1 to 65535");
 }
 
-static void test_service_name_is_not_a_number(void **state)
+/* test_ranges.c has the rest of service names. */
+static void test_service_name_is_the_port_it_names(void **state)
 {
 	struct fixture *fixture = *state;
 
 	parse(fixture, "redirect tcp http to 8080\n");
-	assert_string_equal(diagnostics_text(fixture),
-			    "test.conf:1:14: error: invalid port 'http': not a number; expected a number from 1 to 65535");
+	assert_no_diagnostics(fixture);
+	assert_int_equal(fixture->mapping->redirect_count, 1);
+	assert_redirect(&fixture->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
 }
 
 static void test_target_errors_name_the_target_port(void **state)
@@ -1683,7 +1685,7 @@ int main(void)
 		TEST(test_signed_port_is_an_error),
 		TEST(test_hexadecimal_port_says_the_decimal_value),
 		TEST(test_trailing_junk_points_at_the_first_junk_character),
-		TEST(test_service_name_is_not_a_number),
+		TEST(test_service_name_is_the_port_it_names),
 		TEST(test_target_errors_name_the_target_port),
 		TEST(test_unprivileged_port_start_value_errors),
 		TEST(test_target_equal_to_port_is_an_error),

@@ -85,7 +85,7 @@ static void add_count_set(struct dump *dump, enum protocol protocol)
 
 static void add_rule(struct dump *dump, enum chain which, enum protocol protocol)
 {
-	struct nftnl_rule *rule = layout_rule(which, protocol, 0, true);
+	struct nftnl_rule *rule = layout_rule(which, protocol, false, true);
 	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWRULE, NFPROTO_INET);
 
 	assert_non_null(rule);
@@ -598,9 +598,160 @@ static void message_without_a_family_header_is_skipped(void **unused)
 	table_state_free(state);
 }
 
+/* Scoped maps: the maps found decide the chains' rules; their elements
+ * decode to scoped redirects, sorted with the others. */
+static void add_scoped_map(struct dump *dump, unsigned int map)
+{
+	struct nftnl_set *set = layout_map(map, 0);
+	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSET, NFPROTO_INET);
+
+	assert_non_null(set);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(dump, nlh);
+}
+
+static void add_scoped_rule(struct dump *dump, enum chain which, unsigned int map)
+{
+	struct nftnl_rule *rule = layout_rule(which, map, false, true);
+	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWRULE, NFPROTO_INET);
+
+	assert_non_null(rule);
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	nftnl_rule_free(rule);
+	end_message(dump, nlh);
+}
+
+static void add_scoped_element(struct dump *dump, const struct redirect *redirect)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set_elem *element = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSETELEM, NFPROTO_INET);
+	uint16_t target = htons(redirect->target);
+	uint8_t key[LAYOUT_KEY_MAX];
+	uint32_t length;
+
+	assert_non_null(set);
+	assert_non_null(element);
+	assert_int_equal(layout_key(redirect, key, &length), 0);
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(redirect_map(redirect)));
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, length);
+	nftnl_set_elem_set(element, NFTNL_SET_ELEM_DATA, &target, sizeof(target));
+	nftnl_set_elem_add(set, element);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	end_message(dump, nlh);
+}
+
+/* tcp_on4_redirects and tcp_iif_redirects beside the base maps; rules
+ * as chain_rule_maps() orders them unless skip_iif leaves prerouting's
+ * interface rule out. */
+static struct kernel_decoder *decode_scoped_layout(bool skip_iif)
+{
+	const unsigned int on4 = map_of(PROTOCOL_TCP, MAP_ON4), iif = map_of(PROTOCOL_TCP, MAP_IIF);
+	struct kernel_decoder *decoder = NULL;
+	struct dump dump = { .length = 0 };
+
+	assert_int_equal(kernel_decoder_new(&decoder), 0);
+	add_table(&dump, 8);
+	decode(decoder, NFT_MSG_GETTABLE, &dump);
+	dump.length = 0;
+	add_chain(&dump, CHAIN_PREROUTING, -100);
+	add_chain(&dump, CHAIN_OUTPUT, -100);
+	decode(decoder, NFT_MSG_GETCHAIN, &dump);
+	dump.length = 0;
+	add_map(&dump, PROTOCOL_TCP);
+	add_map(&dump, PROTOCOL_UDP);
+	add_count_set(&dump, PROTOCOL_TCP);
+	add_count_set(&dump, PROTOCOL_UDP);
+	add_scoped_map(&dump, on4);
+	add_scoped_map(&dump, iif);
+	decode(decoder, NFT_MSG_GETSET, &dump);
+	dump.length = 0;
+	add_scoped_rule(&dump, CHAIN_PREROUTING, on4);
+	if (!skip_iif)
+		add_scoped_rule(&dump, CHAIN_PREROUTING, iif);
+	add_rule(&dump, CHAIN_PREROUTING, PROTOCOL_TCP);
+	add_rule(&dump, CHAIN_PREROUTING, PROTOCOL_UDP);
+	add_scoped_rule(&dump, CHAIN_OUTPUT, on4);
+	add_rule(&dump, CHAIN_OUTPUT, PROTOCOL_TCP);
+	add_rule(&dump, CHAIN_OUTPUT, PROTOCOL_UDP);
+	decode(decoder, NFT_MSG_GETRULE, &dump);
+	return decoder;
+}
+
+static void scoped_maps_decode_to_scoped_redirects_in_order(void **unused)
+{
+	struct kernel_decoder *decoder = decode_scoped_layout(false);
+	struct redirect on = { .protocol = PROTOCOL_TCP, .port = 80, .target = 8081 };
+	struct redirect iif4 = { .protocol = PROTOCOL_TCP, .port = 80, .target = 8082 };
+	struct redirect iif6 = { .protocol = PROTOCOL_TCP, .port = 80, .target = 8083 };
+	static const uint16_t tcp[][2] = { { 80, 8080 } };
+	struct dump dump = { .length = 0 };
+	struct table_state *state;
+
+	(void)unused;
+	on.scope = (struct scope){ .kind = SCOPE_ON, .family = 4, .address = { 198, 18, 0, 1 } };
+	iif4.scope = (struct scope){ .kind = SCOPE_IIF, .family = 4, .iif = "veth1" };
+	iif6.scope = (struct scope){ .kind = SCOPE_IIF, .family = 6, .iif = "veth1" };
+	add_elements(&dump, PROTOCOL_TCP, tcp, 1);
+	add_scoped_element(&dump, &on);
+	add_scoped_element(&dump, &iif6);
+	add_scoped_element(&dump, &iif4);
+	decode(decoder, NFT_MSG_GETSETELEM, &dump);
+	state = finish(decoder);
+	assert_intact(state);
+	assert_true(table_state_is_layout(state));
+	assert_object(&state->maps[map_of(PROTOCOL_TCP, MAP_ON4)], OBJECT_OK, "");
+	assert_object(&state->maps[map_of(PROTOCOL_TCP, MAP_ON6)], OBJECT_MISSING, "");
+	assert_int_equal(state->mapping->redirect_count, 4);
+	assert_redirect(&state->mapping->redirects[0], PROTOCOL_TCP, 80, 8080);
+	assert_int_equal(state->mapping->redirects[0].scope.kind, SCOPE_NONE);
+	assert_redirect(&state->mapping->redirects[1], PROTOCOL_TCP, 80, 8082);
+	assert_int_equal(scope_compare(&state->mapping->redirects[1].scope, &iif4.scope), 0);
+	assert_redirect(&state->mapping->redirects[2], PROTOCOL_TCP, 80, 8083);
+	assert_int_equal(scope_compare(&state->mapping->redirects[2].scope, &iif6.scope), 0);
+	assert_redirect(&state->mapping->redirects[3], PROTOCOL_TCP, 80, 8081);
+	assert_int_equal(scope_compare(&state->mapping->redirects[3].scope, &on.scope), 0);
+	table_state_free(state);
+}
+
+static void a_scoped_map_without_its_rule_alters_the_chain(void **unused)
+{
+	struct table_state *state = finish(decode_scoped_layout(true));
+
+	(void)unused;
+	assert_object(&state->chains[CHAIN_PREROUTING], OBJECT_ALTERED, "unexpected rule found");
+	assert_object(&state->chains[CHAIN_OUTPUT], OBJECT_OK, "");
+	assert_false(table_state_is_layout(state));
+	table_state_free(state);
+}
+
+static void a_scoped_element_of_another_shape_alters_its_map(void **unused)
+{
+	struct kernel_decoder *decoder = decode_scoped_layout(false);
+	struct redirect bad = { .protocol = PROTOCOL_TCP, .port = 80, .target = 8081 };
+	struct dump dump = { .length = 0 };
+	struct table_state *state;
+
+	(void)unused;
+	/* An interface name the kernel refuses, which portredir never writes. */
+	bad.scope = (struct scope){ .kind = SCOPE_IIF, .family = 4, .iif = "a/b" };
+	add_scoped_element(&dump, &bad);
+	decode(decoder, NFT_MSG_GETSETELEM, &dump);
+	state = finish(decoder);
+	assert_object(&state->maps[map_of(PROTOCOL_TCP, MAP_IIF)], OBJECT_ALTERED, "unexpected element found");
+	assert_int_equal(state->mapping->redirect_count, 0);
+	table_state_free(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(scoped_maps_decode_to_scoped_redirects_in_order),
+		cmocka_unit_test(a_scoped_map_without_its_rule_alters_the_chain),
+		cmocka_unit_test(a_scoped_element_of_another_shape_alters_its_map),
 		cmocka_unit_test(layout_with_elements_decodes_to_its_mapping),
 		cmocka_unit_test(no_table_message_is_no_table),
 		cmocka_unit_test(rule_with_an_unknown_expression_is_an_unexpected_rule),

@@ -120,7 +120,8 @@ static struct plan *build(struct fixture *f)
 	assert_int_equal(plan_build(&f->input, &f->plan), 0);
 	assert_non_null(f->plan);
 	/* What the writer records after the commit, when it is known. */
-	assert_ptr_equal(f->plan->result, f->plan->result_known ? f->desired : NULL);
+	assert_ptr_equal(f->plan->result,
+			 f->plan->result_known ? (f->plan->kernel_form ? f->plan->kernel_form : f->desired) : NULL);
 	return f->plan;
 }
 
@@ -1277,9 +1278,100 @@ static void table_with_the_wanted_flags_is_in_sync(void **state)
 #define WITH_LAYOUT(test) cmocka_unit_test_setup_teardown(test, setup_with_layout, teardown)
 #define WITHOUT_TABLE(test) cmocka_unit_test_setup_teardown(test, setup_without_table, teardown)
 
+/* Scopes: a map per kind in use, the chains' rules following them. */
+static struct redirect scoped_redirect(enum protocol protocol, uint16_t port, uint16_t target, enum scope_kind kind,
+				       uint8_t family)
+{
+	struct redirect redirect = file_redirect(protocol, port, target, 1);
+
+	redirect.scope.kind = (uint8_t)kind;
+	redirect.scope.family = family;
+	if (kind == SCOPE_ON)
+		memcpy(redirect.scope.address, "\xc6\x12\x00\x01", 4);
+	else if (kind == SCOPE_IIF)
+		strcpy(redirect.scope.iif, "eth1");
+	return redirect;
+}
+
+static void a_first_scoped_redirect_creates_its_map_and_the_chains_anew(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned int on4 = map_of(PROTOCOL_TCP, MAP_ON4);
+	struct redirect on = scoped_redirect(PROTOCOL_TCP, 80, 8081, SCOPE_ON, 4);
+	struct plan *plan;
+
+	add(f->desired, on);
+	plan = build(f);
+	assert_true(plan->create_map[on4]);
+	assert_false(plan->delete_map[on4]);
+	assert_true(plan->map_in_use[on4]);
+	assert_false(plan->map_in_use[map_of(PROTOCOL_TCP, MAP_IIF)]);
+	for (int i = 0; i < CHAIN_COUNT; i++)
+		assert_true(plan->delete_chain[i] && plan->create_chain[i]);
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "map tcp_on4_redirects", "created", "a redirect uses it");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "the scopes in use changed");
+	assert_structure_change(plan, &plan->changes[2], "chain output", "recreated", "the scopes in use changed");
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_ADDED, &on);
+	assert_int_equal(scope_compare(&plan->changes[3].scope, &on.scope), 0);
+	/* A created map is filled from the desired redirects, not by additions. */
+	assert_no_element_operations(plan);
+	assert_int_equal(plan->created_map_elements[on4].count, 1);
+	assert_true(plan->result_known);
+}
+
+static void the_last_scoped_redirect_gone_deletes_its_map(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned int family = map_of(PROTOCOL_UDP, MAP_FAMILY);
+	struct redirect ipv6 = scoped_redirect(PROTOCOL_UDP, 443, 8443, SCOPE_FAMILY, 6);
+	struct plan *plan;
+
+	f->current->maps[family].status = OBJECT_OK;
+	ipv6.location = (struct location){ 0 };
+	add(f->current->mapping, ipv6);
+	plan = build(f);
+	assert_true(plan->delete_map[family]);
+	assert_false(plan->create_map[family]);
+	assert_false(plan->map_in_use[family]);
+	assert_int_equal(plan->change_count, 4);
+	assert_structure_change(plan, &plan->changes[0], "map udp_family_redirects", "deleted", "no redirect uses it");
+	assert_structure_change(plan, &plan->changes[1], "chain prerouting", "recreated", "the scopes in use changed");
+	assert_redirect_change(&plan->changes[3], CHANGE_REDIRECT_REMOVED, &ipv6);
+	assert_no_element_operations(plan);
+}
+
+static void an_interface_without_a_family_is_one_element_per_family(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned int iif = map_of(PROTOCOL_TCP, MAP_IIF);
+	struct redirect any = scoped_redirect(PROTOCOL_TCP, 80, 8082, SCOPE_IIF, 0);
+	struct redirect ipv6 = scoped_redirect(PROTOCOL_TCP, 80, 8083, SCOPE_IIF, 6);
+	struct plan *plan;
+
+	f->current->maps[iif].status = OBJECT_OK;
+	add(f->desired, any);
+	add(f->desired, ipv6);
+	mapping_sort(f->desired);
+	plan = build(f);
+	assert_non_null(plan->kernel_form);
+	assert_false(plan->create_map[iif]);
+	assert_int_equal(plan->change_count, 2);
+	/* The ipv6 one is more specific: the family-less one takes IPv4. */
+	assert_int_equal(plan->addition_count, 2);
+	assert_int_equal(plan->additions[0].target, 8082);
+	assert_int_equal(plan->additions[0].scope.family, 4);
+	assert_int_equal(plan->additions[1].target, 8083);
+	assert_int_equal(plan->additions[1].scope.family, 6);
+	assert_int_equal(plan->changes[0].scope.family, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		WITH_LAYOUT(a_first_scoped_redirect_creates_its_map_and_the_chains_anew),
+		WITH_LAYOUT(the_last_scoped_redirect_gone_deletes_its_map),
+		WITH_LAYOUT(an_interface_without_a_family_is_one_element_per_family),
 		WITH_LAYOUT(result_is_known_for_a_table_that_was_the_layout),
 		WITHOUT_TABLE(result_is_known_when_the_maps_are_created),
 		WITH_LAYOUT(result_is_unknown_while_a_kept_map_sits_beside_a_foreign_rule),
