@@ -23,6 +23,7 @@ void host_free(struct host *host)
 	}
 	free(host->listeners);
 	free(host->interfaces);
+	free(host->addresses);
 	free(host);
 }
 
@@ -54,6 +55,34 @@ const struct interface *host_find_interface(const struct host *host, uint32_t in
 	for (size_t i = 0; i < host->interface_count; i++) {
 		if (host->interfaces[i].index == index)
 			return &host->interfaces[i];
+	}
+	return NULL;
+}
+
+const struct interface *host_find_interface_named(const struct host *host, const char *name)
+{
+	for (size_t i = 0; i < host->interface_count; i++) {
+		if (!strncmp(host->interfaces[i].name, name, sizeof(host->interfaces[i].name)))
+			return &host->interfaces[i];
+	}
+	return NULL;
+}
+
+int host_add_address(struct host *host, const struct host_address *address)
+{
+	if (ARRAY_GROW_ONE(host->addresses, host->address_count, host->address_capacity, 8) < 0)
+		return -ENOMEM;
+	host->addresses[host->address_count++] = *address;
+	return 0;
+}
+
+const struct host_address *host_find_address(const struct host *host, int family, const uint8_t *address)
+{
+	size_t length = family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < host->address_count; i++) {
+		if (host->addresses[i].family == family && !memcmp(host->addresses[i].address, address, length))
+			return &host->addresses[i];
 	}
 	return NULL;
 }

@@ -55,6 +55,14 @@ struct interface {
 	uint8_t ipv6[16];
 };
 
+/* An address of this host, any of an interface's (what `on ADDRESS`
+ * scopes are checked against). */
+struct host_address {
+	int family;
+	uint8_t address[16];
+	uint32_t interface;
+};
+
 /* Redirected connections (TCP, established) or flows (UDP, any tracked)
  * open now, by original destination port and the target the reply comes
  * from: conntrack entries with DNAT status. */
@@ -81,6 +89,9 @@ struct host {
 	struct interface *interfaces;
 	size_t interface_count;
 	size_t interface_capacity;
+	struct host_address *addresses;
+	size_t address_count;
+	size_t address_capacity;
 
 	/* Some processes' descriptors could not be read (another user's,
 	 * without root): listeners of theirs have no pid. A socket no
@@ -96,6 +107,12 @@ int host_add_listener(struct host *host, const struct listener *listener);
  * index) when it is new; NULL when out of memory. */
 struct interface *host_interface(struct host *host, uint32_t index);
 const struct interface *host_find_interface(const struct host *host, uint32_t index);
+/* By name: NULL when no interface has it. */
+const struct interface *host_find_interface_named(const struct host *host, const char *name);
+int host_add_address(struct host *host, const struct host_address *address);
+/* The address (4 or 16 bytes, by family), or NULL when the host has none
+ * such. */
+const struct host_address *host_find_address(const struct host *host, int family, const uint8_t *address);
 /* The loopback interface, or NULL. */
 const struct interface *host_loopback(const struct host *host);
 

@@ -228,6 +228,29 @@ static bool is_v4_mapped(const uint8_t *address)
 	return !memcmp(address, prefix, sizeof(prefix));
 }
 
+/* Every address, for the address scopes: IPv4's own (IFA_LOCAL; IFA_ADDRESS
+ * is the peer's on a point-to-point link), IPv6's IFA_ADDRESS. */
+static int record_address(struct host *host, const struct ifaddrmsg *message, const struct address_attributes *found)
+{
+	struct host_address address = { .family = message->ifa_family, .interface = message->ifa_index };
+	const struct nlattr *attribute;
+	size_t length;
+
+	if (message->ifa_family == AF_INET) {
+		attribute = found->local ? found->local : found->address;
+		length = 4;
+	} else if (message->ifa_family == AF_INET6) {
+		attribute = found->address ? found->address : found->local;
+		length = 16;
+	} else {
+		return 0;
+	}
+	if (!attribute || mnl_attr_get_payload_len(attribute) != length)
+		return 0;
+	memcpy(address.address, mnl_attr_get_payload(attribute), length);
+	return host_add_address(host, &address);
+}
+
 /* The kernel lists each interface's addresses in the order the redirect
  * walks them: IPv4 from the primary, IPv6 by scope and newest first. */
 static int address_message(const struct nlmsghdr *nlh, void *data)
@@ -250,6 +273,10 @@ static int address_message(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	}
 	flags = found.has_flags ? found.flags : message->ifa_flags;
+	if (record_address(data, message, &found) < 0) {
+		errno = ENOMEM;
+		return MNL_CB_ERROR;
+	}
 	if (message->ifa_family == AF_INET) {
 		/* IFA_ADDRESS is the peer's on a point-to-point link. */
 		attribute = found.local ? found.local : found.address;

@@ -338,8 +338,7 @@ static void print_owner_json(FILE *stream, const struct owner *owner)
 	output_json_string(stream, text);
 }
 
-/* " on ADDRESS", " iif NAME ipv6", " ipv4" or nothing. */
-static void print_scope_clauses(FILE *stream, const struct scope *scope)
+void output_scope_clauses(FILE *stream, const struct scope *scope)
 {
 	char text[SCOPE_TEXT_MAX];
 
@@ -347,9 +346,8 @@ static void print_scope_clauses(FILE *stream, const struct scope *scope)
 	escape_write(stream, text, strlen(text));
 }
 
-/* "on", "iif" and "family" of a redirect's JSON object: each null where
- * the scope has none; "family" is also an address's own. */
-static void print_scope_json(FILE *stream, const struct scope *scope)
+/* "family" is also an address's own. */
+void output_scope_json(FILE *stream, const struct scope *scope)
 {
 	char address[INET6_ADDRSTRLEN];
 	char iif[SCOPE_IFNAME_SIZE];
@@ -428,7 +426,7 @@ void output_mapping_to(FILE *stream, const struct mapping *given)
 		fprintf(stream, " to %u", first->target);
 		if (last->target != first->target)
 			fprintf(stream, "-%u", last->target);
-		print_scope_clauses(stream, &first->scope);
+		output_scope_clauses(stream, &first->scope);
 		print_owner_clause(stream, first->owner);
 		fputc('\n', stream);
 	}
@@ -450,7 +448,7 @@ static void print_mapping_members_json(FILE *stream, const struct mapping *mappi
 		fprintf(stream, "%s{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", i ? "," : "",
 			protocol_name(redirect->protocol), redirect->port, redirect->target);
 		print_owner_json(stream, redirect->owner);
-		print_scope_json(stream, &redirect->scope);
+		output_scope_json(stream, &redirect->scope);
 		fputc('}', stream);
 	}
 	fputc(']', stream);
@@ -532,7 +530,7 @@ static void print_change(FILE *stream, const struct change_list *list, const str
 	case CHANGE_REDIRECT_ADDED:
 		fprintf(stream, "%c redirect %s %u to %u", change_op(change),
 			protocol_name((enum protocol)change->protocol), change->port, change->target);
-		print_scope_clauses(stream, &change->scope);
+		output_scope_clauses(stream, &change->scope);
 		print_owner_clause(stream, change_owner(list, change));
 		break;
 	case CHANGE_PORT_START_REMOVED:
@@ -565,7 +563,7 @@ static void print_change_json(FILE *stream, const struct change_list *list, cons
 		fprintf(stream, "{\"op\":\"%c\",\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":",
 			change_op(change), protocol_name((enum protocol)change->protocol), change->port, change->target);
 		print_owner_json(stream, change_owner(list, change));
-		print_scope_json(stream, &change->scope);
+		output_scope_json(stream, &change->scope);
 		fputc('}', stream);
 		break;
 	case CHANGE_PORT_START_REMOVED:

@@ -93,8 +93,11 @@ void output_changes(const struct options *options, const struct change_list *cha
  * malloc'd, NULL when out of memory. */
 char *output_format_changes(const struct change_list *changes, size_t limit);
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-void output_json_string(FILE *stream, const char *text);
+/* A redirect's scope: as clauses (" on ADDRESS", " iif NAME ipv6",
+ * escaped) and as the "on", "iif" and "family" members of its JSON object
+ * (each null where the scope has none; a leading comma). */
+void output_scope_clauses(FILE *stream, const struct scope *scope);
+void output_scope_json(FILE *stream, const struct scope *scope);
 /* text with its control characters written as \xHH, as `ls
  * --quoting-style=escape` does; cut short to fit size. */
 void output_escape(const char *text, char *buffer, size_t size);

@@ -66,6 +66,9 @@ static void print_traffic(FILE *stream, const struct mapping_report *mapping)
 {
 	if (mapping->connections >= 0)
 		fprintf(stream, "%" PRId64 " connection%s", mapping->connections, mapping->connections == 1 ? "" : "s");
+	/* The count sets count per port. */
+	if (mapping->connections >= 0 && mapping->port_shared)
+		fprintf(stream, " to %s %u in all its scopes", protocol_name(mapping->protocol), mapping->port);
 	else
 		fputs("connections not counted", stream);
 	if (mapping->active >= 0)
@@ -77,6 +80,7 @@ static void print_traffic(FILE *stream, const struct mapping_report *mapping)
 static void print_mapping_text(FILE *stream, const struct mapping_report *mapping, const struct host *host)
 {
 	fprintf(stream, "%s %u to %u", protocol_name(mapping->protocol), mapping->port, mapping->target);
+	output_scope_clauses(stream, &mapping->scope);
 	if (mapping->owner) {
 		fputs(" for ", stream);
 		print_escaped(stream, mapping->owner->name);
@@ -97,7 +101,8 @@ static void print_mapping_text(FILE *stream, const struct mapping_report *mappin
 		fputs("nothing", stream);
 	fputs("\n  clients:", stream);
 	for (int k = 0; k < CLIENT_KIND_COUNT; k++)
-		fprintf(stream, "%s %s %s", k ? "," : "", client_kind_labels[k], mapping->reachable[k] ? "yes" : "no");
+		fprintf(stream, "%s %s %s", k ? "," : "", client_kind_labels[k],
+			!mapping->in_scope[k] ? "(not in scope)" : mapping->reachable[k] ? "yes" : "no");
 	fputc('\n', stream);
 	if (mapping->shadowed_count) {
 		fputs("  shadowed: ", stream);
@@ -227,12 +232,13 @@ static void print_mapping_json_report(FILE *stream, const struct mapping_report 
 	fprintf(stream, "{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", protocol_name(mapping->protocol),
 		mapping->port, mapping->target);
 	print_json_string_or_null(stream, mapping->owner ? mapping->owner->name : NULL);
+	output_scope_json(stream, &mapping->scope);
 	fputs(",\"listeners\":", stream);
 	print_listeners_json(stream, host, mapping->listeners, mapping->listener_count);
 	fputs(",\"reachable\":{", stream);
 	for (int k = 0; k < CLIENT_KIND_COUNT; k++)
 		fprintf(stream, "%s\"%s\":%s", k ? "," : "", client_kind_name((enum client_kind)k),
-			mapping->reachable[k] ? "true" : "false");
+			!mapping->in_scope[k] ? "null" : mapping->reachable[k] ? "true" : "false");
 	fputs("},\"shadowed\":", stream);
 	print_listeners_json(stream, host, mapping->shadowed, mapping->shadowed_count);
 	fputs(",\"connections\":", stream);

@@ -119,6 +119,12 @@ static int whole_problems(const struct status_input *input, struct status_report
 	return r;
 }
 
+/* The desired mapping is sorted: the scopes of a port are neighbours. */
+static bool same_port(const struct redirect *a, const struct redirect *b)
+{
+	return a->protocol == b->protocol && a->port == b->port;
+}
+
 int status_analyze(const struct status_input *input, struct status_report **ret_report)
 {
 	const struct mapping *desired = input->desired;
@@ -142,6 +148,10 @@ int status_analyze(const struct status_input *input, struct status_report **ret_
 		mapping->protocol = desired->redirects[i].protocol;
 		mapping->port = desired->redirects[i].port;
 		mapping->target = desired->redirects[i].target;
+		mapping->scope = desired->redirects[i].scope;
+		mapping->port_shared = (i > 0 && same_port(&desired->redirects[i - 1], &desired->redirects[i])) ||
+				       (i + 1 < desired->redirect_count &&
+					same_port(&desired->redirects[i], &desired->redirects[i + 1]));
 		mapping->owner = input->owners ? input->owners[i] : NULL;
 		report->mapping_count++;
 		r = status_analyze_listeners(input, mapping);

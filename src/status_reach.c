@@ -244,9 +244,35 @@ static bool has_ipv6_only_wildcard(const struct host *host, const struct mapping
 	return false;
 }
 
+/* Whether the mapping's scope takes a kind of client: a family only its
+ * own, an interface only remote clients (a local client's packets pass
+ * the output hook, where no interface is the input one). */
+static bool scope_takes(const struct scope *scope, enum client_kind kind)
+{
+	if (scope->family && scope->family != (kind_is_ipv6(kind) ? 6 : 4))
+		return false;
+	return scope->kind != SCOPE_IIF || kind_is_remote(kind);
+}
+
+/* The interfaces remote clients of the scope arrive on: the named one
+ * for an interface scope, the one that holds the address for an address
+ * scope (as most hosts route it), any for the others. */
+static bool scope_interface(const struct host *host, const struct scope *scope, const struct interface *interface)
+{
+	const struct host_address *address;
+
+	if (scope->kind == SCOPE_IIF)
+		return !strncmp(interface->name, scope->iif, sizeof(interface->name));
+	if (scope->kind == SCOPE_ON) {
+		address = host_find_address(host, scope->family == 4 ? AF_INET : AF_INET6, scope->address);
+		return address && address->interface == interface->index;
+	}
+	return true;
+}
+
 /* The clients of one kind: one per interface they may arrive on. */
-static size_t clients_of_kind(const struct host *host, enum client_kind kind, struct client *clients,
-			      const struct interface **interfaces, size_t capacity)
+static size_t clients_of_kind(const struct host *host, const struct scope *scope, enum client_kind kind,
+			      struct client *clients, const struct interface **interfaces, size_t capacity)
 {
 	int family = kind_is_ipv6(kind) ? AF_INET6 : AF_INET;
 	const struct interface *loopback = host_loopback(host);
@@ -262,7 +288,7 @@ static size_t clients_of_kind(const struct host *host, enum client_kind kind, st
 		const struct interface *interface = &host->interfaces[i];
 		bool has = family == AF_INET ? interface->has_ipv4 : interface->has_ipv6;
 
-		if (!interface->up || interface->loopback || !has)
+		if (!interface->up || interface->loopback || !has || !scope_interface(host, scope, interface))
 			continue;
 		clients[count] = (struct client){ family, family == AF_INET ? interface->ipv4 : interface->ipv6,
 						  interface->index };
@@ -277,6 +303,39 @@ static size_t clients_of_kind(const struct host *host, enum client_kind kind, st
 	return count;
 }
 
+/* Why no traffic arrives for the scope at all (an absent address or
+ * interface): a problem line, and nothing to check further. Addresses and
+ * interfaces come and go, so apply accepts them absent. */
+static int scope_problem(const struct host *host, struct mapping_report *mapping, bool *ret_absent)
+{
+	const struct scope *scope = &mapping->scope;
+	const struct interface *interface;
+	char text[SCOPE_TEXT_MAX], name[SCOPE_IFNAME_SIZE];
+
+	*ret_absent = false;
+	if (scope->kind == SCOPE_ON) {
+		if (host_find_address(host, scope->family == 4 ? AF_INET : AF_INET6, scope->address))
+			return 0;
+		*ret_absent = true;
+		scope_text(scope, text);
+		return status_mapping_problem(mapping, "no traffic arrives for port %u%s: %s is not an address of this host; add it, or change the on clause",
+					      mapping->port, text, text + 4);
+	}
+	if (scope->kind != SCOPE_IIF)
+		return 0;
+	memcpy(name, scope->iif, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	interface = host_find_interface_named(host, name);
+	if (interface && interface->up)
+		return 0;
+	*ret_absent = true;
+	if (!interface)
+		return status_mapping_problem(mapping, "no traffic arrives for port %u on %s: no interface has that name; create it, or change the iif clause",
+					      mapping->port, name);
+	return status_mapping_problem(mapping, "no traffic arrives for port %u on %s: the interface is down; bring it up (ip link set %s up)",
+				      mapping->port, name, name);
+}
+
 #define MAX_CLIENTS 64
 
 /* Whether the kind is delivered; if not, why (refusal filled in). */
@@ -287,7 +346,7 @@ static bool kind_delivered(const struct status_input *input, const struct mappin
 	const struct candidates candidates = { host, mapping->protocol, mapping->target };
 	struct client clients[MAX_CLIENTS];
 	const struct interface *interfaces[MAX_CLIENTS];
-	size_t count = clients_of_kind(host, kind, clients, interfaces, MAX_CLIENTS);
+	size_t count = clients_of_kind(host, &mapping->scope, kind, clients, interfaces, MAX_CLIENTS);
 	int family = kind_is_ipv6(kind) ? AF_INET6 : AF_INET;
 	char places[TEXT_SIZE], redirected[TEXT_SIZE] = "", text[TEXT_SIZE];
 	long foreign = -1;
@@ -400,13 +459,36 @@ static int add_index(size_t **items, size_t *count, size_t index)
 	return 0;
 }
 
+/* The kernel's redirect of the mapping's protocol, port and scope. The
+ * kernel holds an interface scope without a family once per family, both
+ * written together: the IPv4 one stands for them. */
+static const struct redirect *find_applied(const struct mapping *applied, const struct mapping_report *mapping)
+{
+	struct scope scope = mapping->scope;
+
+	if (!applied)
+		return NULL;
+	if (scope.kind == SCOPE_IIF && !scope.family)
+		scope.family = 4;
+	for (size_t i = mapping_first_of_port(applied, mapping->protocol, mapping->port); i < applied->redirect_count;
+	     i++) {
+		const struct redirect *redirect = &applied->redirects[i];
+
+		if (redirect->protocol != mapping->protocol || redirect->port != mapping->port)
+			break;
+		if (!scope_compare(&redirect->scope, &scope))
+			return redirect;
+	}
+	return NULL;
+}
+
 static int check_applied(const struct status_input *input, struct mapping_report *mapping)
 {
 	const struct redirect *applied;
 
 	if (!input->table_exists || !input->applied)
 		return status_mapping_problem(mapping, "not applied: run portredir apply");
-	applied = mapping_find(input->applied, mapping->protocol, mapping->port);
+	applied = find_applied(input->applied, mapping);
 	if (!applied)
 		return status_mapping_problem(mapping, "not applied: run portredir apply");
 	if (applied->target != mapping->target)
@@ -419,12 +501,11 @@ static void count_traffic(const struct status_input *input, struct mapping_repor
 {
 	mapping->connections = -1;
 	mapping->active = -1;
-	const struct redirect *applied = input->applied ? mapping_find(input->applied, mapping->protocol, mapping->port) :
-							   NULL;
+	const struct redirect *applied = find_applied(input->applied, mapping);
 
-	/* The count is the port's: it speaks for the mapping while the
-	 * kernel redirects the port to the mapping's target. A port that
-	 * saw no connection has no element yet. */
+	/* The count is the port's, in all its scopes: it speaks for the
+	 * mapping while the kernel redirects the port to the mapping's
+	 * target. A port that saw no connection has no element yet. */
 	if (input->counters_known && applied && applied->target == mapping->target)
 		mapping->connections = 0;
 	for (size_t i = 0; mapping->connections == 0 && i < input->counter_count; i++) {
@@ -451,12 +532,16 @@ int status_analyze_listeners(const struct status_input *input, struct mapping_re
 	struct refusal refusals[CLIENT_KIND_COUNT] = { 0 };
 	unsigned int refused = 0;
 	char text[TEXT_SIZE];
+	bool absent;
 	int r;
 
 	r = check_applied(input, mapping);
 	if (r < 0)
 		return r;
 	count_traffic(input, mapping);
+	r = scope_problem(host, mapping, &absent);
+	if (r < 0)
+		return r;
 	if (mapping->owner && !mapping->owner->cgroup) {
 		r = status_mapping_problem(mapping, "clients of port %u are refused: %s has no control group (is it running?); start it",
 					   mapping->port, mapping->owner->name);
@@ -483,9 +568,12 @@ int status_analyze_listeners(const struct status_input *input, struct mapping_re
 			return r;
 	}
 	for (int k = 0; k < CLIENT_KIND_COUNT; k++) {
-		/* With no group to deliver to, nothing is; the line above
-		 * says why. */
-		if (mapping->owner && !mapping->owner->cgroup) {
+		mapping->in_scope[k] = scope_takes(&mapping->scope, (enum client_kind)k);
+		if (!mapping->in_scope[k])
+			continue;
+		/* With no group to deliver to, or no address or interface for
+		 * traffic to arrive at, nothing is; the lines above say why. */
+		if ((mapping->owner && !mapping->owner->cgroup) || absent) {
 			mapping->reachable[k] = false;
 			continue;
 		}

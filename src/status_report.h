@@ -42,6 +42,13 @@ struct mapping_report {
 	enum protocol protocol;
 	uint16_t port;
 	uint16_t target;
+	/* The traffic it takes (mapping.h): the kinds of client outside it
+	 * are not its own (in_scope false; JSON null). */
+	struct scope scope;
+	bool in_scope[CLIENT_KIND_COUNT];
+	/* Other mappings of the file have the same protocol and port (in
+	 * other scopes): connections counts them all. */
+	bool port_shared;
 	const struct status_owner *owner;
 	/* Indices into the host's listeners: those on the target (that count
 	 * for the owner), and those on the port itself, which the redirect

@@ -15,7 +15,8 @@ up before the first run so that the runs of all cases interleave):
      (b) the same, with a stateful firewall in the server namespace
          (`ct state established,related accept`), so conntrack in use;
      (c) portredir's redirect 80 to 8080 (with that firewall);
-     (d) with an owner clause: not measured until owners exist (issue 13);
+     (d) (c) with an owner clause (`for cgroup`), its servers in that group,
+         so that the owner gate checks every new connection's socket;
      (e) (c) with 65,535 mappings per protocol loaded;
   2. UDP round trips per second, 443 to 8443 against a direct bind on 443;
   3. what portredir costs traffic it does not redirect, with the firewall
@@ -80,6 +81,10 @@ FIREWALL = """table inet filter {
 """
 
 MAPPING = "redirect tcp 80 to 8080\nredirect tcp,udp 443 to 8443\n"
+# The bench's own control group (made and removed by it), relative to the
+# cgroup2 hierarchy's root: (d)'s owner.
+OWNER_GROUP = "/%s" % PREFIX
+OWNER_MAPPING = "redirect tcp 80 to 8080 for cgroup %s\nredirect tcp,udp 443 to 8443\n" % OWNER_GROUP
 
 # portredir's table with the rules in the order considered and not taken:
 # the port tested against the map before the fib lookup. It would spare
@@ -135,13 +140,12 @@ BARE_NAT_CHAINS = """table inet bare_nat {
 """
 
 # The server namespace of each configuration: what is loaded into it, and
-# what listens there. An owner configuration (issue 13) will be one more
-# entry: MAPPING with "for cgroup ..." and its servers started in that
-# group; then case "d" below loses its `missing`.
+# what listens there ("owner": its servers in OWNER_GROUP).
 CONFIGURATIONS = {
     "direct": {"firewall": False, "table": None, "tcp": [80, UNMAPPED_PORT], "udp": [443]},
     "firewall": {"firewall": True, "table": None, "tcp": [80, UNMAPPED_PORT], "udp": [443]},
     "portredir": {"firewall": True, "table": "mapping", "tcp": [8080, UNMAPPED_PORT], "udp": [8443]},
+    "owner": {"firewall": True, "table": "owner", "tcp": [8080], "udp": [], "owner": True},
     "portredir-65535": {"firewall": True, "table": "every port", "tcp": [8080], "udp": [8443]},
     "map-first": {"firewall": True, "table": "map first", "tcp": [UNMAPPED_PORT], "udp": []},
     "bare-nat": {"firewall": True, "table": "bare NAT chains", "tcp": [UNMAPPED_PORT], "udp": []},
@@ -158,7 +162,7 @@ CASES = [
     Case("a", "tcp", "direct bind :80, no conntrack", "direct", "client", "tcp", 80),
     Case("b", "tcp", "direct bind :80, stateful firewall", "firewall", "client", "tcp", 80),
     Case("c", "tcp", "portredir 80->8080", "portredir", "client", "tcp", 80),
-    Case("d", "tcp", "portredir 80->8080 for an owner", None, "client", "tcp", 80),
+    Case("d", "tcp", "(c) for an owner (the gate checks)", "owner", "client", "tcp", 80),
     Case("e", "tcp", "(c), 65,535 mappings/protocol", "portredir-65535", "client", "tcp", 80),
     Case("udp-a", "udp", "direct bind :443, no conntrack", "direct", "client", "udp", 443),
     Case("udp-b", "udp", "direct bind :443, stateful firewall", "firewall", "client", "udp", 443),
@@ -180,7 +184,7 @@ CASES = [
     Case("in-bare", "unredirected", "inbound :%d, bare NAT chains (the floor)" % UNMAPPED_PORT, "bare-nat",
          "client", "tcp", UNMAPPED_PORT),
 ]
-MISSING = {"d": "not measured: owners (issue 13) are not implemented yet"}
+MISSING = {}
 
 # (case, baseline, what the ratio means, target: (figure, at least / at most, limit) or None)
 RATIOS = [
@@ -242,28 +246,55 @@ def make_pair(configuration):
     return client, server
 
 
+def cgroup2_mount():
+    """Where the cgroup2 hierarchy is mounted: /sys/fs/cgroup (unified), or
+    /sys/fs/cgroup/unified (hybrid); None without one."""
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            separator = fields.index("-")
+            if fields[separator + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
+def owner_group_path():
+    mount = cgroup2_mount()
+    if not mount:
+        raise SystemExit("bench: case d needs a cgroup2 hierarchy, and this host has none (--packet-cases "
+                         "without d)")
+    return mount + OWNER_GROUP
+
+
 def load_server_namespace(configuration, server, work):
     settings = CONFIGURATIONS[configuration]
     if settings["firewall"]:
         in_namespace(server, "nft", "-f", "-", input=FIREWALL, text=True)
     table = settings["table"]
-    if table in ("mapping", "every port"):
+    if table in ("mapping", "every port", "owner"):
         path = os.path.join(work, "%s.conf" % configuration)
         with open(path, "w") as handle:
-            handle.write(MAPPING if table == "mapping" else every_port_mapping())
+            handle.write({"mapping": MAPPING, "owner": OWNER_MAPPING}.get(table) or every_port_mapping())
         os.chmod(path, 0o644)
-        in_namespace(server, PORTREDIR, "-q", "-f", path, "apply", stdout=subprocess.DEVNULL)
+        # ip netns exec hides the cgroup hierarchy (it mounts a new /sys),
+        # where portredir finds the owner's group: nsenter keeps it.
+        enter = ["nsenter", "--net=/run/netns/" + server]
+        run(*enter, PORTREDIR, "-q", "-f", path, "apply", stdout=subprocess.DEVNULL)
         # The bench measures portredir's own layout: in sync, or stop.
-        in_namespace(server, PORTREDIR, "-q", "-f", path, "diff", stdout=subprocess.DEVNULL)
+        run(*enter, PORTREDIR, "-q", "-f", path, "diff", stdout=subprocess.DEVNULL)
     elif table == "map first":
         in_namespace(server, "nft", "-f", "-", input=MAP_FIRST_LAYOUT, text=True)
     elif table == "bare NAT chains":
         in_namespace(server, "nft", "-f", "-", input=BARE_NAT_CHAINS, text=True)
 
 
-def start_server(name, protocol, port, servers):
+def start_server(name, protocol, port, servers, group=None):
+    def join_group():
+        with open(os.path.join(group, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
+
     process = subprocess.Popen(["ip", "netns", "exec", name, LOAD, "serve", protocol, str(port)],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, preexec_fn=join_group if group else None)
     servers[(name, protocol, port)] = process
     if process.stdout.readline().strip() != "listening":
         raise SystemExit("bench: the %s server on port %d in %s did not start" % (protocol, port, name))
@@ -273,11 +304,15 @@ def setup(work, servers, cases):
     for configuration, settings in CONFIGURATIONS.items():
         if not any(case.configuration == configuration for case in cases):
             continue
+        group = None
+        if settings.get("owner"):
+            group = owner_group_path()
+            os.mkdir(group)
         client, server = make_pair(configuration)
         load_server_namespace(configuration, server, work)
         for protocol in ("tcp", "udp"):
             for port in settings[protocol]:
-                start_server(server, protocol, port, servers)
+                start_server(server, protocol, port, servers, group)
         # The service in the client namespace that outbound connections
         # from the server namespace go to.
         if any(case.configuration == configuration and case.side == "server" for case in cases):
@@ -317,6 +352,9 @@ def teardown(servers):
         for side in ("c", "s"):
             if os.path.exists(os.path.join("/run/netns", namespace(configuration, side))):
                 subprocess.run(["ip", "netns", "del", namespace(configuration, side)])
+    mount = cgroup2_mount()
+    if mount and os.path.isdir(mount + OWNER_GROUP):
+        os.rmdir(mount + OWNER_GROUP)
 
 
 def bench(runs, seconds, warmup, out, seed=None, only=None, ipv6=False):

@@ -117,11 +117,13 @@ expect_eq() {
 	fi
 }
 
-# run_tests: runs every test_* function defined by the script, each with
-# fresh namespaces, as TAP. Without root, every test is reported skipped.
+# run_tests: runs every test_* function defined by the script (those
+# whose names match the extended regular expression $ONLY when it is set),
+# each with fresh namespaces, as TAP. Without root, every test is reported
+# skipped.
 run_tests() {
 	local tests=() name number=0 reason="" status
-	mapfile -t tests < <(declare -F | awk '$3 ~ /^test_/ { print $3 }')
+	mapfile -t tests < <(declare -F | awk -v only="${ONLY:-}" '$3 ~ /^test_/ && (only == "" || $3 ~ only) { print $3 }')
 	if [ "$(id -u)" -ne 0 ]; then
 		reason="needs root for network namespaces (run make check as root)"
 	elif ! command -v nft >/dev/null || ! ip netns add "$NETNS_PREFIX-probe" 2>/dev/null; then

@@ -203,23 +203,35 @@ test_the_table_has_one_rule_per_scope_kind_in_use() {
 		elements = { 2001:db8::1 . 53 : 5353 }
 	}
 
+	set tcp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
+	set udp_counts {
+		type inet_service
+		size 65535
+		flags dynamic
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		fib daddr type local meta l4proto tcp meta nfproto ipv4 redirect to :ip daddr . tcp dport map @tcp_on4_redirects
-		fib daddr type local meta l4proto tcp redirect to :meta nfproto . iifname . tcp dport map @tcp_iif_redirects
-		fib daddr type local meta l4proto tcp redirect to :meta nfproto . tcp dport map @tcp_family_redirects
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp meta nfproto ipv6 redirect to :ip6 daddr . udp dport map @udp_on6_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local ip daddr . tcp dport @tcp_on4_redirects update @tcp_counts { tcp dport counter } redirect to :ip daddr . tcp dport map @tcp_on4_redirects
+		fib daddr type local meta nfproto . iifname . tcp dport @tcp_iif_redirects update @tcp_counts { tcp dport counter } redirect to :meta nfproto . iifname . tcp dport map @tcp_iif_redirects
+		fib daddr type local meta nfproto . tcp dport @tcp_family_redirects update @tcp_counts { tcp dport counter } redirect to :meta nfproto . tcp dport map @tcp_family_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local ip6 daddr . udp dport @udp_on6_redirects update @udp_counts { udp dport counter } redirect to :ip6 daddr . udp dport map @udp_on6_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 
 	chain output {
 		type nat hook output priority -100; policy accept;
-		fib daddr type local meta l4proto tcp meta nfproto ipv4 redirect to :ip daddr . tcp dport map @tcp_on4_redirects
-		fib daddr type local meta l4proto tcp redirect to :meta nfproto . tcp dport map @tcp_family_redirects
-		fib daddr type local meta l4proto tcp redirect to :tcp dport map @tcp_redirects
-		fib daddr type local meta l4proto udp meta nfproto ipv6 redirect to :ip6 daddr . udp dport map @udp_on6_redirects
-		fib daddr type local meta l4proto udp redirect to :udp dport map @udp_redirects
+		fib daddr type local ip daddr . tcp dport @tcp_on4_redirects update @tcp_counts { tcp dport counter } redirect to :ip daddr . tcp dport map @tcp_on4_redirects
+		fib daddr type local meta nfproto . tcp dport @tcp_family_redirects update @tcp_counts { tcp dport counter } redirect to :meta nfproto . tcp dport map @tcp_family_redirects
+		fib daddr type local tcp dport @tcp_redirects update @tcp_counts { tcp dport counter } redirect to :tcp dport map @tcp_redirects
+		fib daddr type local ip6 daddr . udp dport @udp_on6_redirects update @udp_counts { udp dport counter } redirect to :ip6 daddr . udp dport map @udp_on6_redirects
+		fib daddr type local udp dport @udp_redirects update @udp_counts { udp dport counter } redirect to :udp dport map @udp_redirects
 	}
 }'
 	expect_table "$HOST" "$expected"
@@ -311,6 +323,49 @@ test_json_carries_the_scope() {
  {"protocol": "tcp", "port": 80, "target": 8081, "owner": null, "on": "198.18.0.3", "iif": null, "family": "ipv4"},
  {"protocol": "tcp", "port": 81, "target": 8082, "owner": null, "on": null, "iif": "veth1", "family": "ipv6"},
  {"protocol": "tcp", "port": 82, "target": 8082, "owner": null, "on": null, "iif": "veth1", "family": "ipv6"}]}' "$RUN_OUT"
+}
+
+# status follows each scope: the kinds of client outside it are not the
+# mapping's, an absent address or interface is a problem, and the count
+# of a port's connections covers all its scopes.
+test_status_follows_each_scope() {
+	local family link
+	topology_two_links
+	start_server "$HOST" "$LISTENER_USER" tcp :: 8081 family
+	family=${BACKGROUND_PIDS[-1]}
+	start_server "$HOST" "$LISTENER_USER" tcp :: 8082 link
+	link=${BACKGROUND_PIDS[-1]}
+	mapping 'redirect tcp 80 to 8081 ipv6' 'redirect tcp 80 to 8082 iif veth1' \
+		'redirect tcp 80 to 8083 on 198.18.0.9' 'redirect tcp 80 to 8084 iif wg9'
+	apply_mapping
+	expect_answer "$PEER" tcp 2001:db8::1 80 family
+	expect_answer "$PEER2" tcp 198.18.1.1 80 link
+	expect_answer "$PEER" tcp 198.18.0.1 80 refused
+	expect_portredir "$HOST" 1 "tcp 80 to 8081 ipv6: healthy; [::]:8081 (python3, pid $family, user nobody); 2 connections to tcp 80 in all its scopes, 0 active
+tcp 80 to 8082 iif veth1: healthy; [::]:8082 (python3, pid $link, user nobody); 2 connections to tcp 80 in all its scopes, 0 active
+tcp 80 to 8084 iif wg9: 1 problem
+  listening: nothing
+  clients: remote IPv4 no, remote IPv6 no, local IPv4 (not in scope), local IPv6 (not in scope)
+  traffic: 2 connections to tcp 80 in all its scopes, 0 active
+  problem: no traffic arrives for port 80 on wg9: no interface has that name; create it, or change the iif clause
+tcp 80 to 8083 on 198.18.0.9: 1 problem
+  listening: nothing
+  clients: remote IPv4 no, remote IPv6 (not in scope), local IPv4 no, local IPv6 (not in scope)
+  traffic: 2 connections to tcp 80 in all its scopes, 0 active
+  problem: no traffic arrives for port 80 on 198.18.0.9: 198.18.0.9 is not an address of this host; add it, or change the on clause
+unprivileged_port_start: 1024 (not declared)
+2 problems" -f "$MAPPING" status
+	run_captured portredir_in "$HOST" -f "$MAPPING" --json status
+	"$PYTHON" -c '
+import json, sys
+mappings = json.loads(sys.argv[1])["mappings"]
+got = [(m["target"], m["on"], m["iif"], m["family"], m["reachable"]) for m in mappings]
+want = [(8081, None, None, "ipv6", {"remote_ipv4": None, "remote_ipv6": True, "local_ipv4": None, "local_ipv6": True}),
+        (8082, None, "veth1", None, {"remote_ipv4": True, "remote_ipv6": True, "local_ipv4": None, "local_ipv6": None}),
+        (8084, None, "wg9", None, {"remote_ipv4": False, "remote_ipv6": False, "local_ipv4": None, "local_ipv6": None}),
+        (8083, "198.18.0.9", None, "ipv4", {"remote_ipv4": False, "remote_ipv6": None, "local_ipv4": False, "local_ipv6": None})]
+sys.exit(None if got == want else "# status --json: got %r" % (got,))
+' "$RUN_OUT"
 }
 
 run_tests

@@ -337,7 +337,7 @@ NFT
 	expect_eq "exit status of status --json" 1 "$RUN_STATUS"
 	expect_eq "stderr of status --json" "" "$RUN_ERR"
 	expect_json "status --json" '{"healthy": false,
- "mappings": [{"protocol": "tcp", "port": 80, "target": 8080, "owner": null,
+ "mappings": [{"protocol": "tcp", "port": 80, "target": 8080, "owner": null, "on": null, "iif": null, "family": null,
    "listeners": [{"address": "127.0.0.1", "port": 8080, "uid": 65534, "user": "nobody", "pid": '"$PID"', "process": "python3", "ipv6_only": null, "interface": null, "cgroup": null}],
    "reachable": {"remote_ipv4": false, "remote_ipv6": false, "local_ipv4": true, "local_ipv6": false},
    "shadowed": [{"address": "0.0.0.0", "port": 80, "uid": 0, "user": "root", "pid": '"$root"', "process": "python3", "ipv6_only": null, "interface": null, "cgroup": null}],
@@ -346,7 +346,7 @@ NFT
      "local IPv6 clients of port 80 are refused: 8080 listens on 127.0.0.1 only; listen on [::]:8080",
      "0.0.0.0:80 (python3, pid '"$root"', user root) is shadowed: the redirect sends its clients to 8080; stop it, or remove this mapping",
      "remote IPv4 clients of port 80 may not reach 8080: table ip nat, chain PREROUTING runs before portredir'"'"'s, and rule handle 2 changes the destination of tcp port 80"]},
-  {"protocol": "udp", "port": 443, "target": 8443, "owner": null,
+  {"protocol": "udp", "port": 443, "target": 8443, "owner": null, "on": null, "iif": null, "family": null,
    "listeners": [{"address": "::", "port": 8443, "uid": 65534, "user": "nobody", "pid": '"${BACKGROUND_PIDS[-1]}"', "process": "python3", "ipv6_only": true, "interface": null, "cgroup": null}],
    "reachable": {"remote_ipv4": false, "remote_ipv6": true, "local_ipv4": false, "local_ipv6": true},
    "shadowed": [], "connections": 0, "active": 0,
