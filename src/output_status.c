@@ -64,13 +64,13 @@ static void print_listener_list(FILE *stream, const struct host *host, const siz
 
 static void print_traffic(FILE *stream, const struct mapping_report *mapping)
 {
-	if (mapping->connections >= 0)
+	if (mapping->connections < 0)
+		fputs("connections not counted", stream);
+	else
 		fprintf(stream, "%" PRId64 " connection%s", mapping->connections, mapping->connections == 1 ? "" : "s");
 	/* The count sets count per port. */
 	if (mapping->connections >= 0 && mapping->port_shared)
 		fprintf(stream, " to %s %u in all its scopes", protocol_name(mapping->protocol), mapping->port);
-	else
-		fputs("connections not counted", stream);
 	if (mapping->active >= 0)
 		fprintf(stream, ", %" PRId64 " active", mapping->active);
 	else

@@ -10,7 +10,10 @@ runs of:
      changed ruleset, versus nft add element of that one element, and
      versus nft deleting and adding it in one batch (what the change is);
   4. show, versus nft list table inet portredir;
-and 2. and 3. again right after another process committed (nft adds and
+and, at the largest N again (--scoped-size), with the mappings split over
+the five kinds of scope (none, ipv4, iif, on an IPv4 and on an IPv6
+address): the same tasks, against nft given the same scoped table. Also
+2. and 3. again right after another process committed (nft adds and
 deletes a table of its own), so that portredir cannot use its record of the maps'
 elements (src/cache.h) and dumps them: the worst case of each. All that
 with peak RSS, user and system CPU of both, and the netlink messages and
@@ -21,7 +24,7 @@ Then the packet path (tests/bench/packet.py): portredir's redirect against
 a direct bind, and what it costs traffic it does not redirect.
 --packet-only runs only that part, --no-packet only the one above.
 
-Usage: bench.py [--sizes 2,1000,10000,65535] [--runs 5] [--out build/bench]
+Usage: bench.py [--sizes 2,1000,10000,65535] [--scoped-size N] [--runs 5] [--out build/bench]
                 [--packet-only | --no-packet] [--packet-runs 7] [--packet-seconds 2]
 """
 
@@ -68,6 +71,53 @@ LAYOUT = """table inet portredir {{
 """
 
 
+# The scopes the scoped run gives its mappings, in turn: the clause, and
+# the map the redirect's element goes to.
+SCOPES = [("", "base"), (" ipv4", "family"), (" iif bench0", "iif"), (" on 198.18.0.1", "on4"),
+          (" on 2001:db8::1", "on6")]
+# Each scoped map's key type and how an element's key is written, and
+# the rule of each kind: the key, and whether output has one (iif: no).
+SCOPED_MAPS = {
+    "family": ("nf_proto . inet_service", lambda port: ["ipv4 . %d" % port]),
+    "iif": ("nf_proto . ifname . inet_service",
+            lambda port: ['ipv4 . "bench0" . %d' % port, 'ipv6 . "bench0" . %d' % port]),
+    "on4": ("ipv4_addr . inet_service", lambda port: ["198.18.0.1 . %d" % port]),
+    "on6": ("ipv6_addr . inet_service", lambda port: ["2001:db8::1 . %d" % port]),
+}
+SCOPED_KEYS = [("on4", "ip daddr . {p} dport", True), ("on6", "ip6 daddr . {p} dport", True),
+               ("iif", "meta nfproto . iifname . {p} dport", False),
+               ("family", "meta nfproto . {p} dport", True), ("base", "{p} dport", True)]
+
+
+def scoped_layout(elements):
+    """The table portredir builds for scoped mappings (docs/kernel.md);
+    elements(protocol, kind) gives a map's elements clause."""
+    lines = ["table inet portredir {"]
+    for protocol in ("tcp", "udp"):
+        lines.append("\tmap %s_redirects { type inet_service : inet_service;%s }"
+                     % (protocol, elements(protocol, "base")))
+    for protocol in ("tcp", "udp"):
+        for kind, (key_type, _) in SCOPED_MAPS.items():
+            lines.append("\tmap %s_%s_redirects { type %s : inet_service;%s }"
+                         % (protocol, kind, key_type, elements(protocol, kind)))
+    for protocol in ("tcp", "udp"):
+        lines.append("\tset %s_counts { type inet_service; flags dynamic; }" % protocol)
+    for chain, hook in (("prerouting", "prerouting priority dstnat"), ("output", "output priority -100")):
+        lines.append("\tchain %s {" % chain)
+        lines.append("\t\ttype nat hook %s; policy accept;" % hook)
+        for protocol in ("tcp", "udp"):
+            for kind, key, in_output in SCOPED_KEYS:
+                if chain == "output" and not in_output:
+                    continue
+                name = "%s_redirects" % protocol if kind == "base" else "%s_%s_redirects" % (protocol, kind)
+                key = key.format(p=protocol)
+                lines.append("\t\tfib daddr type local %s @%s update @%s_counts { %s dport counter } "
+                             "redirect to :%s map @%s" % (key, name, protocol, protocol, key, name))
+        lines.append("\t}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def mappings(count):
     """count redirects per protocol: ports 1..count, each to a target at or
     above 1024 that differs from its port."""
@@ -80,13 +130,19 @@ def mappings(count):
     return result
 
 
-def mapping_file(pairs, changed=False):
+def scope_of(index, scoped):
+    """The scope of the index-th mapping: in turn when scoped, so that the
+    first (the one changed) is unscoped either way."""
+    return SCOPES[index % len(SCOPES)] if scoped else SCOPES[0]
+
+
+def mapping_file(pairs, changed=False, scoped=False):
     lines = []
     for protocol in ("tcp", "udp"):
         for index, (port, target) in enumerate(pairs):
             if changed and protocol == "tcp" and index == 0:
                 target = changed_target(port, target)
-            lines.append("redirect %s %d to %d" % (protocol, port, target))
+            lines.append("redirect %s %d to %d%s" % (protocol, port, target, scope_of(index, scoped)[0]))
     return "\n".join(lines) + "\n"
 
 
@@ -95,15 +151,21 @@ def changed_target(port, target):
     return new + 1 if new == port else new
 
 
-def nft_file(pairs, changed=False, reload=False):
-    def elements(protocol):
+def nft_file(pairs, changed=False, reload=False, scoped=False):
+    def elements(protocol, kind="base"):
         items = []
         for index, (port, target) in enumerate(pairs):
+            if scope_of(index, scoped)[1] != kind:
+                continue
             if changed and protocol == "tcp" and index == 0:
                 target = changed_target(port, target)
-            items.append("%d : %d" % (port, target))
+            keys = ["%d" % port] if kind == "base" else SCOPED_MAPS[kind][1](port)
+            items += ["%s : %d" % (key, target) for key in keys]
         return " elements = { %s };" % ", ".join(items) if items else ""
-    text = LAYOUT.format(tcp=elements("tcp"), udp=elements("udp"))
+    if scoped:
+        text = scoped_layout(elements)
+    else:
+        text = LAYOUT.format(tcp=elements("tcp"), udp=elements("udp"))
     if reload:
         # What a declarative nft user runs: replace the whole table at once.
         text = "table inet portredir\ndelete table inet portredir\n" + text
@@ -171,6 +233,8 @@ def rule_count():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2,1000,10000,65535")
+    parser.add_argument("--scoped-size", type=int, default=None,
+                        help="N of the run split across scopes (default: the largest size; 0: none)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     parts = parser.add_mutually_exclusive_group()
@@ -202,9 +266,12 @@ def control_plane(arguments):
     os.environ["PORTREDIR_RUNTIME_DIRECTORY"] = records
     subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
     rows = []
+    scoped_size = max(sizes) if arguments.scoped_size is None else arguments.scoped_size
     try:
         for size in sizes:
             rows += bench_size(size, arguments.runs, work)
+        if scoped_size:
+            rows += bench_size(scoped_size, arguments.runs, work, scoped=True)
     finally:
         subprocess.run(["ip", "netns", "del", NAMESPACE])
         shutil.rmtree(work, ignore_errors=True)
@@ -212,16 +279,16 @@ def control_plane(arguments):
     report(rows, arguments.out)
 
 
-def bench_size(size, runs, work):
+def bench_size(size, runs, work, scoped=False):
     global SMALL
     SMALL = size <= 1000
     pairs = mappings(size)
     files = {}
-    for name, text in (("mapping.conf", mapping_file(pairs)),
-                       ("changed.conf", mapping_file(pairs, changed=True)),
-                       ("ruleset.nft", nft_file(pairs)),
-                       ("reload.nft", nft_file(pairs, changed=True, reload=True))):
-        files[name] = os.path.join(work, "%d-%s" % (size, name))
+    for name, text in (("mapping.conf", mapping_file(pairs, scoped=scoped)),
+                       ("changed.conf", mapping_file(pairs, changed=True, scoped=scoped)),
+                       ("ruleset.nft", nft_file(pairs, scoped=scoped)),
+                       ("reload.nft", nft_file(pairs, changed=True, reload=True, scoped=scoped))):
+        files[name] = os.path.join(work, "%d%s-%s" % (size, "-scoped" if scoped else "", name))
         with open(files[name], "w") as handle:
             handle.write(text)
     port, target = pairs[0]
@@ -254,7 +321,8 @@ def bench_size(size, runs, work):
 
     # -v for the netlink figures; the change lines go to OUT_FILE.
     portredir = [PORTREDIR, "-v", "-f"]
-    print("N=%d per protocol (%d map elements), median of %d runs" % (size, 2 * size, runs), flush=True)
+    print("N=%d per protocol%s, median of %d runs" % (
+        size, ", split across scopes" if scoped else " (%d map elements)" % (2 * size), runs), flush=True)
     full_apply = median_of(runs, empty, portredir + [files["mapping.conf"], "apply"])
     nft_full = median_of(runs, empty, ["nft", "-f", files["ruleset.nft"]])
     rows.append(row(size, "full apply", full_apply, "nft -f", nft_full))
@@ -298,12 +366,17 @@ def bench_size(size, runs, work):
     for item in rows:
         item["rules"] = rules
         item["diff_seconds"] = diff["seconds"]
+        item["scoped"] = scoped
     empty()
     return rows
 
 
 def row(size, task, ours, tool, theirs):
     return {"n": size, "task": task, "tool": tool, "ours": ours, "theirs": theirs}
+
+
+def label(item):
+    return "%d%s" % (item["n"], "*" if item["scoped"] else "")
 
 
 def ratio(a, b):
@@ -313,7 +386,7 @@ def ratio(a, b):
 def report(rows, out):
     columns = ["n", "task", "versus", "portredir_s", "nft_s", "ratio_time", "portredir_user_s",
                "portredir_sys_s", "nft_user_s", "nft_sys_s", "portredir_rss_kib", "nft_rss_kib",
-               "ratio_rss", "netlink_messages", "netlink_bytes", "element_messages", "rules"]
+               "ratio_rss", "netlink_messages", "netlink_bytes", "element_messages", "rules", "scopes"]
     csv_path = os.path.join(out, "bench.csv")
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -325,7 +398,8 @@ def report(rows, out):
                              "%.4f" % ours["user"], "%.4f" % ours["system"], "%.4f" % theirs["user"],
                              "%.4f" % theirs["system"], int(ours["rss_kib"]), int(theirs["rss_kib"]),
                              "%.3f" % ratio(ours["rss_kib"], theirs["rss_kib"]), ours["messages"],
-                             ours["bytes"], ours["element_messages"], item["rules"]])
+                             ours["bytes"], ours["element_messages"], item["rules"],
+                             "split" if item["scoped"] else "none"])
     header = "%7s  %-20s %-16s %9s %9s %6s %7s %8s %8s %6s %5s %6s %8s %5s" % (
         "N", "portredir", "versus", "ours s", "nft s", "ratio", "user%", "RSS KiB", "nft KiB",
         "ratio", "msgs", "elem", "bytes", "rules")
@@ -335,8 +409,8 @@ def report(rows, out):
     for item in rows:
         ours, theirs = item["ours"], item["theirs"]
         cpu = ours["user"] + ours["system"]
-        print("%7d  %-20s %-16s %9.4f %9.4f %6.2f %6.0f%% %8d %8d %6.2f %5s %6s %8s %5d" % (
-            item["n"], item["task"], item["tool"], ours["seconds"], theirs["seconds"],
+        print("%7s  %-20s %-16s %9.4f %9.4f %6.2f %6.0f%% %8d %8d %6.2f %5s %6s %8s %5d" % (
+            label(item), item["task"], item["tool"], ours["seconds"], theirs["seconds"],
             ratio(ours["seconds"], theirs["seconds"]), 100 * ratio(ours["user"], cpu),
             ours["rss_kib"], theirs["rss_kib"], ratio(ours["rss_kib"], theirs["rss_kib"]),
             ours["messages"], ours["element_messages"], ours["bytes"], item["rules"]))
@@ -345,17 +419,23 @@ def report(rows, out):
     print("it, what the change alone costs nft (its delete + add batch, process included):")
     for item in rows:
         if item["task"] == "one mapping changed" and item["tool"] == "nft del+add elem":
-            print("  N=%-6d %.2f x diff (%+.4f s); nft delete + add: %.4f s" % (
-                item["n"], ratio(item["ours"]["seconds"], item["diff_seconds"]),
+            print("  N=%-7s %.2f x diff (%+.4f s); nft delete + add: %.4f s" % (
+                label(item), ratio(item["ours"]["seconds"], item["diff_seconds"]),
                 item["ours"]["seconds"] - item["diff_seconds"], item["theirs"]["seconds"]))
-    targets(rows)
+    if any(item["scoped"] for item in rows):
+        print("(N*: the mappings split across the five kinds of scope, nft given the same table)")
+    targets([item for item in rows if not item["scoped"]])
+    scoped = [item for item in rows if item["scoped"]]
+    if scoped:
+        targets(scoped, scoped=True)
     print("raw figures: %s" % csv_path)
     plot(rows, out, csv_path)
 
 
-def targets(rows):
+def targets(rows, scoped=False):
     """The performance targets portredir is held to, at the largest N run
-    and, for the boot path, at N=2."""
+    and, for the boot path, at N=2; with scoped, those of the largest N
+    for the run split across scopes."""
     largest = max(item["n"] for item in rows)
 
     def find(n, task, tool):
@@ -385,7 +465,7 @@ def targets(rows):
                        ratio(change["ours"]["seconds"], change["theirs"]["seconds"]), 0.25))
     if small:
         checks.append(("N=2 apply <= nft -f", ratio(small["ours"]["seconds"], small["theirs"]["seconds"]), 1.0))
-    print("targets (N=%d per protocol unless said):" % largest)
+    print("targets (N=%d per protocol%s):" % (largest, ", split across scopes" if scoped else " unless said"))
     for name, value, limit in checks:
         print("  %-42s %6.2f  %s" % (name, value, "holds" if value <= limit else "MISSED"))
 
@@ -402,7 +482,7 @@ def plot(rows, out, csv_path):
         for task, tool in tasks:
             handle.write("# %s vs %s\n" % (task, tool))
             for item in rows:
-                if item["task"] == task and item["tool"] == tool:
+                if item["task"] == task and item["tool"] == tool and not item["scoped"]:
                     handle.write("%d %.5f %.5f\n" % (item["n"], item["ours"]["seconds"],
                                                      item["theirs"]["seconds"]))
             handle.write("\n\n")
