@@ -304,20 +304,31 @@ static int report_validation_problem(const struct problem *problem, const struct
 	}
 }
 
+/* The redirect that sorts equal to key, looked for first at guess: the
+ * warnings of a large mapping ask for a neighbour of each redirect, and
+ * the sorted array usually has it right there. */
+static const struct redirect *find_near(const struct mapping *mapping, size_t guess, const struct redirect *key)
+{
+	if (guess < mapping->redirect_count && !redirect_compare(&mapping->redirects[guess], key))
+		return &mapping->redirects[guess];
+	return mapping_find_like(mapping, key, key->port);
+}
+
 /* "redirect tcp,udp 80 to 8" is two redirects with one target token: its
  * udp half repeats what its tcp half reported. */
 static bool same_line_as_tcp(const struct mapping *mapping, const struct redirect *redirect)
 {
+	size_t index = (size_t)(redirect - mapping->redirects), tcp_count;
+	struct redirect key = *redirect;
 	const struct redirect *tcp;
 
 	if (redirect->protocol != PROTOCOL_UDP || !redirect->location.file)
 		return false;
-	{
-		struct redirect key = *redirect;
-
-		key.protocol = PROTOCOL_TCP;
-		tcp = mapping_find_like(mapping, &key, redirect->port);
-	}
+	tcp_count = mapping_first_of_port(mapping, PROTOCOL_UDP, 0);
+	key.protocol = PROTOCOL_TCP;
+	/* With the same ports in both, the tcp half is as far back as there
+	 * are tcp redirects. */
+	tcp = find_near(mapping, index - tcp_count, &key);
 	return tcp && tcp->target == redirect->target && tcp->location.file == redirect->location.file &&
 	       tcp->location.line == redirect->location.line && tcp->location.column == redirect->location.column;
 }
@@ -326,11 +337,14 @@ static bool same_line_as_tcp(const struct mapping *mapping, const struct redirec
  * token: a problem it shares was reported for it already. */
 static const struct redirect *same_range_before(const struct mapping *mapping, const struct redirect *redirect)
 {
+	size_t index = (size_t)(redirect - mapping->redirects);
+	struct redirect key = *redirect;
 	const struct redirect *before;
 
 	if (redirect->port == 0 || !redirect->location.file)
 		return NULL;
-	before = mapping_find_like(mapping, redirect, (uint16_t)(redirect->port - 1));
+	key.port = (uint16_t)(redirect->port - 1);
+	before = find_near(mapping, index - 1, &key);
 	if (!before || !location_equal(&before->location, &redirect->location) ||
 	    before->port_column != redirect->port_column)
 		return NULL;

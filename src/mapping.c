@@ -310,14 +310,14 @@ void mapping_sort(struct mapping *mapping)
 	}
 }
 
-const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+/* Binary search for the redirect that sorts equal to key. */
+static const struct redirect *find_key(const struct mapping *mapping, const struct redirect *key)
 {
-	const struct redirect key = { .protocol = protocol, .port = port };
 	size_t low = 0, high = mapping->redirect_count;
 
 	while (low < high) {
 		size_t middle = low + (high - low) / 2;
-		int order = redirect_compare(&mapping->redirects[middle], &key);
+		int order = redirect_compare(&mapping->redirects[middle], key);
 
 		if (order == 0)
 			return &mapping->redirects[middle];
@@ -329,24 +329,19 @@ const struct redirect *mapping_find(const struct mapping *mapping, enum protocol
 	return NULL;
 }
 
+const struct redirect *mapping_find(const struct mapping *mapping, enum protocol protocol, uint16_t port)
+{
+	const struct redirect key = { .protocol = protocol, .port = port };
+
+	return find_key(mapping, &key);
+}
+
 const struct redirect *mapping_find_like(const struct mapping *mapping, const struct redirect *like, uint16_t port)
 {
 	struct redirect key = *like;
-	size_t low = 0, high = mapping->redirect_count;
 
 	key.port = port;
-	while (low < high) {
-		size_t middle = low + (high - low) / 2;
-		int order = redirect_compare(&mapping->redirects[middle], &key);
-
-		if (order == 0)
-			return &mapping->redirects[middle];
-		if (order < 0)
-			low = middle + 1;
-		else
-			high = middle;
-	}
-	return NULL;
+	return find_key(mapping, &key);
 }
 
 static bool is_any_family_interface(const struct redirect *redirect)

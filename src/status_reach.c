@@ -464,22 +464,13 @@ static int add_index(size_t **items, size_t *count, size_t index)
  * written together: the IPv4 one stands for them. */
 static const struct redirect *find_applied(const struct mapping *applied, const struct mapping_report *mapping)
 {
-	struct scope scope = mapping->scope;
+	struct redirect like = { .protocol = mapping->protocol, .scope = mapping->scope };
 
 	if (!applied)
 		return NULL;
-	if (scope.kind == SCOPE_IIF && !scope.family)
-		scope.family = 4;
-	for (size_t i = mapping_first_of_port(applied, mapping->protocol, mapping->port); i < applied->redirect_count;
-	     i++) {
-		const struct redirect *redirect = &applied->redirects[i];
-
-		if (redirect->protocol != mapping->protocol || redirect->port != mapping->port)
-			break;
-		if (!scope_compare(&redirect->scope, &scope))
-			return redirect;
-	}
-	return NULL;
+	if (like.scope.kind == SCOPE_IIF && !like.scope.family)
+		like.scope.family = 4;
+	return mapping_find_like(applied, &like, mapping->port);
 }
 
 static int check_applied(const struct status_input *input, struct mapping_report *mapping)

@@ -61,9 +61,10 @@ static void add_chain(struct dump *dump, enum chain which, int32_t priority)
 	end_message(dump, nlh);
 }
 
-static void add_map(struct dump *dump, enum protocol protocol)
+/* A map: a base map's index is its protocol (state.h). */
+static void add_map(struct dump *dump, unsigned int map)
 {
-	struct nftnl_set *set = layout_map(protocol, 0);
+	struct nftnl_set *set = layout_map(map, 0);
 	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSET, NFPROTO_INET);
 
 	assert_non_null(set);
@@ -83,9 +84,9 @@ static void add_count_set(struct dump *dump, enum protocol protocol)
 	end_message(dump, nlh);
 }
 
-static void add_rule(struct dump *dump, enum chain which, enum protocol protocol)
+static void add_rule(struct dump *dump, enum chain which, unsigned int map)
 {
-	struct nftnl_rule *rule = layout_rule(which, protocol, false, true);
+	struct nftnl_rule *rule = layout_rule(which, map, false, true);
 	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWRULE, NFPROTO_INET);
 
 	assert_non_null(rule);
@@ -600,28 +601,6 @@ static void message_without_a_family_header_is_skipped(void **unused)
 
 /* Scoped maps: the maps found decide the chains' rules; their elements
  * decode to scoped redirects, sorted with the others. */
-static void add_scoped_map(struct dump *dump, unsigned int map)
-{
-	struct nftnl_set *set = layout_map(map, 0);
-	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWSET, NFPROTO_INET);
-
-	assert_non_null(set);
-	nftnl_set_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	end_message(dump, nlh);
-}
-
-static void add_scoped_rule(struct dump *dump, enum chain which, unsigned int map)
-{
-	struct nftnl_rule *rule = layout_rule(which, map, false, true);
-	struct nlmsghdr *nlh = start_message(dump, NFT_MSG_NEWRULE, NFPROTO_INET);
-
-	assert_non_null(rule);
-	nftnl_rule_nlmsg_build_payload(nlh, rule);
-	nftnl_rule_free(rule);
-	end_message(dump, nlh);
-}
-
 static void add_scoped_element(struct dump *dump, const struct redirect *redirect)
 {
 	struct nftnl_set *set = nftnl_set_alloc();
@@ -665,16 +644,16 @@ static struct kernel_decoder *decode_scoped_layout(bool skip_iif)
 	add_map(&dump, PROTOCOL_UDP);
 	add_count_set(&dump, PROTOCOL_TCP);
 	add_count_set(&dump, PROTOCOL_UDP);
-	add_scoped_map(&dump, on4);
-	add_scoped_map(&dump, iif);
+	add_map(&dump, on4);
+	add_map(&dump, iif);
 	decode(decoder, NFT_MSG_GETSET, &dump);
 	dump.length = 0;
-	add_scoped_rule(&dump, CHAIN_PREROUTING, on4);
+	add_rule(&dump, CHAIN_PREROUTING, on4);
 	if (!skip_iif)
-		add_scoped_rule(&dump, CHAIN_PREROUTING, iif);
+		add_rule(&dump, CHAIN_PREROUTING, iif);
 	add_rule(&dump, CHAIN_PREROUTING, PROTOCOL_TCP);
 	add_rule(&dump, CHAIN_PREROUTING, PROTOCOL_UDP);
-	add_scoped_rule(&dump, CHAIN_OUTPUT, on4);
+	add_rule(&dump, CHAIN_OUTPUT, on4);
 	add_rule(&dump, CHAIN_OUTPUT, PROTOCOL_TCP);
 	add_rule(&dump, CHAIN_OUTPUT, PROTOCOL_UDP);
 	decode(decoder, NFT_MSG_GETRULE, &dump);
