@@ -1,5 +1,6 @@
 /* What the parts of the mapping-file reader share, and only they:
- * config_parse.c (the grammar), config_owner.c (the owner clause),
+ * config_parse.c (the grammar), config_clauses.c (the clauses after a
+ * redirect's target), config_owner.c (the owner clause),
  * config_files.c (files and directories) and config_validate.c (the passes
  * after parsing). */
 #ifndef CONFIG_INTERNAL_H
@@ -55,6 +56,24 @@ static inline int config_reported(int r)
 {
 	return r < 0 ? r : -EINVAL;
 }
+
+/* Words after the last one a directive takes: reported at the first,
+ * after which the message says they came. */
+int config_report_trailing(struct parser *parser, const struct token *token, const char *after);
+
+/* What the clauses after the target give a redirect. */
+struct config_clauses {
+	const struct owner *owner;
+	struct scope scope;
+	uint16_t scope_column;
+};
+
+/* The clauses after a redirect's target (tokens[5] on), in any order and
+ * each at most once: 'on ADDRESS' or 'iif NAME', 'ipv4' or 'ipv6', 'for
+ * OWNER'. Returns 0, having cleared *valid when it reported something, or
+ * -ENOMEM. */
+int config_parse_clauses(struct parser *parser, const struct token *tokens, size_t count,
+			 struct config_clauses *ret_clauses, bool *valid);
 
 /* The owner clause that starts at tokens[index] ("for"): a unit name or
  * "cgroup PATH". Reports what is wrong with it. Returns 0 and the owner
