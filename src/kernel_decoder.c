@@ -17,25 +17,6 @@
 
 #define RULE_TEXT_SIZE 1024
 
-/* The elements of one map, indexed by port: the kernel dumps a hash set in
- * no useful order, and a port-indexed table puts them in order in one
- * pass, where a sort of 65,535 redirects would cost more than parsing. */
-struct element_table {
-	/* targets[port] is the target plus one; 0 means no element. */
-	uint32_t *targets;
-	size_t count;
-	bool altered;
-};
-
-/* The elements of a scoped map, as they come. */
-struct scoped_elements {
-	struct redirect *redirects;
-	size_t count;
-	size_t capacity;
-	bool wanted;
-	bool altered;
-};
-
 struct kernel_decoder {
 	struct table_state *state;
 	/* The layout's objects, as the dumped ones are compared with them. */
@@ -65,31 +46,13 @@ struct kernel_decoder {
 	struct gate_decoder *gate;
 };
 
-static void mark_altered(struct object_state *object, const char *reason)
-{
-	/* The first reason found is the one reported. */
-	if (object->status == OBJECT_ALTERED)
-		return;
-	object->status = OBJECT_ALTERED;
-	snprintf(object->reason, sizeof(object->reason), "%s", reason);
-}
-
-/* An object of the layout found: present, unless an earlier message of the
- * same name (which the kernel never sends, and a decoded dump may) found it
- * altered already. */
-static void mark_found(struct object_state *object)
-{
-	if (object->status == OBJECT_MISSING)
-		object->status = OBJECT_OK;
-}
-
 /* A chain or set in the managed table that the layout does not have. */
 static void mark_foreign(struct object_state *table, const char *kind, const char *name)
 {
 	char reason[sizeof(table->reason)];
 
 	snprintf(reason, sizeof(reason), "unexpected %s '%s' found", kind, name ? name : "");
-	mark_altered(table, reason);
+	object_mark_altered(table, reason);
 }
 
 static int find_chain(const char *name, enum chain *ret_chain)
@@ -173,7 +136,7 @@ static int table_message(struct kernel_decoder_dump *dump, const struct nlmsghdr
 	if (has_family_header(nlh) && nftnl_table_nlmsg_parse(nlh, table) == 0 &&
 	    is_managed_table(nftnl_table_get_u32(table, NFTNL_TABLE_FAMILY), nftnl_table_get_str(table, NFTNL_TABLE_NAME))) {
 		state->table_exists = true;
-		mark_found(&state->table);
+		object_mark_found(&state->table);
 		decoder->table_use = nftnl_table_get_u32(table, NFTNL_TABLE_USE);
 		state->has_original_port_start =
 			layout_table_original_port_start(table, &state->original_port_start) == 0;
@@ -230,9 +193,9 @@ static int chain_message(struct kernel_decoder_dump *dump, const struct nlmsghdr
 			mark_foreign(&state->table, "chain", nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME));
 		goto out;
 	}
-	mark_found(&state->chains[which]);
+	object_mark_found(&state->chains[which]);
 	if (!chain_matches_layout(chain, decoder->expected_chain[which]))
-		mark_altered(&state->chains[which], "chain changed");
+		object_mark_altered(&state->chains[which], "chain changed");
 out:
 	nftnl_chain_free(chain);
 	return MNL_CB_OK;
@@ -297,8 +260,8 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 		return;
 	decoder->objects_seen++;
 	if (find_count_set(place->name, &protocol) == 0) {
-		mark_found(&decoder->state->count_sets[protocol]);
-		mark_altered(&decoder->state->count_sets[protocol], "set type changed");
+		object_mark_found(&decoder->state->count_sets[protocol]);
+		object_mark_altered(&decoder->state->count_sets[protocol], "set type changed");
 		return;
 	}
 	if (find_map(place->name, &map) < 0) {
@@ -306,8 +269,8 @@ static void unreadable_set(struct kernel_decoder *decoder, const struct nlmsghdr
 			mark_foreign(&decoder->state->table, "set", place->name);
 		return;
 	}
-	mark_found(&decoder->state->maps[map]);
-	mark_altered(&decoder->state->maps[map], "map type changed");
+	object_mark_found(&decoder->state->maps[map]);
+	object_mark_altered(&decoder->state->maps[map], "map type changed");
 }
 
 /* Maps and count sets alike: the same flags, key and data, no timeout,
@@ -362,9 +325,9 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 	/* Its elements are the counts, which the packet path adds: only the
 	 * set itself is the layout's business. */
 	if (find_count_set(nftnl_set_get_str(set, NFTNL_SET_NAME), &protocol) == 0) {
-		mark_found(&state->count_sets[protocol]);
+		object_mark_found(&state->count_sets[protocol]);
 		if (!set_matches_layout(set, decoder->expected_count_set[protocol]))
-			mark_altered(&state->count_sets[protocol], "set type changed");
+			object_mark_altered(&state->count_sets[protocol], "set type changed");
 		goto out;
 	}
 	if (find_map(nftnl_set_get_str(set, NFTNL_SET_NAME), &map) < 0) {
@@ -372,9 +335,9 @@ static int set_message(struct kernel_decoder_dump *dump, const struct nlmsghdr *
 			mark_foreign(&state->table, "set", nftnl_set_get_str(set, NFTNL_SET_NAME));
 		goto out;
 	}
-	mark_found(&state->maps[map]);
+	object_mark_found(&state->maps[map]);
 	if (!set_matches_layout(set, decoder->expected_map[map]))
-		mark_altered(&state->maps[map], "map type changed");
+		object_mark_altered(&state->maps[map], "map type changed");
 out:
 	nftnl_set_free(set);
 	return MNL_CB_OK;
@@ -417,62 +380,9 @@ static int rule_message(struct kernel_decoder_dump *dump, const struct nlmsghdr 
 	if (position >= decoder->sequence_length[which] || !place.readable || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
 	    nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA) || layout_rule_text(rule, text, sizeof(text)) < 0 ||
 	    strcmp(text, decoder->expected_rule[decoder->sequence[which][position]]))
-		mark_altered(&state->chains[which], "unexpected rule found");
+		object_mark_altered(&state->chains[which], "unexpected rule found");
 	nftnl_rule_free(rule);
 	return MNL_CB_OK;
-}
-
-static void add_elements(struct element_table *table, struct nftnl_set_elems_iter *iterator)
-{
-	struct nftnl_set_elem *element;
-
-	while ((element = nftnl_set_elems_iter_next(iterator))) {
-		const void *key, *value;
-		uint32_t key_length = 0, value_length = 0;
-		uint16_t port, target;
-
-		key = nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_length);
-		value = nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_length);
-		if (!key || !value || key_length != sizeof(port) || value_length != sizeof(target)) {
-			table->altered = true;
-			continue;
-		}
-		memcpy(&port, key, sizeof(port));
-		memcpy(&target, value, sizeof(target));
-		port = ntohs(port);
-		if (!table->targets[port])
-			table->count++;
-		table->targets[port] = (uint32_t)ntohs(target) + 1;
-	}
-}
-
-static int add_scoped_elements(struct scoped_elements *scoped, unsigned int map,
-			       struct nftnl_set_elems_iter *iterator)
-{
-	struct nftnl_set_elem *element;
-
-	while ((element = nftnl_set_elems_iter_next(iterator))) {
-		const void *key, *value;
-		uint32_t key_length = 0, value_length = 0;
-		struct redirect redirect = { .protocol = map_protocol(map) };
-		uint16_t target;
-		int r;
-
-		key = nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_length);
-		value = nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_length);
-		if (!key || !value || value_length != sizeof(target) ||
-		    layout_key_parse(map, key, key_length, &redirect) < 0) {
-			scoped->altered = true;
-			continue;
-		}
-		memcpy(&target, value, sizeof(target));
-		redirect.target = ntohs(target);
-		r = ARRAY_GROW_ONE(scoped->redirects, scoped->count, scoped->capacity, 64);
-		if (r < 0)
-			return r;
-		scoped->redirects[scoped->count++] = redirect;
-	}
-	return 0;
 }
 
 /* Elements of another table or map than the one asked for are none of
@@ -523,8 +433,8 @@ static int element_message(struct kernel_decoder_dump *dump, const struct nlmsgh
 		goto out;
 	}
 	if (table) {
-		add_elements(table, iterator);
-	} else if (add_scoped_elements(&dump->decoder->scoped[map], map, iterator) < 0) {
+		decoder_add_elements(table, iterator);
+	} else if (decoder_add_scoped_elements(&dump->decoder->scoped[map], map, iterator) < 0) {
 		dump->error = -ENOMEM;
 		r = MNL_CB_ERROR;
 	}
@@ -555,47 +465,6 @@ int kernel_decoder_message(const struct nlmsghdr *nlh, void *data)
 	}
 }
 
-/* Turns the port-indexed tables into the state's mapping, sorted by
- * construction, then adds the scoped maps' elements and sorts. */
-static int collect_elements(struct table_state *state, const struct element_table *tables,
-			    const struct scoped_elements *scoped)
-{
-	size_t count = tables[PROTOCOL_TCP].count + tables[PROTOCOL_UDP].count;
-
-	for (unsigned int i = PROTOCOL_COUNT; i < MAP_COUNT; i++)
-		count += scoped[i].count;
-	if (mapping_reserve(state->mapping, count) < 0)
-		return -ENOMEM;
-	for (int i = 0; i < PROTOCOL_COUNT; i++) {
-		const struct element_table *table = &tables[i];
-
-		if (!table->targets)
-			continue;
-		if (table->altered)
-			mark_altered(&state->maps[i], "unexpected element found");
-		for (uint32_t port = 0; port <= UINT16_MAX && table->count; port++) {
-			const struct redirect redirect = {
-				.protocol = (enum protocol)i,
-				.port = (uint16_t)port,
-				.target = (uint16_t)(table->targets[port] - 1),
-			};
-
-			if (table->targets[port] && mapping_add_redirect(state->mapping, &redirect) < 0)
-				return -ENOMEM;
-		}
-	}
-	for (unsigned int i = PROTOCOL_COUNT; i < MAP_COUNT; i++) {
-		if (scoped[i].altered)
-			mark_altered(&state->maps[i], "unexpected element found");
-		for (size_t j = 0; j < scoped[i].count; j++) {
-			if (mapping_add_redirect(state->mapping, &scoped[i].redirects[j]) < 0)
-				return -ENOMEM;
-		}
-	}
-	mapping_sort(state->mapping);
-	return 0;
-}
-
 int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 {
 	struct table_state *state = decoder->state;
@@ -608,7 +477,7 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 	prepare_sequence(decoder);
 	for (int i = 0; i < CHAIN_COUNT; i++) {
 		if (state->chains[i].status == OBJECT_OK && decoder->rules_seen[i] < decoder->sequence_length[i])
-			mark_altered(&state->chains[i], "rule missing");
+			object_mark_altered(&state->chains[i], "rule missing");
 	}
 	/* Flowtables and stateful objects (counters, quotas) have no dump
 	 * here; the table's use count reveals them. Whether it counts the
@@ -617,7 +486,7 @@ int kernel_decoder_finish_structure(struct kernel_decoder *decoder)
 	 * count is right. */
 	if (decoder->table_use != decoder->objects_seen &&
 	    decoder->table_use != decoder->objects_seen + decoder->anonymous_sets_seen)
-		mark_altered(&state->table, "unexpected objects found");
+		object_mark_altered(&state->table, "unexpected objects found");
 	gate_decoder_finish_structure(decoder->gate, state);
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (state->maps[i].status != OBJECT_OK)
@@ -812,7 +681,7 @@ int kernel_decoder_finish(struct kernel_decoder *decoder, struct table_state **r
 
 	r = kernel_decoder_finish_structure(decoder);
 	if (r >= 0)
-		r = collect_elements(decoder->state, decoder->elements, decoder->scoped);
+		r = decoder_collect_elements(decoder->state, decoder->elements, decoder->scoped);
 	if (r >= 0 && decoder->state->table_exists)
 		r = gate_decoder_finish(decoder->gate, decoder->state);
 	if (r < 0)

@@ -77,20 +77,6 @@ static struct object_state *set_object(struct table_state *state, int kind, enum
 	return kind ? &state->owner_sets[protocol] : &state->owned_sets[protocol];
 }
 
-static void mark_altered(struct object_state *object, const char *reason)
-{
-	if (object->status == OBJECT_ALTERED)
-		return;
-	object->status = OBJECT_ALTERED;
-	snprintf(object->reason, sizeof(object->reason), "%s", reason);
-}
-
-static void mark_found(struct object_state *object)
-{
-	if (object->status == OBJECT_MISSING)
-		object->status = OBJECT_OK;
-}
-
 /* The owner gate as a whole: all of it as the layout says, none of it
  * (a mapping without owners), or anything else. */
 enum object_status gate_status(const struct table_state *state)
@@ -187,9 +173,9 @@ bool gate_decoder_chain(struct gate_decoder *decoder, struct table_state *state,
 
 	if (!find_gate_chain(nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME), &which))
 		return false;
-	mark_found(&state->gate_chains[which]);
+	object_mark_found(&state->gate_chains[which]);
 	if (!chain_matches(decoder, chain, which))
-		mark_altered(&state->gate_chains[which], "chain changed");
+		object_mark_altered(&state->gate_chains[which], "chain changed");
 	return true;
 }
 
@@ -215,9 +201,9 @@ bool gate_decoder_set(struct gate_decoder *decoder, struct table_state *state, c
 	(void)decoder;
 	if (!find_gate_set(name, &kind, &protocol))
 		return false;
-	mark_found(set_object(state, kind, protocol));
+	object_mark_found(set_object(state, kind, protocol));
 	if (!set || !set_matches(set, kind))
-		mark_altered(set_object(state, kind, protocol), "set type changed");
+		object_mark_altered(set_object(state, kind, protocol), "set type changed");
 	return true;
 }
 
@@ -291,18 +277,18 @@ bool gate_decoder_rule(struct gate_decoder *decoder, struct table_state *state, 
 	else if (expected)
 		expected = owner_check_rule(decoder, state, rule, text);
 	if (!expected)
-		mark_altered(&state->gate_chains[which], "unexpected rule found");
+		object_mark_altered(&state->gate_chains[which], "unexpected rule found");
 	return true;
 }
 
 void gate_decoder_finish_structure(struct gate_decoder *decoder, struct table_state *state)
 {
 	if (state->gate_chains[GATE_CHAIN_INPUT].status == OBJECT_OK && decoder->rules_seen[GATE_CHAIN_INPUT] < PROTOCOL_COUNT)
-		mark_altered(&state->gate_chains[GATE_CHAIN_INPUT], "rule missing");
+		object_mark_altered(&state->gate_chains[GATE_CHAIN_INPUT], "rule missing");
 	/* An accept rule for tcp without its udp twin, or no refusals. */
 	if (state->gate_chains[GATE_CHAIN_OWNER_CHECK].status == OBJECT_OK &&
 	    (decoder->refusals_seen < REFUSAL_COUNT || decoder->last_protocol == PROTOCOL_TCP))
-		mark_altered(&state->gate_chains[GATE_CHAIN_OWNER_CHECK], "rule missing");
+		object_mark_altered(&state->gate_chains[GATE_CHAIN_OWNER_CHECK], "rule missing");
 	if (state->gate_chains[GATE_CHAIN_OWNER_CHECK].status != OBJECT_OK)
 		state->owner_levels = 0;
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
@@ -476,13 +462,13 @@ static void mark_strays(struct table_state *state)
 		 * were not read: its ports are not strays. */
 		if (maps_read(state, state->owned[i].protocol) &&
 		    !mapping_find_port(state->mapping, state->owned[i].protocol, state->owned[i].port))
-			mark_altered(&state->owned_sets[state->owned[i].protocol], "element of no redirect found");
+			object_mark_altered(&state->owned_sets[state->owned[i].protocol], "element of no redirect found");
 	}
 	for (size_t i = 0; i < state->owner_element_count; i++) {
 		const struct owner_element *element = &state->owner_elements[i];
 
 		if (!is_owned(state, element->protocol, element->port))
-			mark_altered(&state->owner_sets[element->protocol], "element of no owned port found");
+			object_mark_altered(&state->owner_sets[element->protocol], "element of no owned port found");
 	}
 }
 
@@ -495,9 +481,9 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 
 	for (int i = 0; i < PROTOCOL_COUNT; i++) {
 		if (decoder->owned_altered[i])
-			mark_altered(&state->owned_sets[i], "unexpected element found");
+			object_mark_altered(&state->owned_sets[i], "unexpected element found");
 		if (decoder->owner_altered[i])
-			mark_altered(&state->owner_sets[i], "unexpected element found");
+			object_mark_altered(&state->owner_sets[i], "unexpected element found");
 	}
 	/* qsort() of nothing may not be given NULL. */
 	if (decoder->owned_count)
@@ -514,7 +500,7 @@ int gate_decoder_finish(struct gate_decoder *decoder, struct table_state *state)
 		int r;
 
 		if (state->owned_count && owned[-1].protocol == raw->protocol && owned[-1].port == raw->port) {
-			mark_altered(&state->owned_sets[raw->protocol], "unexpected element found");
+			object_mark_altered(&state->owned_sets[raw->protocol], "unexpected element found");
 			continue;
 		}
 		owned->protocol = raw->protocol;

@@ -174,6 +174,34 @@ bool table_state_is_layout(const struct table_state *state);
  * chain, set and rule functions return whether the object was one of the
  * gate's (a set of NULL: one libnftnl could not be given; a rule of NULL:
  * one it could not parse). */
+/* The elements of one map, indexed by port: the kernel dumps a hash set in
+ * no useful order, and a port-indexed table puts them in order in one
+ * pass, where a sort of 65,535 redirects would cost more than parsing. */
+struct element_table {
+	/* targets[port] is the target plus one; 0 means no element. */
+	uint32_t *targets;
+	size_t count;
+	bool altered;
+};
+
+/* The elements of a scoped map, as they come. */
+struct scoped_elements {
+	struct redirect *redirects;
+	size_t count;
+	size_t capacity;
+	bool wanted;
+	bool altered;
+};
+
+/* kernel_decoder_elements.c: a dump's elements into a base map's table
+ * (an element of another shape alters the map) or a scoped map's list
+ * (-ENOMEM or 0); at the end, all into state's mapping (0 or -ENOMEM). */
+void decoder_add_elements(struct element_table *table, struct nftnl_set_elems_iter *iterator);
+int decoder_add_scoped_elements(struct scoped_elements *scoped, unsigned int map,
+				struct nftnl_set_elems_iter *iterator);
+int decoder_collect_elements(struct table_state *state, const struct element_table *tables,
+			     const struct scoped_elements *scoped);
+
 struct gate_decoder;
 /* The gate as a whole: OBJECT_OK all of it as the layout says,
  * OBJECT_MISSING none of it (a mapping without owners), else ALTERED. */

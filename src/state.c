@@ -1,4 +1,5 @@
 /* Names of the managed objects, and the kernel state's destructor. */
+#include <stdio.h>
 #include <stdlib.h>
 #include "state.h"
 
@@ -111,4 +112,18 @@ void table_state_free(struct table_state *state)
 	free(state->owned);
 	free(state->owner_elements);
 	free(state);
+}
+
+void object_mark_altered(struct object_state *object, const char *reason)
+{
+	if (object->status == OBJECT_ALTERED)
+		return;
+	object->status = OBJECT_ALTERED;
+	snprintf(object->reason, sizeof(object->reason), "%s", reason);
+}
+
+void object_mark_found(struct object_state *object)
+{
+	if (object->status == OBJECT_MISSING)
+		object->status = OBJECT_OK;
 }

@@ -81,6 +81,13 @@ struct object_state {
 	char reason[64];
 };
 
+/* The decoders' verdicts on an object: altered keeps the first reason
+ * found; found makes a missing object present, and leaves one an earlier
+ * message (which the kernel never sends, and a decoded dump may) found
+ * altered as it is. */
+void object_mark_altered(struct object_state *object, const char *reason);
+void object_mark_found(struct object_state *object);
+
 /* The owner gate's chains: the base chain on the input hook, and the one
  * its rules jump to. */
 enum gate_chain {
