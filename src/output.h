@@ -89,6 +89,9 @@ void output_mapping(const struct options *options, const struct mapping *mapping
  * changes made. */
 void output_changes(const struct options *options, const struct change_list *changes, bool made);
 
+/* "changes":[...], the member of a JSON document that lists changes (watch's
+ * events too). */
+void output_changes_json(FILE *stream, const struct change_list *list);
 /* The change lines joined with "; " on one line, at most limit of them;
  * malloc'd, NULL when out of memory. */
 char *output_format_changes(const struct change_list *changes, size_t limit);
