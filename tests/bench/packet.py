@@ -16,7 +16,8 @@ up before the first run so that the runs of all cases interleave):
          (`ct state established,related accept`), so conntrack in use;
      (c) portredir's redirect 80 to 8080 (with that firewall);
      (d) (c) with an owner clause (`for cgroup`), its servers in that group,
-         so that the owner gate checks every new connection's socket;
+         so that the owner gate checks every new connection's socket; beside
+         it (c) with the gate present for another port only (d-gate);
      (e) (c) with 65,535 mappings per protocol loaded;
   2. UDP round trips per second, 443 to 8443 against a direct bind on 443;
   3. what portredir costs traffic it does not redirect, with the firewall
@@ -85,6 +86,10 @@ MAPPING = "redirect tcp 80 to 8080\nredirect tcp,udp 443 to 8443\n"
 # cgroup2 hierarchy's root: (d)'s owner.
 OWNER_GROUP = "/%s" % PREFIX
 OWNER_MAPPING = "redirect tcp 80 to 8080 for cgroup %s\nredirect tcp,udp 443 to 8443\n" % OWNER_GROUP
+# The gate for another port only: what the input chain every packet passes
+# costs, apart from the socket lookup of an owned port's connections.
+GATE_ELSEWHERE_MAPPING = ("redirect tcp 80 to 8080\nredirect tcp 81 to 8081 for cgroup %s\n"
+                          "redirect tcp,udp 443 to 8443\n" % OWNER_GROUP)
 
 # portredir's table with the rules in the order considered and not taken:
 # the port tested against the map before the fib lookup. It would spare
@@ -146,6 +151,7 @@ CONFIGURATIONS = {
     "firewall": {"firewall": True, "table": None, "tcp": [80, UNMAPPED_PORT], "udp": [443]},
     "portredir": {"firewall": True, "table": "mapping", "tcp": [8080, UNMAPPED_PORT], "udp": [8443]},
     "owner": {"firewall": True, "table": "owner", "tcp": [8080], "udp": [], "owner": True},
+    "gate-elsewhere": {"firewall": True, "table": "gate elsewhere", "tcp": [8080], "udp": [], "owner": True},
     "portredir-65535": {"firewall": True, "table": "every port", "tcp": [8080], "udp": [8443]},
     "map-first": {"firewall": True, "table": "map first", "tcp": [UNMAPPED_PORT], "udp": []},
     "bare-nat": {"firewall": True, "table": "bare NAT chains", "tcp": [UNMAPPED_PORT], "udp": []},
@@ -163,6 +169,7 @@ CASES = [
     Case("b", "tcp", "direct bind :80, stateful firewall", "firewall", "client", "tcp", 80),
     Case("c", "tcp", "portredir 80->8080", "portredir", "client", "tcp", 80),
     Case("d", "tcp", "(c) for an owner (the gate checks)", "owner", "client", "tcp", 80),
+    Case("d-gate", "tcp", "(c), the gate for another port only", "gate-elsewhere", "client", "tcp", 80),
     Case("e", "tcp", "(c), 65,535 mappings/protocol", "portredir-65535", "client", "tcp", 80),
     Case("udp-a", "udp", "direct bind :443, no conntrack", "direct", "client", "udp", 443),
     Case("udp-b", "udp", "direct bind :443, stateful firewall", "firewall", "client", "udp", 443),
@@ -193,6 +200,8 @@ RATIOS = [
     ("c", "b", "redirect / direct bind, p99", ("p99_us", "<=", 1.1)),
     ("c", "a", "redirect / direct bind without conntrack", None),
     ("d", "c", "owner / redirect, conn/s", ("per_second", ">=", 0.95)),
+    ("d-gate", "c", "... the input chain alone", None),
+    ("d", "d-gate", "... the owned port's socket lookup", None),
     ("e", "c", "65,535 mappings / 2, conn/s", ("per_second", ">=", 0.98)),
     ("udp-c", "udp-b", "redirect / direct bind, datagrams/s", None),
     ("udp-b", "udp-a", "conntrack itself, datagrams/s", None),
@@ -278,10 +287,10 @@ def load_server_namespace(configuration, server, work):
     if settings["firewall"]:
         in_namespace(server, "nft", "-f", "-", input=FIREWALL, text=True)
     table = settings["table"]
-    if table in ("mapping", "every port", "owner"):
+    if table in ("mapping", "every port", "owner", "gate elsewhere"):
         path = os.path.join(work, "%s.conf" % configuration)
         with open(path, "w") as handle:
-            handle.write({"mapping": MAPPING, "owner": OWNER_MAPPING}.get(table) or every_port_mapping())
+            handle.write({"mapping": MAPPING, "owner": OWNER_MAPPING, "gate elsewhere": GATE_ELSEWHERE_MAPPING}.get(table) or every_port_mapping())
         os.chmod(path, 0o644)
         # ip netns exec hides the cgroup hierarchy (it mounts a new /sys),
         # where portredir finds the owner's group: nsenter keeps it.
@@ -313,8 +322,9 @@ def setup(work, servers, cases):
             continue
         group = None
         if settings.get("owner"):
+            # One group for the configurations that have owners.
             group = owner_group_path()
-            os.mkdir(group)
+            os.makedirs(group, exist_ok=True)
         client, server = make_pair(configuration)
         load_server_namespace(configuration, server, work)
         for protocol in ("tcp", "udp"):
