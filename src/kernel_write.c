@@ -21,6 +21,51 @@
 /* An owned port's element carries its owner's text. */
 #define BYTES_PER_OWNED_ELEMENT (64 + OWNER_TEXT_MAX)
 
+/* A set, chain or rule of the batch, consumed whatever happens; what
+ * names it in errors. */
+static int put_set(struct batch *batch, struct nftnl_set *set, uint16_t type, uint16_t flags, const char *what)
+{
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!set)
+		return -ENOMEM;
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r >= 0)
+		nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	return r < 0 ? r : batch_commit_message(batch);
+}
+
+static int put_chain(struct batch *batch, struct nftnl_chain *chain, uint16_t type, uint16_t flags,
+		     const char *what)
+{
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!chain)
+		return -ENOMEM;
+	r = batch_add_message(batch, type, flags, what, &nlh);
+	if (r >= 0)
+		nftnl_chain_nlmsg_build_payload(nlh, chain);
+	nftnl_chain_free(chain);
+	return r < 0 ? r : batch_commit_message(batch);
+}
+
+static int put_rule(struct batch *batch, struct nftnl_rule *rule, uint16_t type, const char *what)
+{
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!rule)
+		return -ENOMEM;
+	r = batch_add_message(batch, type, type == NFT_MSG_NEWRULE ? NLM_F_CREATE | NLM_F_APPEND : 0, what, &nlh);
+	if (r >= 0)
+		nftnl_rule_nlmsg_build_payload(nlh, rule);
+	nftnl_rule_free(rule);
+	return r < 0 ? r : batch_commit_message(batch);
+}
+
 static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 		     const unsigned int *original_port_start, uint64_t table_id, uint32_t table_flags)
 {
@@ -45,69 +90,31 @@ static int add_table(struct batch *batch, uint16_t type, uint16_t flags,
 /* A map (index: its map) or a count set (index: its protocol). */
 static int add_set(struct batch *batch, unsigned int index, bool count_set, uint16_t type, uint16_t flags)
 {
-	struct nftnl_set *set = count_set ? layout_count_set((enum protocol)index, LAYOUT_COUNT_SET_ID(index)) :
-					    layout_map(index, LAYOUT_MAP_ID(index));
-	struct nlmsghdr *nlh;
 	char what[64];
-	int r;
 
-	if (!set)
-		return -ENOMEM;
-	if (count_set)
+	if (count_set) {
 		snprintf(what, sizeof(what), "set %s", count_set_name((enum protocol)index));
-	else
-		snprintf(what, sizeof(what), "map %s", map_name(index));
-	r = batch_add_message(batch, type, flags, what, &nlh);
-	if (r < 0) {
-		nftnl_set_free(set);
-		return r;
+		return put_set(batch, layout_count_set((enum protocol)index, LAYOUT_COUNT_SET_ID(index)), type, flags,
+			       what);
 	}
-	nftnl_set_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	return batch_commit_message(batch);
+	snprintf(what, sizeof(what), "map %s", map_name(index));
+	return put_set(batch, layout_map(index, LAYOUT_MAP_ID(index)), type, flags, what);
 }
-
 static int add_chain(struct batch *batch, enum chain chain, uint16_t type, uint16_t flags)
 {
-	struct nftnl_chain *object = layout_chain(chain);
-	struct nlmsghdr *nlh;
 	char what[64];
-	int r;
 
-	if (!object)
-		return -ENOMEM;
 	snprintf(what, sizeof(what), "chain %s", chain_name(chain));
-	r = batch_add_message(batch, type, flags, what, &nlh);
-	if (r < 0) {
-		nftnl_chain_free(object);
-		return r;
-	}
-	nftnl_chain_nlmsg_build_payload(nlh, object);
-	nftnl_chain_free(object);
-	return batch_commit_message(batch);
+	return put_chain(batch, layout_chain(chain), type, flags, what);
 }
-
 static int add_rule(struct batch *batch, enum chain chain, unsigned int map)
 {
-	struct nftnl_rule *rule = layout_rule(chain, map, true, false);
-	struct nlmsghdr *nlh;
 	char what[96];
-	int r;
 
-	if (!rule)
-		return -ENOMEM;
 	snprintf(what, sizeof(what), "%s rule of chain %s (fib, meta, payload, lookup, dynset, redir)",
 		 map_name(map), chain_name(chain));
-	r = batch_add_message(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, &nlh);
-	if (r < 0) {
-		nftnl_rule_free(rule);
-		return r;
-	}
-	nftnl_rule_nlmsg_build_payload(nlh, rule);
-	nftnl_rule_free(rule);
-	return batch_commit_message(batch);
+	return put_rule(batch, layout_rule(chain, map, true, false), NFT_MSG_NEWRULE, what);
 }
-
 /* The first of redirects[from..count) in map, or count. */
 static size_t next_of_map(const struct redirect *redirects, size_t count, size_t from, unsigned int map)
 {
@@ -191,64 +198,23 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
  * nft writes them (kernel_owners.c). what names them in errors. */
 static int add_gate_set(struct batch *batch, bool owners, enum protocol protocol, uint16_t type, uint16_t flags)
 {
-	struct nftnl_set *set = owners ? layout_owner_set(protocol, LAYOUT_OWNER_SET_ID(protocol))
-				       : layout_owned_set(protocol, LAYOUT_OWNED_SET_ID(protocol));
-	struct nlmsghdr *nlh;
 	char what[64];
-	int r;
 
-	if (!set)
-		return -ENOMEM;
 	snprintf(what, sizeof(what), "set %s", owners ? owner_set_name(protocol) : owned_set_name(protocol));
-	r = batch_add_message(batch, type, flags, what, &nlh);
-	if (r < 0) {
-		nftnl_set_free(set);
-		return r;
-	}
-	nftnl_set_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	return batch_commit_message(batch);
+	return put_set(batch,
+		       owners ? layout_owner_set(protocol, LAYOUT_OWNER_SET_ID(protocol))
+			      : layout_owned_set(protocol, LAYOUT_OWNED_SET_ID(protocol)),
+		       type, flags, what);
 }
-
 static int add_gate_chain(struct batch *batch, enum gate_chain chain, uint16_t type, uint16_t flags)
 {
-	struct nftnl_chain *object = layout_owner_chain(chain == GATE_CHAIN_INPUT);
-	struct nlmsghdr *nlh;
 	char what[64];
-	int r;
 
-	if (!object)
-		return -ENOMEM;
 	snprintf(what, sizeof(what), "chain %s", gate_chain_name(chain));
-	r = batch_add_message(batch, type, flags, what, &nlh);
-	if (r < 0) {
-		nftnl_chain_free(object);
-		return r;
-	}
-	nftnl_chain_nlmsg_build_payload(nlh, object);
-	nftnl_chain_free(object);
-	return batch_commit_message(batch);
+	return put_chain(batch, layout_owner_chain(chain == GATE_CHAIN_INPUT), type, flags, what);
 }
 
-/* A rule of the gate, consumed; flush: the rule names only its chain and
- * deletes every rule of it. */
-static int add_gate_rule(struct batch *batch, struct nftnl_rule *rule, uint16_t type, const char *what)
-{
-	struct nlmsghdr *nlh;
-	int r;
-
-	if (!rule)
-		return -ENOMEM;
-	r = batch_add_message(batch, type, type == NFT_MSG_NEWRULE ? NLM_F_CREATE | NLM_F_APPEND : 0, what, &nlh);
-	if (r < 0) {
-		nftnl_rule_free(rule);
-		return r;
-	}
-	nftnl_rule_nlmsg_build_payload(nlh, rule);
-	nftnl_rule_free(rule);
-	return batch_commit_message(batch);
-}
-
+/* A DELRULE that names only its chain deletes every rule of it. */
 static int flush_owner_check(struct batch *batch)
 {
 	struct nftnl_rule *rule = nftnl_rule_alloc();
@@ -258,7 +224,7 @@ static int flush_owner_check(struct batch *batch)
 		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, TABLE_NAME);
 		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, OWNER_CHECK_CHAIN_NAME);
 	}
-	return add_gate_rule(batch, rule, NFT_MSG_DELRULE, "rules of chain " OWNER_CHECK_CHAIN_NAME);
+	return put_rule(batch, rule, NFT_MSG_DELRULE, "rules of chain " OWNER_CHECK_CHAIN_NAME);
 }
 
 /* owner_check: an accept rule of each protocol for each level, levels
@@ -274,14 +240,14 @@ static int add_owner_check_rules(struct batch *batch, level_set levels)
 		for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 			snprintf(what, sizeof(what), "%s rule of chain " OWNER_CHECK_CHAIN_NAME " for level %u (socket cgroupv2)",
 				 protocol_name((enum protocol)i), level);
-			r = add_gate_rule(batch, layout_owner_rule((enum protocol)i, level, LAYOUT_OWNER_SET_ID(i), false),
+			r = put_rule(batch, layout_owner_rule((enum protocol)i, level, LAYOUT_OWNER_SET_ID(i), false),
 					  NFT_MSG_NEWRULE, what);
 		}
 	}
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		snprintf(what, sizeof(what), "%s refusal of chain " OWNER_CHECK_CHAIN_NAME " (reject)",
 			 protocol_name((enum protocol)i));
-		r = add_gate_rule(batch, layout_refusal_rule((enum protocol)i), NFT_MSG_NEWRULE, what);
+		r = put_rule(batch, layout_refusal_rule((enum protocol)i), NFT_MSG_NEWRULE, what);
 	}
 	return r;
 }
@@ -294,7 +260,7 @@ static int add_gate_rules(struct batch *batch)
 	for (int i = 0; r >= 0 && i < PROTOCOL_COUNT; i++) {
 		snprintf(what, sizeof(what), "%s rule of chain " INPUT_CHAIN_NAME " (ct, meta, lookup, jump)",
 			 protocol_name((enum protocol)i));
-		r = add_gate_rule(batch, layout_gate_rule((enum protocol)i, LAYOUT_OWNED_SET_ID(i), false), NFT_MSG_NEWRULE,
+		r = put_rule(batch, layout_gate_rule((enum protocol)i, LAYOUT_OWNED_SET_ID(i), false), NFT_MSG_NEWRULE,
 				  what);
 	}
 	return r;
