@@ -7,16 +7,15 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include "kernel_host.h"
+#include "kernel_internal.h"
 #include "util.h"
 
-#define RECEIVE_BUFFER_SIZE 65536
 #define REQUEST_BUFFER_SIZE 1024
 
 /* TCP_CONNTRACK_ESTABLISHED in the kernel's enum tcp_conntrack. */
@@ -185,59 +184,19 @@ static int flow_message(const struct nlmsghdr *nlh, void *data)
 int kernel_read_redirected_flows(struct flow_count **ret_flows, size_t *ret_count)
 {
 	char request[REQUEST_BUFFER_SIZE] = { 0 };
-	struct mnl_socket *socket = mnl_socket_open(NETLINK_NETFILTER);
 	struct flow_dump dump = { 0 };
 	struct nfgenmsg *header;
 	struct nlmsghdr *nlh;
-	uint32_t port_id, sequence;
-	char *buffer = NULL;
-	ssize_t received;
 	int r;
 
-	if (!socket)
-		return -errno;
-	if (mnl_socket_bind(socket, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	buffer = malloc(RECEIVE_BUFFER_SIZE);
-	if (!buffer) {
-		r = -ENOMEM;
-		goto out;
-	}
 	nlh = mnl_nlmsg_put_header(request);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = sequence = (uint32_t)time(NULL);
 	header = mnl_nlmsg_put_extra_header(nlh, sizeof(*header));
 	/* AF_UNSPEC: IPv4 and IPv6 in one dump. */
 	header->nfgen_family = AF_UNSPEC;
 	header->version = NFNETLINK_V0;
-	port_id = mnl_socket_get_portid(socket);
-	if (mnl_socket_sendto(socket, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		received = mnl_socket_recvfrom(socket, buffer, RECEIVE_BUFFER_SIZE);
-		if (received < 0) {
-			r = -errno;
-			break;
-		}
-		errno = 0;
-		r = mnl_cb_run(buffer, (size_t)received, sequence, port_id, flow_message, &dump);
-		if (r == MNL_CB_STOP) {
-			r = 0;
-			break;
-		}
-		if (r < 0) {
-			r = errno ? -errno : -EBADMSG;
-			break;
-		}
-	}
-out:
-	free(buffer);
-	mnl_socket_close(socket);
+	r = kernel_dump_once(NETLINK_NETFILTER, nlh, flow_message, &dump);
 	if (r < 0) {
 		free(dump.flows);
 		return r;

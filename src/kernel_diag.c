@@ -17,13 +17,12 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include "kernel_host.h"
+#include "kernel_internal.h"
 
 #define RECEIVE_BUFFER_SIZE 65536
 #define REQUEST_BUFFER_SIZE 1024
 
-/* Sends one dump request on a new socket of the given netlink protocol and
- * runs callback on every reply. */
-static int dump(int protocol, struct nlmsghdr *request, mnl_cb_t callback, void *data)
+int kernel_dump_once(int protocol, struct nlmsghdr *request, mnl_cb_t callback, void *data)
 {
 	struct mnl_socket *socket = mnl_socket_open(protocol);
 	char *buffer = NULL;
@@ -142,7 +141,7 @@ static int dump_listeners(struct host *host, const bool *wanted, enum protocol p
 	/* Listening TCP sockets; UDP sockets that are bound but not
 	 * connected, which ss calls UNCONN. */
 	request->idiag_states = protocol == PROTOCOL_TCP ? 1u << TCP_LISTEN : 1u << TCP_CLOSE;
-	return dump(NETLINK_SOCK_DIAG, nlh, listener_message, &data);
+	return kernel_dump_once(NETLINK_SOCK_DIAG, nlh, listener_message, &data);
 }
 
 int kernel_read_listeners(struct host *host, const bool *wanted)
@@ -309,7 +308,7 @@ static int dump_route(struct host *host, uint16_t type, mnl_cb_t callback)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	message = mnl_nlmsg_put_extra_header(nlh, sizeof(*message));
 	message->rtgen_family = AF_UNSPEC;
-	return dump(NETLINK_ROUTE, nlh, callback, host);
+	return kernel_dump_once(NETLINK_ROUTE, nlh, callback, host);
 }
 
 int kernel_read_interfaces(struct host *host)

@@ -44,6 +44,10 @@ void kernel_record_elements(struct kernel *kernel, uint64_t table_id, uint32_t g
  * data, where the caller looks first: kernel_dump() then returns
  * -ECANCELED, never errno. */
 int kernel_dump(struct kernel *kernel, struct nlmsghdr *request, mnl_cb_t callback, void *data);
+/* One dump request on a new socket of the given netlink protocol (not
+ * nf_tables: sock_diag, rtnetlink, ctnetlink), callback run on every reply.
+ * Sets the request's sequence number. Returns 0 or -errno. */
+int kernel_dump_once(int protocol, struct nlmsghdr *request, mnl_cb_t callback, void *data);
 uint32_t kernel_next_sequence(struct kernel *kernel);
 /* Asks for a bigger socket buffer; the *FORCE variants pass wmem_max and
  * rmem_max but need CAP_NET_ADMIN in the initial namespace, so the plain

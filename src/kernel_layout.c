@@ -181,9 +181,11 @@ static struct key_layout key_layout(enum map_kind kind)
 	}
 }
 
-struct nftnl_set *layout_map(unsigned int map, uint32_t set_id)
+/* A named set of the table with its key; byte orders as nft records them
+ * in the set's userdata (a data byte order only for a map). */
+static struct nftnl_set *table_set(const char *name, uint32_t set_id, uint32_t flags, uint32_t key_type,
+				   uint32_t key_length, uint32_t key_byteorder, bool map)
 {
-	struct key_layout key = key_layout(map_kind(map));
 	struct nftnl_udata_buf *userdata;
 	struct nftnl_set *set;
 
@@ -197,22 +199,31 @@ struct nftnl_set *layout_map(unsigned int map, uint32_t set_id)
 	}
 	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(map));
+	nftnl_set_set_str(set, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
-	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key.type);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, key.length);
-	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_TYPE_INET_SERVICE);
-	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
-	/* A concatenation has no byte order of its own: nft writes 0 and
-	 * prints each field by its type. */
-	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER,
-			    map_kind(map) == MAP_PLAIN ? NFT_BYTEORDER_BIG_ENDIAN : 0);
-	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, key_length);
+	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, key_byteorder);
+	if (map) {
+		nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_TYPE_INET_SERVICE);
+		nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, sizeof(uint16_t));
+		nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+	}
 	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),
 			   nftnl_udata_buf_len(userdata));
 	nftnl_udata_buf_free(userdata);
 	return set;
+}
+
+struct nftnl_set *layout_map(unsigned int map, uint32_t set_id)
+{
+	struct key_layout key = key_layout(map_kind(map));
+
+	/* A concatenation has no byte order of its own: nft writes 0 and
+	 * prints each field by its type. */
+	return table_set(map_name(map), set_id, NFT_SET_MAP, key.type, key.length,
+			 map_kind(map) == MAP_PLAIN ? NFT_BYTEORDER_BIG_ENDIAN : 0, true);
 }
 
 /* set tcp_counts { type inet_service; flags dynamic; }: what the rules
@@ -222,29 +233,8 @@ struct nftnl_set *layout_map(unsigned int map, uint32_t set_id)
  * port, so the kernel's default size (65,535) is never reached. */
 struct nftnl_set *layout_count_set(enum protocol protocol, uint32_t set_id)
 {
-	struct nftnl_udata_buf *userdata;
-	struct nftnl_set *set;
-
-	set = nftnl_set_alloc();
-	if (!set)
-		return NULL;
-	userdata = nftnl_udata_buf_alloc(64);
-	if (!userdata) {
-		nftnl_set_free(set);
-		return NULL;
-	}
-	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, count_set_name(protocol));
-	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
-	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_EVAL);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
-	nftnl_udata_put_u32(userdata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
-	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(userdata),
-			   nftnl_udata_buf_len(userdata));
-	nftnl_udata_buf_free(userdata);
-	return set;
+	return table_set(count_set_name(protocol), set_id, NFT_SET_EVAL, NFT_TYPE_INET_SERVICE, sizeof(uint16_t),
+			 NFT_BYTEORDER_BIG_ENDIAN, false);
 }
 
 static uint8_t nfproto_of_family(uint8_t family)
