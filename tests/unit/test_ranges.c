@@ -10,79 +10,14 @@
 #include <string.h>
 #include <cmocka.h>
 #include "config.h"
+#include "config_fixture.h"
 #include "output.h"
-
-struct fixture {
-	struct mapping *mapping;
-	struct diagnostics diagnostics;
-	char *text;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fixture = calloc(1, sizeof(*fixture));
-
-	if (!fixture)
-		return -1;
-	fixture->mapping = mapping_new();
-	if (!fixture->mapping) {
-		free(fixture);
-		return -1;
-	}
-	diagnostics_init(&fixture->diagnostics);
-	*state = fixture;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fixture = *state;
-
-	mapping_free(fixture->mapping);
-	diagnostics_clear(&fixture->diagnostics);
-	free(fixture->text);
-	free(fixture);
-	return 0;
-}
-
-static void parse(struct fixture *fixture, const char *text)
-{
-	assert_int_equal(config_parse_buffer("test.conf", text, strlen(text), fixture->mapping, &fixture->diagnostics),
-			 0);
-	assert_int_equal(config_finish(fixture->mapping, &fixture->diagnostics), 0);
-}
 
 static void validate(struct fixture *fixture, unsigned int unprivileged_port_start)
 {
 	const struct config_kernel kernel = { .unprivileged_port_start = unprivileged_port_start, .local_port_first = 32768 };
 
 	assert_int_equal(config_validate(fixture->mapping, &kernel, &fixture->diagnostics), 0);
-}
-
-static const char *keep(struct fixture *fixture, char *text)
-{
-	assert_non_null(text);
-	free(fixture->text);
-	fixture->text = text;
-	return text;
-}
-
-static const char *diagnostics_text(struct fixture *fixture)
-{
-	char *text = NULL;
-	size_t size = 0;
-	FILE *stream = open_memstream(&text, &size);
-
-	assert_non_null(stream);
-	for (size_t i = 0; i < fixture->diagnostics.count; i++) {
-		char *line = diagnostic_format(&fixture->diagnostics.items[i]);
-
-		assert_non_null(line);
-		fprintf(stream, "%s%s", i ? "\n" : "", line);
-		free(line);
-	}
-	assert_int_equal(fclose(stream), 0);
-	return keep(fixture, text);
 }
 
 /* What check prints. */
