@@ -227,38 +227,40 @@ static bool is_v4_mapped(const uint8_t *address)
 	return !memcmp(address, prefix, sizeof(prefix));
 }
 
-/* Every address, for the address scopes: IPv4's own (IFA_LOCAL; IFA_ADDRESS
- * is the peer's on a point-to-point link), IPv6's IFA_ADDRESS. */
-static int record_address(struct host *host, const struct ifaddrmsg *message, const struct address_attributes *found)
+/* The host's own address a message names: IPv4's IFA_LOCAL (IFA_ADDRESS
+ * is the peer's on a point-to-point link), IPv6's IFA_ADDRESS; NULL for
+ * another family, or a length that is not the family's. */
+static const struct nlattr *own_address(const struct ifaddrmsg *message, const struct address_attributes *found,
+					size_t *ret_length)
 {
-	struct host_address address = { .family = message->ifa_family, .interface = message->ifa_index };
 	const struct nlattr *attribute;
-	size_t length;
 
 	if (message->ifa_family == AF_INET) {
 		attribute = found->local ? found->local : found->address;
-		length = 4;
+		*ret_length = 4;
 	} else if (message->ifa_family == AF_INET6) {
 		attribute = found->address ? found->address : found->local;
-		length = 16;
+		*ret_length = 16;
 	} else {
-		return 0;
+		return NULL;
 	}
-	if (!attribute || mnl_attr_get_payload_len(attribute) != length)
-		return 0;
-	memcpy(address.address, mnl_attr_get_payload(attribute), length);
-	return host_add_address(host, &address);
+	return attribute && mnl_attr_get_payload_len(attribute) == *ret_length ? attribute : NULL;
 }
 
-/* The kernel lists each interface's addresses in the order the redirect
- * walks them: IPv4 from the primary, IPv6 by scope and newest first. */
+/* Every address goes into the host's list (what address scopes are
+ * checked against); the first of each family that the redirect would use
+ * is the interface's. The kernel lists each interface's addresses in the
+ * order the redirect walks them: IPv4 from the primary, IPv6 by scope and
+ * newest first. */
 static int address_message(const struct nlmsghdr *nlh, void *data)
 {
 	struct address_attributes found = { 0 };
+	struct host_address address = { 0 };
 	const struct ifaddrmsg *message;
 	const struct nlattr *attribute;
 	struct interface *interface;
 	uint32_t flags;
+	size_t length;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*message)) {
 		errno = EBADMSG;
@@ -271,26 +273,27 @@ static int address_message(const struct nlmsghdr *nlh, void *data)
 		errno = ENOMEM;
 		return MNL_CB_ERROR;
 	}
-	flags = found.has_flags ? found.flags : message->ifa_flags;
-	if (record_address(data, message, &found) < 0) {
+	attribute = own_address(message, &found, &length);
+	if (!attribute)
+		return MNL_CB_OK;
+	address.family = message->ifa_family;
+	address.interface = message->ifa_index;
+	memcpy(address.address, mnl_attr_get_payload(attribute), length);
+	if (host_add_address(data, &address) < 0) {
 		errno = ENOMEM;
 		return MNL_CB_ERROR;
 	}
+	flags = found.has_flags ? found.flags : message->ifa_flags;
 	if (message->ifa_family == AF_INET) {
-		/* IFA_ADDRESS is the peer's on a point-to-point link. */
-		attribute = found.local ? found.local : found.address;
-		if (interface->has_ipv4 || !attribute || mnl_attr_get_payload_len(attribute) != 4)
+		if (interface->has_ipv4)
 			return MNL_CB_OK;
-		memcpy(interface->ipv4, mnl_attr_get_payload(attribute), 4);
+		memcpy(interface->ipv4, address.address, 4);
 		interface->has_ipv4 = true;
-	} else if (message->ifa_family == AF_INET6) {
-		attribute = found.address ? found.address : found.local;
-		if (interface->has_ipv6 || !attribute || mnl_attr_get_payload_len(attribute) != 16 ||
-		    message->ifa_scope != RT_SCOPE_UNIVERSE ||
-		    ((flags & IFA_F_TENTATIVE) && !(flags & IFA_F_OPTIMISTIC)) ||
-		    is_v4_mapped(mnl_attr_get_payload(attribute)))
+	} else {
+		if (interface->has_ipv6 || message->ifa_scope != RT_SCOPE_UNIVERSE ||
+		    ((flags & IFA_F_TENTATIVE) && !(flags & IFA_F_OPTIMISTIC)) || is_v4_mapped(address.address))
 			return MNL_CB_OK;
-		memcpy(interface->ipv6, mnl_attr_get_payload(attribute), 16);
+		memcpy(interface->ipv6, address.address, 16);
 		interface->has_ipv6 = true;
 	}
 	return MNL_CB_OK;

@@ -224,6 +224,12 @@ void scope_text(const struct scope *scope, char buffer[SCOPE_TEXT_MAX])
 	}
 }
 
+void scope_iif_name(const struct scope *scope, char buffer[SCOPE_IFNAME_SIZE])
+{
+	memcpy(buffer, scope->iif, SCOPE_IFNAME_SIZE);
+	buffer[SCOPE_IFNAME_SIZE - 1] = '\0';
+}
+
 int redirect_compare(const struct redirect *a, const struct redirect *b)
 {
 	if (a->protocol != b->protocol)

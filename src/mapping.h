@@ -156,6 +156,8 @@ int mapping_reserve(struct mapping *mapping, size_t capacity);
  * " iif eth1 ipv6", " ipv4", or "" for none. Interface names are written
  * as they are: the caller escapes them for a terminal. */
 void scope_text(const struct scope *scope, char buffer[SCOPE_TEXT_MAX]);
+/* An interface scope's name as a string, cut to the kernel's limit. */
+void scope_iif_name(const struct scope *scope, char buffer[SCOPE_IFNAME_SIZE]);
 int scope_compare(const struct scope *a, const struct scope *b);
 
 /* Sorts redirects by (protocol, port, scope), the canonical order of the normalized

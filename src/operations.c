@@ -158,8 +158,7 @@ int command_warn_absent_scopes(const struct options *options, const struct mappi
 		seen[seen_count++] = scope;
 		location.column = redirect->scope_column;
 		if (scope->kind == SCOPE_IIF) {
-			memcpy(name, scope->iif, sizeof(name));
-			name[sizeof(name) - 1] = '\0';
+			scope_iif_name(scope, name);
 			if (if_nametoindex(name))
 				continue;
 			r = diagnostics_add(&diagnostics, SEVERITY_WARNING, &location,

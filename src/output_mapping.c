@@ -62,8 +62,7 @@ void output_scope_json(FILE *stream, const struct scope *scope)
 	}
 	fputs(",\"iif\":", stream);
 	if (scope->kind == SCOPE_IIF) {
-		memcpy(iif, scope->iif, sizeof(iif));
-		iif[sizeof(iif) - 1] = '\0';
+		scope_iif_name(scope, iif);
 		output_json_string(stream, iif);
 	} else {
 		fputs("null", stream);

@@ -254,19 +254,23 @@ static bool scope_takes(const struct scope *scope, enum client_kind kind)
 	return scope->kind != SCOPE_IIF || kind_is_remote(kind);
 }
 
-/* The interfaces remote clients of the scope arrive on: the named one
- * for an interface scope, the one that holds the address for an address
- * scope (as most hosts route it), any for the others. */
-static bool scope_interface(const struct host *host, const struct scope *scope, const struct interface *interface)
+/* The host's address an address scope names, or NULL when it has none
+ * such. */
+static const struct host_address *scope_address(const struct host *host, const struct scope *scope)
 {
-	const struct host_address *address;
+	return host_find_address(host, scope->family == 4 ? AF_INET : AF_INET6, scope->address);
+}
 
+/* The interfaces remote clients of the scope arrive on: the named one
+ * for an interface scope, the one that holds the address (on, from
+ * scope_address()) for an address scope, as most hosts route it; any for
+ * the others. */
+static bool scope_interface(const struct scope *scope, const struct host_address *on, const struct interface *interface)
+{
 	if (scope->kind == SCOPE_IIF)
 		return !strncmp(interface->name, scope->iif, sizeof(interface->name));
-	if (scope->kind == SCOPE_ON) {
-		address = host_find_address(host, scope->family == 4 ? AF_INET : AF_INET6, scope->address);
-		return address && address->interface == interface->index;
-	}
+	if (scope->kind == SCOPE_ON)
+		return on && on->interface == interface->index;
 	return true;
 }
 
@@ -276,6 +280,7 @@ static size_t clients_of_kind(const struct host *host, const struct scope *scope
 {
 	int family = kind_is_ipv6(kind) ? AF_INET6 : AF_INET;
 	const struct interface *loopback = host_loopback(host);
+	const struct host_address *on = scope->kind == SCOPE_ON ? scope_address(host, scope) : NULL;
 	size_t count = 0;
 
 	if (!kind_is_remote(kind)) {
@@ -288,7 +293,7 @@ static size_t clients_of_kind(const struct host *host, const struct scope *scope
 		const struct interface *interface = &host->interfaces[i];
 		bool has = family == AF_INET ? interface->has_ipv4 : interface->has_ipv6;
 
-		if (!interface->up || interface->loopback || !has || !scope_interface(host, scope, interface))
+		if (!interface->up || interface->loopback || !has || !scope_interface(scope, on, interface))
 			continue;
 		clients[count] = (struct client){ family, family == AF_INET ? interface->ipv4 : interface->ipv6,
 						  interface->index };
@@ -314,7 +319,7 @@ static int scope_problem(const struct host *host, struct mapping_report *mapping
 
 	*ret_absent = false;
 	if (scope->kind == SCOPE_ON) {
-		if (host_find_address(host, scope->family == 4 ? AF_INET : AF_INET6, scope->address))
+		if (scope_address(host, scope))
 			return 0;
 		*ret_absent = true;
 		scope_text(scope, text);
@@ -323,8 +328,7 @@ static int scope_problem(const struct host *host, struct mapping_report *mapping
 	}
 	if (scope->kind != SCOPE_IIF)
 		return 0;
-	memcpy(name, scope->iif, sizeof(name));
-	name[sizeof(name) - 1] = '\0';
+	scope_iif_name(scope, name);
 	interface = host_find_interface_named(host, name);
 	if (interface && interface->up)
 		return 0;
