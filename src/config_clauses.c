@@ -119,7 +119,10 @@ int config_parse_clauses(struct parser *parser, const struct token *tokens, size
 		int clause = clause_of(word);
 		const char *suggestion;
 
+		/* Each clause's outcome is its own: an invalid owner before it
+		 * (-EINVAL, reported) is no failure of the clauses after. */
 		used = 1;
+		r = 0;
 		if (clause < 0) {
 			suggestion = suggest_word(word->text, word->length, clause_words, CLAUSE_COUNT);
 			if (suggestion)

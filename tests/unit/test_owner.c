@@ -208,6 +208,21 @@ static void test_name_ending_in_a_dot_suggests_service(void **state)
 		       "test.conf:1:29: error: owner 'nginx.' is not a unit name; did you mean 'nginx.service'?");
 }
 
+/* An invalid owner does not end the line: the clauses after it are read,
+ * and the error is the owner's alone (found by the fuzzer: the parse
+ * itself failed). */
+static void test_a_family_after_an_invalid_owner_is_read(void **state)
+{
+	assert_refused(*state, "redirect tcp 80 to 8080 for nginx ipv4\n",
+		       "test.conf:1:29: error: owner 'nginx' is not a unit name; did you mean 'nginx.service'?");
+}
+
+static void test_an_address_after_an_invalid_owner_is_read(void **state)
+{
+	assert_refused(*state, "redirect tcp 80 to 8080 for nginx on 198.18.0.1\n",
+		       "test.conf:1:29: error: owner 'nginx' is not a unit name; did you mean 'nginx.service'?");
+}
+
 static void test_misspelt_unit_type_is_suggested(void **state)
 {
 	assert_refused(*state, "redirect tcp 80 to 8080 for nginx.srvice\n",
@@ -416,6 +431,8 @@ int main(void)
 		TEST(test_for_cgroup_without_a_path_is_an_error),
 		TEST(test_name_without_a_unit_type_suggests_service),
 		TEST(test_name_ending_in_a_dot_suggests_service),
+		TEST(test_a_family_after_an_invalid_owner_is_read),
+		TEST(test_an_address_after_an_invalid_owner_is_read),
 		TEST(test_misspelt_unit_type_is_suggested),
 		TEST(test_unknown_unit_type_lists_the_valid_ones),
 		TEST(test_socket_unit_says_to_name_its_service),
