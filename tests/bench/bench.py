@@ -25,7 +25,7 @@ a direct bind, and what it costs traffic it does not redirect.
 --packet-only runs only that part, --no-packet only the one above.
 
 Usage: bench.py [--sizes 2,1000,10000,65535] [--scoped-size N] [--runs 5] [--out build/bench]
-                [--packet-only | --no-packet] [--packet-runs 7] [--packet-seconds 2]
+                [--packet-only | --no-packet] [--packet-runs 8] [--packet-seconds 2]
 """
 
 import argparse

@@ -5,8 +5,8 @@ What a user of setcap or authbind gives up by choosing a redirect is on the
 packet path: every redirected connection needs conntrack and NAT, and every
 new connection the host makes or receives passes portredir's NAT chains.
 This measures, side by side, in throwaway network namespaces (a client and
-a server namespace over a veth pair, one pair per configuration, all set
-up before the first run so that the runs of all cases interleave):
+a server namespace over a veth pair, one pair per configuration, made
+alike: every server listens in every server namespace):
 
   1. new TCP connections per second (connect, one small request and
      response, close) and their latency p50/p99, from tests/bench/
@@ -28,29 +28,38 @@ up before the first run so that the runs of all cases interleave):
      the fib lookup), and two NAT chains without rules (what the kernel's NAT
      core costs whatever the rules: the floor).
 
-Each case runs RUNS times (--packet-runs, at least 5 for figures), for
-SECONDS each after a warm-up; in each round the groups of cases compared
-with each other run in a new random order, and the cases of a group one
-after another, also in a new order. A ratio is the median of the ratios of
-the two cases within each round (the load of a shared machine drifts more
-between rounds than within one), and the spread printed beside it is the
-lowest and the highest of those ratios. Prints the table and the targets,
-and writes packet.csv (medians and ratios), packet-runs.csv (every run)
-and packet.png (gnuplot) into --out.
+Each case runs once per round, RUNS rounds (--packet-runs; unless told,
+8, one for each configuration, or with --packet-cases the next multiple
+of the configurations those cases use). The TCP cases compared with each other (a
+group: the redirect cases, outbound, inbound) are measured in one run of
+the load generator, which takes turns between them, 0.2 s each
+(--packet-slice), SECONDS in all for each: the load of a shared machine
+drifts within seconds by more than the differences looked for, and cases
+measured in alternating turns see the same drift. Pairs made alike still
+differ by a percent or two, so round N loads configuration I into pair
+I + N: over 8 rounds every configuration runs in every pair once. The
+groups run in a new random order each round, a group's cases in a new
+order too. A ratio is the geometric mean of the ratios of the two cases
+within each round (over whole turns of the pairs, what a pair adds cancels
+out), printed with two standard errors and the lowest and the highest of
+those ratios. Prints the table and the targets, and writes packet.csv
+(medians and ratios), packet-runs.csv (every run) and packet.png (gnuplot)
+into --out.
 
 The server namespaces' conntrack keeps closed connections for 1 s instead
 of up to 120 s, and the namespaces' local port range is 10000-65000: at
 these rates the machine's one conntrack table (shared by all namespaces)
 would fill otherwise. Nothing outside the bench's own namespaces changes.
 
-Usage: packet.py [--packet-runs 7] [--packet-seconds 2] [--packet-cases a,b,c]
-                 [--packet-ipv6] [--out build/bench]
+Usage: packet.py [--packet-runs 8] [--packet-seconds 2] [--packet-slice 0.2]
+                 [--packet-cases a,b,c] [--packet-ipv6] [--out build/bench]
 (or through bench.py --packet-only, as make bench BENCHFLAGS=--packet-only)
 """
 
 import argparse
 import collections
 import csv
+import math
 import os
 import random
 import shutil
@@ -144,18 +153,21 @@ BARE_NAT_CHAINS = """table inet bare_nat {
 }
 """
 
-# The server namespace of each configuration: what is loaded into it, and
-# what listens there ("owner": its servers in OWNER_GROUP).
+# What each configuration loads into a server namespace ("owner": the
+# mapping names OWNER_GROUP).
 CONFIGURATIONS = {
-    "direct": {"firewall": False, "table": None, "tcp": [80, UNMAPPED_PORT], "udp": [443]},
-    "firewall": {"firewall": True, "table": None, "tcp": [80, UNMAPPED_PORT], "udp": [443]},
-    "portredir": {"firewall": True, "table": "mapping", "tcp": [8080, UNMAPPED_PORT], "udp": [8443]},
-    "owner": {"firewall": True, "table": "owner", "tcp": [8080], "udp": [], "owner": True},
-    "gate-elsewhere": {"firewall": True, "table": "gate elsewhere", "tcp": [8080], "udp": [], "owner": True},
-    "portredir-65535": {"firewall": True, "table": "every port", "tcp": [8080], "udp": [8443]},
-    "map-first": {"firewall": True, "table": "map first", "tcp": [UNMAPPED_PORT], "udp": []},
-    "bare-nat": {"firewall": True, "table": "bare NAT chains", "tcp": [UNMAPPED_PORT], "udp": []},
+    "direct": {"firewall": False, "table": None},
+    "firewall": {"firewall": True, "table": None},
+    "portredir": {"firewall": True, "table": "mapping"},
+    "owner": {"firewall": True, "table": "owner", "owner": True},
+    "gate-elsewhere": {"firewall": True, "table": "gate elsewhere", "owner": True},
+    "portredir-65535": {"firewall": True, "table": "every port"},
+    "map-first": {"firewall": True, "table": "map first"},
+    "bare-nat": {"firewall": True, "table": "bare NAT chains"},
 }
+# What listens in every server namespace, whatever is loaded there: the
+# direct binds, the redirects' targets and the unmapped port.
+SERVER_PORTS = {"tcp": [80, 8080, UNMAPPED_PORT], "udp": [443, 8443]}
 
 # One case: its key, section and description; the configuration whose
 # namespaces it runs in; the side the load runs from ("client": into the
@@ -216,8 +228,8 @@ RATIOS = [
 ]
 
 
-def namespace(configuration, side):
-    return "%s-%s-%s" % (PREFIX, configuration, side)
+def namespace(pair, side):
+    return "%s-%d-%s" % (PREFIX, pair, side)
 
 
 def run(*command, **keywords):
@@ -232,8 +244,8 @@ def sysctl(name, key, value):
     in_namespace(name, "sysctl", "-qw", "%s=%s" % (key, value))
 
 
-def make_pair(configuration):
-    client, server = namespace(configuration, "c"), namespace(configuration, "s")
+def make_pair(pair):
+    client, server = namespace(pair, "c"), namespace(pair, "s")
     run("ip", "netns", "add", client)
     run("ip", "netns", "add", server)
     run("ip", "link", "add", "veth0", "netns", client, "type", "veth", "peer", "name", "veth0", "netns", server)
@@ -284,6 +296,8 @@ def owner_group_path():
 
 def load_server_namespace(configuration, server, work):
     settings = CONFIGURATIONS[configuration]
+    # What the configuration the namespace had in the round before loaded.
+    in_namespace(server, "nft", "flush", "ruleset")
     if settings["firewall"]:
         in_namespace(server, "nft", "-f", "-", input=FIREWALL, text=True)
     table = settings["table"]
@@ -316,44 +330,83 @@ def start_server(name, protocol, port, servers, group=None):
         raise SystemExit("bench: the %s server on port %d in %s did not start" % (protocol, port, name))
 
 
-def setup(work, servers, cases):
-    for configuration, settings in CONFIGURATIONS.items():
-        if not any(case.configuration == configuration for case in cases):
-            continue
-        group = None
-        if settings.get("owner"):
-            # One group for the configurations that have owners.
-            group = owner_group_path()
-            os.makedirs(group, exist_ok=True)
-        client, server = make_pair(configuration)
-        load_server_namespace(configuration, server, work)
-        for protocol in ("tcp", "udp"):
-            for port in settings[protocol]:
+def setup(servers, configurations):
+    """One namespace pair for each configuration, all alike: every server
+    namespace has every server, and what a configuration loads is loaded
+    into a different pair each round (assign())."""
+    group = None
+    if any(CONFIGURATIONS[configuration].get("owner") for configuration in configurations):
+        # The servers of all pairs in the group the owner clauses name,
+        # so that where a configuration runs changes nothing else.
+        group = owner_group_path()
+        os.makedirs(group, exist_ok=True)
+    for pair in range(len(configurations)):
+        client, server = make_pair(pair)
+        for protocol, ports in SERVER_PORTS.items():
+            for port in ports:
                 start_server(server, protocol, port, servers, group)
         # The service in the client namespace that outbound connections
         # from the server namespace go to.
-        if any(case.configuration == configuration and case.side == "server" for case in cases):
-            start_server(client, "tcp", UNMAPPED_PORT, servers)
+        start_server(client, "tcp", UNMAPPED_PORT, servers, group)
 
 
-def measure(case, seconds, warmup, ipv6):
-    name = namespace(case.configuration, "s" if case.side == "server" else "c")
+def assign(configurations, round_number, work):
+    """Round N loads configuration I into pair I + N (modulo their number):
+    pairs made alike still differ by a percent or two in what they carry
+    (measured: the same configuration in two pairs), as much as some of the
+    differences measured here, and over as many rounds as there are pairs
+    every configuration runs in every pair once."""
+    pairs = {}
+    for index, configuration in enumerate(configurations):
+        pair = (index + round_number) % len(configurations)
+        load_server_namespace(configuration, namespace(pair, "s"), work)
+        pairs[configuration] = pair
+    return pairs
+
+
+def target_address(case, ipv6):
     if case.side == "server":
-        address = CLIENT_ADDRESS6 if ipv6 else CLIENT_ADDRESS
-    else:
-        address = SERVER_ADDRESS6 if ipv6 else SERVER_ADDRESS
-    output = in_namespace(name, LOAD, case.protocol, address, str(case.port), "--seconds", str(seconds),
-                          "--warmup", str(warmup), capture_output=True, text=True).stdout.split()
-    figures = {output[i]: output[i + 1] for i in range(0, len(output) - 1, 2)}
-    result = {"count": int(figures[output[0]]), "per_second": float(figures["per_second"]),
-              "p50_us": float(figures["p50_us"]), "p99_us": float(figures["p99_us"]),
-              "errors": int(figures["errors"]), "lost": int(figures["lost"])}
-    # A refused or reset connection means the case does not measure what it
-    # says (a redirect that does not redirect): stop rather than report it.
-    if result["errors"] or not result["count"]:
-        raise SystemExit("bench: case %s (%s %s:%d in %s): %d errors, %d completed" % (
-            case.key, case.protocol, address, case.port, name, result["errors"], result["count"]))
-    return result
+        return CLIENT_ADDRESS6 if ipv6 else CLIENT_ADDRESS
+    return SERVER_ADDRESS6 if ipv6 else SERVER_ADDRESS
+
+
+def load_namespace(case, pairs):
+    return namespace(pairs[case.configuration], "s" if case.side == "server" else "c")
+
+
+def measure(cases, pairs, seconds, warmup, ipv6, slice_seconds, settle_seconds):
+    """One run of the load generator for CASES: TCP cases in alternating
+    slices of one run (each from its own namespace), a UDP case alone."""
+    if len(cases) > 1 and any(case.protocol != "tcp" for case in cases):
+        results = {}
+        for case in cases:
+            results.update(measure([case], pairs, seconds, warmup, ipv6, slice_seconds, settle_seconds))
+        return results
+    command = [LOAD, cases[0].protocol]
+    for case in cases:
+        command += ["--in", "/run/netns/" + load_namespace(case, pairs), target_address(case, ipv6),
+                    str(case.port)]
+    command += ["--seconds", str(seconds), "--warmup", str(warmup), "--slice", str(slice_seconds),
+                "--settle", str(settle_seconds)]
+    lines = run(*command, capture_output=True, text=True).stdout.splitlines()
+    if len(lines) != len(cases):
+        raise SystemExit("bench: the load generator printed %d lines for %d cases" % (len(lines), len(cases)))
+    results = {}
+    for case, line in zip(cases, lines):
+        output = line.split()
+        figures = {output[i]: output[i + 1] for i in range(0, len(output) - 1, 2)}
+        result = {"count": int(figures[output[0]]), "per_second": float(figures["per_second"]),
+                  "p50_us": float(figures["p50_us"]), "p99_us": float(figures["p99_us"]),
+                  "errors": int(figures["errors"]), "lost": int(figures["lost"])}
+        # A refused or reset connection means the case does not measure
+        # what it says (a redirect that does not redirect): stop rather
+        # than report it.
+        if result["errors"] or not result["count"]:
+            raise SystemExit("bench: case %s (%s %s:%d from %s): %d errors, %d completed" % (
+                case.key, case.protocol, target_address(case, ipv6), case.port, load_namespace(case, pairs),
+                result["errors"], result["count"]))
+        results[case.key] = result
+    return results
 
 
 def teardown(servers):
@@ -365,16 +418,16 @@ def teardown(servers):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    for configuration in CONFIGURATIONS:
+    for pair in range(len(CONFIGURATIONS)):
         for side in ("c", "s"):
-            if os.path.exists(os.path.join("/run/netns", namespace(configuration, side))):
-                subprocess.run(["ip", "netns", "del", namespace(configuration, side)])
+            if os.path.exists(os.path.join("/run/netns", namespace(pair, side))):
+                subprocess.run(["ip", "netns", "del", namespace(pair, side)])
     mount = cgroup2_mount()
     if mount and os.path.isdir(mount + OWNER_GROUP):
         os.rmdir(mount + OWNER_GROUP)
 
 
-def bench(runs, seconds, warmup, out, seed=None, only=None, ipv6=False):
+def bench(runs, seconds, warmup, out, seed=None, only=None, ipv6=False, slice_seconds=0.2, settle_seconds=0.05):
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root to create network namespaces (try: sudo make bench)")
     for program in (PORTREDIR, LOAD):
@@ -389,25 +442,35 @@ def bench(runs, seconds, warmup, out, seed=None, only=None, ipv6=False):
     samples = {case.key: [] for case in cases}
     order = random.Random(seed)
     started = time.monotonic()
-    print("packet path over IPv%d: %d cases, %d interleaved rounds of %g s each (+%g s warm-up), 2 client "
-          "threads, 64 in flight" % (6 if ipv6 else 4, len(cases), runs, seconds, warmup), flush=True)
+    configurations = [name for name in CONFIGURATIONS if any(case.configuration == name for case in cases)]
+    if runs is None:
+        runs = len(configurations) * math.ceil(8 / len(configurations))
+    print("packet path over IPv%d: %d cases in %d pairs of namespaces, %d rounds of %g s per case (+%g s "
+          "warm-up), TCP cases taking turns of %g s, 2 client threads, 64 in flight" % (
+              6 if ipv6 else 4, len(cases), len(configurations), runs, seconds, warmup, slice_seconds),
+          flush=True)
     if runs < 5:
         print("  (fewer than 5 rounds: to try the bench out, not for figures)")
-    # The cases compared with each other run next to each other, in a new
-    # order each round: the load of a shared machine drifts over seconds.
+    if runs % len(configurations):
+        print("  (not a multiple of %d rounds: some configurations run in some pairs more often)" %
+              len(configurations))
+    # The cases compared with each other run in one run, taking turns, and
+    # the groups in a new order each round.
     groups = {}
     for case in cases:
         groups.setdefault((case.section, case.side), []).append(case)
     try:
-        setup(work, servers, cases)
+        setup(servers, configurations)
         for round_number in range(runs):
+            pairs = assign(configurations, round_number, work)
             shuffled = list(groups.values())
             order.shuffle(shuffled)
             for group in shuffled:
                 group = list(group)
                 order.shuffle(group)
-                for case in group:
-                    samples[case.key].append(measure(case, seconds, warmup, ipv6))
+                for key, result in measure(group, pairs, seconds, warmup, ipv6, slice_seconds,
+                                           settle_seconds).items():
+                    samples[key].append(result)
             print("  round %d of %d done (%.0f s)" % (round_number + 1, runs, time.monotonic() - started),
                   flush=True)
     finally:
@@ -433,13 +496,20 @@ def figure_of(samples, key, figure):
 
 
 def paired(samples, key, baseline, figure):
-    """The ratio of two cases within each round: their median, lowest and
-    highest."""
+    """The ratio of two cases within each round, over the rounds: their
+    geometric mean (over as many rounds as there are pairs, what the pairs
+    themselves add cancels out exactly: each case ran in each pair once),
+    the lowest and the highest, and the half-width of the interval of two
+    standard errors around the mean."""
     if key not in samples or baseline not in samples:
         return None
-    ratios = [ours[figure] / theirs[figure] for ours, theirs in zip(samples[key], samples[baseline])
-              if theirs[figure]]
-    return summary(ratios) if ratios else None
+    logs = [math.log(ours[figure] / theirs[figure]) for ours, theirs in zip(samples[key], samples[baseline])
+            if theirs[figure] and ours[figure]]
+    if not logs:
+        return None
+    mean = statistics.fmean(logs)
+    error = 2 * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else 0.0
+    return math.exp(mean), math.exp(min(logs)), math.exp(max(logs)), math.exp(mean) * (math.exp(error) - 1)
 
 
 def report(samples, out):
@@ -465,7 +535,7 @@ def report(samples, out):
     if lost:
         print("UDP datagrams lost and sent again (200 ms without an echo): %d" % lost)
     print()
-    print("ratios, median of the per-round ratios (lowest..highest round):")
+    print("ratios: geometric mean of the per-round ratios, +- two standard errors (lowest..highest round):")
     for key, baseline, meaning, target in RATIOS:
         figure = target[0] if target else "per_second"
         result = paired(samples, key, baseline, figure)
@@ -478,8 +548,10 @@ def report(samples, out):
             _, sense, limit = target
             holds = result[0] >= limit if sense == ">=" else result[0] <= limit
             verdict = "  target %s %.2f: %s" % (sense, limit, "holds" if holds else "MISSED")
-        print("  %-11s / %-11s %-42s %5.3f (%5.3f..%5.3f)%s" % (
-            key, baseline, meaning, result[0], result[1], result[2], verdict))
+            if abs(result[0] - limit) <= result[3]:
+                verdict += " (within the noise)"
+        print("  %-11s / %-11s %-42s %5.3f +-%5.3f (%5.3f..%5.3f)%s" % (
+            key, baseline, meaning, result[0], result[3], result[1], result[2], verdict))
     write_csv(samples, out)
     plot(samples, out)
 
@@ -493,12 +565,12 @@ def write_csv(samples, out):
         writer = csv.writer(handle)
         writer.writerow(["case", "section", "what", "runs", "per_second", "per_second_min", "per_second_max",
                          "spread_percent", "p50_us", "p99_us", "versus", "ratio", "ratio_min",
-                         "ratio_max", "ratio_p99", "note"])
+                         "ratio_max", "ratio_error", "ratio_p99", "note"])
         for case in CASES:
             baseline = baselines.get(case.key, "")
             if case.key in MISSING:
                 writer.writerow([case.key, case.section, case.description, 0] + [""] * 6 +
-                                [baseline] + [""] * 4 + [MISSING[case.key]])
+                                [baseline] + [""] * 5 + [MISSING[case.key]])
                 continue
             if case.key not in samples:
                 continue
@@ -515,7 +587,7 @@ def write_csv(samples, out):
                              number(statistics.median(figure_of(samples, case.key, "p99_us")), 0),
                              baseline if ratio else "", number(ratio[0] if ratio else None),
                              number(ratio[1] if ratio else None), number(ratio[2] if ratio else None),
-                             number(ratio99[0] if ratio99 else None), ""])
+                             number(ratio[3] if ratio else None), number(ratio99[0] if ratio99 else None), ""])
     runs_path = os.path.join(out, "packet-runs.csv")
     with open(runs_path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -568,9 +640,13 @@ def plot(samples, out):
 
 
 def add_arguments(parser):
-    parser.add_argument("--packet-runs", type=int, default=7, help="interleaved rounds (at least 5)")
+    parser.add_argument("--packet-runs", type=int, default=None,
+                        help="rounds (at least 5; unless told, 8 or the next multiple of the configurations "
+                        "the cases use, so that each runs in each pair equally often)")
     parser.add_argument("--packet-seconds", type=float, default=2.0, help="seconds measured per run")
     parser.add_argument("--packet-warmup", type=float, default=0.5, help="seconds before measuring")
+    parser.add_argument("--packet-slice", type=float, default=0.2,
+                        help="seconds of each turn of the TCP cases of one group within a run")
     parser.add_argument("--packet-seed", type=int, default=None, help="the order of the cases in each round")
     parser.add_argument("--packet-cases", default="", help="only these cases (comma-separated keys)")
     parser.add_argument("--packet-ipv6", action="store_true", help="every case over IPv6 instead of IPv4")
@@ -579,7 +655,7 @@ def add_arguments(parser):
 def main_from(arguments):
     only = set(arguments.packet_cases.split(",")) if arguments.packet_cases else None
     samples = bench(arguments.packet_runs, arguments.packet_seconds, arguments.packet_warmup, arguments.out,
-                    arguments.packet_seed, only, arguments.packet_ipv6)
+                    arguments.packet_seed, only, arguments.packet_ipv6, arguments.packet_slice)
     report(samples, arguments.out)
 
 
