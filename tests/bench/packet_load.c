@@ -300,9 +300,8 @@ static void *tcp_client(void *data)
 			die("epoll_wait");
 		for (int i = 0; i < count; i++) {
 			struct tcp_slot *slot = events[i].data.ptr;
-			bool completed;
-
 			struct samples *samples = &client->samples[slot->target];
+			bool completed;
 
 			if (!tcp_event(epoll, slot, events[i].events, samples, &completed))
 				continue;
