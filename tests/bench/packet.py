@@ -30,9 +30,9 @@ alike: every server listens in every server namespace):
 
 Each case runs once per round, RUNS rounds (--packet-runs; unless told,
 8, one for each configuration, or with --packet-cases the next multiple
-of the configurations those cases use). The TCP cases compared with each other (a
-group: the redirect cases, outbound, inbound) are measured in one run of
-the load generator, which takes turns between them, 0.2 s each
+of the configurations those cases use). The TCP cases compared with each
+other (a group: the redirect cases, outbound, inbound) are measured in one
+run of the load generator, which takes turns between them, 0.2 s each
 (--packet-slice), SECONDS in all for each: the load of a shared machine
 drifts within seconds by more than the differences looked for, and cases
 measured in alternating turns see the same drift. Pairs made alike still
