@@ -2,6 +2,7 @@
  * stderr, as text or JSON. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,22 @@ void output_json_string(FILE *stream, const char *text)
 	escape_write_json(stream, text);
 }
 
+void output_json_string_or_null(FILE *stream, const char *text)
+{
+	if (text)
+		output_json_string(stream, text);
+	else
+		fputs("null", stream);
+}
+
+void output_json_number_or_null(FILE *stream, bool present, int64_t number)
+{
+	if (present)
+		fprintf(stream, "%" PRId64, number);
+	else
+		fputs("null", stream);
+}
+
 static const char *watch_event_name(enum watch_event_kind kind)
 {
 	switch (kind) {
@@ -346,15 +363,6 @@ static const char *watch_cause_name(enum watch_cause cause)
 	return "sysctl";
 }
 
-/* A location's number, or null for "the whole file" (0). */
-static void print_json_number_or_null(FILE *stream, unsigned int number)
-{
-	if (number)
-		fprintf(stream, "%u", number);
-	else
-		fputs("null", stream);
-}
-
 static void print_diagnostic_list_json(FILE *stream, const struct diagnostics *diagnostics, bool quiet)
 {
 	bool first = true;
@@ -367,14 +375,13 @@ static void print_diagnostic_list_json(FILE *stream, const struct diagnostics *d
 			continue;
 		fputs(first ? "{\"file\":" : ",{\"file\":", stream);
 		first = false;
-		if (diagnostic->location.file)
-			output_json_string(stream, diagnostic->location.file);
-		else
-			fputs("null", stream);
+		output_json_string_or_null(stream, diagnostic->location.file);
+		/* Line 0 is the whole file, which has no column either. */
 		fputs(",\"line\":", stream);
-		print_json_number_or_null(stream, diagnostic->location.line);
+		output_json_number_or_null(stream, diagnostic->location.line, diagnostic->location.line);
 		fputs(",\"column\":", stream);
-		print_json_number_or_null(stream, diagnostic->location.line ? diagnostic->location.column : 0);
+		output_json_number_or_null(stream, diagnostic->location.line && diagnostic->location.column,
+					   diagnostic->location.column);
 		fprintf(stream, ",\"severity\":\"%s\",\"message\":",
 			diagnostic->severity == SEVERITY_ERROR ? "error" : "warning");
 		output_json_string(stream, diagnostic->message);

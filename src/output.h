@@ -59,6 +59,10 @@ void output_finish(const struct options *options, bool failed);
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
 void output_json_string(FILE *stream, const char *text);
+/* That, or null without TEXT. */
+void output_json_string_or_null(FILE *stream, const char *text);
+/* NUMBER, or null when it is not PRESENT. */
+void output_json_number_or_null(FILE *stream, bool present, int64_t number);
 
 /* The first error line printed since output_forget_errors(), without its
  * "portredir: error: "; "" when there was none. */

@@ -149,10 +149,7 @@ static void print_option_json(FILE *stream, const char *names, const char *argum
 	fputs("{\"names\":", stream);
 	output_json_string(stream, names);
 	fputs(",\"argument\":", stream);
-	if (argument)
-		output_json_string(stream, argument);
-	else
-		fputs("null", stream);
+	output_json_string_or_null(stream, argument);
 	fputs(",\"description\":", stream);
 	output_json_string(stream, help);
 	fputc('}', stream);

@@ -137,10 +137,7 @@ void output_mapping_to(FILE *stream, const struct mapping *given)
 static void print_mapping_members_json(FILE *stream, const struct mapping *mapping)
 {
 	fputs("\"unprivileged_port_start\":", stream);
-	if (mapping->has_unprivileged_port_start)
-		fprintf(stream, "%u", mapping->unprivileged_port_start);
-	else
-		fputs("null", stream);
+	output_json_number_or_null(stream, mapping->has_unprivileged_port_start, mapping->unprivileged_port_start);
 	fputs(",\"redirects\":[", stream);
 	for (size_t i = 0; i < mapping->redirect_count; i++) {
 		const struct redirect *redirect = &mapping->redirects[i];

@@ -160,22 +160,6 @@ static void print_status_text(FILE *stream, const struct status_report *report, 
 	fputc('\n', stream);
 }
 
-static void print_json_string_or_null(FILE *stream, const char *text)
-{
-	if (text)
-		output_json_string(stream, text);
-	else
-		fputs("null", stream);
-}
-
-static void print_json_count(FILE *stream, int64_t count)
-{
-	if (count >= 0)
-		fprintf(stream, "%" PRId64, count);
-	else
-		fputs("null", stream);
-}
-
 static void print_listener_json(FILE *stream, const struct host *host, const struct listener *listener)
 {
 	char address[HOST_ADDRESS_TEXT_SIZE];
@@ -185,23 +169,17 @@ static void print_listener_json(FILE *stream, const struct host *host, const str
 	fputs("{\"address\":", stream);
 	output_json_string(stream, address);
 	fprintf(stream, ",\"port\":%u,\"uid\":%u,\"user\":", listener->port, listener->uid);
-	print_json_string_or_null(stream, listener->user);
+	output_json_string_or_null(stream, listener->user);
 	fputs(",\"pid\":", stream);
-	if (listener->pid)
-		fprintf(stream, "%d", listener->pid);
-	else
-		fputs("null", stream);
+	output_json_number_or_null(stream, listener->pid, listener->pid);
 	fputs(",\"process\":", stream);
-	print_json_string_or_null(stream, listener->pid ? listener->process : NULL);
+	output_json_string_or_null(stream, listener->pid ? listener->process : NULL);
 	fputs(",\"ipv6_only\":", stream);
 	fputs(listener->family == AF_INET6 ? (listener->ipv6_only ? "true" : "false") : "null", stream);
 	fputs(",\"interface\":", stream);
-	if (interface && interface->name[0])
-		output_json_string(stream, interface->name);
-	else
-		fputs("null", stream);
+	output_json_string_or_null(stream, interface && interface->name[0] ? interface->name : NULL);
 	fputs(",\"cgroup\":", stream);
-	print_json_string_or_null(stream, listener->cgroup);
+	output_json_string_or_null(stream, listener->cgroup);
 	fputc('}', stream);
 }
 
@@ -231,7 +209,7 @@ static void print_mapping_json_report(FILE *stream, const struct mapping_report 
 {
 	fprintf(stream, "{\"protocol\":\"%s\",\"port\":%u,\"target\":%u,\"owner\":", protocol_name(mapping->protocol),
 		mapping->port, mapping->target);
-	print_json_string_or_null(stream, mapping->owner ? mapping->owner->name : NULL);
+	output_json_string_or_null(stream, mapping->owner ? mapping->owner->name : NULL);
 	output_scope_json(stream, &mapping->scope);
 	fputs(",\"listeners\":", stream);
 	print_listeners_json(stream, host, mapping->listeners, mapping->listener_count);
@@ -242,9 +220,9 @@ static void print_mapping_json_report(FILE *stream, const struct mapping_report 
 	fputs("},\"shadowed\":", stream);
 	print_listeners_json(stream, host, mapping->shadowed, mapping->shadowed_count);
 	fputs(",\"connections\":", stream);
-	print_json_count(stream, mapping->connections);
+	output_json_number_or_null(stream, mapping->connections >= 0, mapping->connections);
 	fputs(",\"active\":", stream);
-	print_json_count(stream, mapping->active);
+	output_json_number_or_null(stream, mapping->active >= 0, mapping->active);
 	fputs(",\"problems\":", stream);
 	print_strings_json(stream, mapping->problems, mapping->problem_count);
 	fputc('}', stream);
@@ -271,15 +249,9 @@ static void print_status_json(FILE *stream, const struct status_report *report, 
 		fputc('}', stream);
 	}
 	fputs("],\"sysctl\":{\"declared\":", stream);
-	if (report->has_declared_port_start)
-		fprintf(stream, "%u", report->declared_port_start);
-	else
-		fputs("null", stream);
+	output_json_number_or_null(stream, report->has_declared_port_start, report->declared_port_start);
 	fputs(",\"current\":", stream);
-	if (report->has_current_port_start)
-		fprintf(stream, "%u", report->current_port_start);
-	else
-		fputs("null", stream);
+	output_json_number_or_null(stream, report->has_current_port_start, report->current_port_start);
 	fputs("},\"problems\":", stream);
 	print_strings_json(stream, report->problems, report->problem_count);
 	fputs("}\n", stream);
