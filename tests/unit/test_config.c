@@ -2,7 +2,6 @@
  * text of every error and warning. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,67 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "config.h"
-
-struct fixture {
-	struct mapping *mapping;
-	struct diagnostics diagnostics;
-	/* A temporary directory for the tests that need real files, or "". */
-	char directory[64];
-	/* What the last *_text() helper returned, freed by the next one. */
-	char *text;
-	char *path;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fixture = calloc(1, sizeof(*fixture));
-
-	if (!fixture)
-		return -1;
-	fixture->mapping = mapping_new();
-	if (!fixture->mapping) {
-		free(fixture);
-		return -1;
-	}
-	diagnostics_init(&fixture->diagnostics);
-	*state = fixture;
-	return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *status, int type, struct FTW *walk)
-{
-	(void)status;
-	(void)type;
-	(void)walk;
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fixture = *state;
-
-	if (fixture->directory[0])
-		nftw(fixture->directory, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	mapping_free(fixture->mapping);
-	diagnostics_clear(&fixture->diagnostics);
-	free(fixture->text);
-	free(fixture->path);
-	free(fixture);
-	return 0;
-}
-
-/* Parses text as the whole mapping file "test.conf". */
-static void parse_bytes(struct fixture *fixture, const char *text, size_t length)
-{
-	assert_int_equal(config_parse_buffer("test.conf", text, length, fixture->mapping, &fixture->diagnostics), 0);
-	assert_int_equal(config_finish(fixture->mapping, &fixture->diagnostics), 0);
-}
-
-static void parse(struct fixture *fixture, const char *text)
-{
-	parse_bytes(fixture, text, strlen(text));
-}
+#include "config_fixture.h"
 
 static void validate(struct fixture *fixture, unsigned int unprivileged_port_start, unsigned int local_port_first)
 {
@@ -83,34 +22,6 @@ static void validate(struct fixture *fixture, unsigned int unprivileged_port_sta
 	};
 
 	assert_int_equal(config_validate(fixture->mapping, &kernel, &fixture->diagnostics), 0);
-}
-
-static const char *keep_text(struct fixture *fixture, char *text, size_t size)
-{
-	(void)size;
-	assert_non_null(text);
-	free(fixture->text);
-	fixture->text = text;
-	return text;
-}
-
-/* Every diagnostic as the commands print it, one per line. */
-static const char *diagnostics_text(struct fixture *fixture)
-{
-	char *text = NULL;
-	size_t size = 0;
-	FILE *stream = open_memstream(&text, &size);
-
-	assert_non_null(stream);
-	for (size_t i = 0; i < fixture->diagnostics.count; i++) {
-		char *line = diagnostic_format(&fixture->diagnostics.items[i]);
-
-		assert_non_null(line);
-		fprintf(stream, "%s%s", i ? "\n" : "", line);
-		free(line);
-	}
-	assert_int_equal(fclose(stream), 0);
-	return keep_text(fixture, text, size);
 }
 
 /* The normalized form that check and show print: unprivileged_port_start
@@ -134,7 +45,7 @@ static const char *normalized_text(struct fixture *fixture, const struct mapping
 	assert_non_null(stream);
 	print_normalized(stream, mapping);
 	assert_int_equal(fclose(stream), 0);
-	return keep_text(fixture, text, size);
+	return keep(fixture, text);
 }
 
 static void assert_redirect(const struct redirect *redirect, enum protocol protocol, unsigned int port,
@@ -225,7 +136,7 @@ static const char *in_directory(struct fixture *fixture, const char *pattern)
 			fputc(*c, stream);
 	}
 	assert_int_equal(fclose(stream), 0);
-	return keep_text(fixture, text, size);
+	return keep(fixture, text);
 }
 
 /* The expected diagnostics are compared with a copy of in_directory()'s
