@@ -144,14 +144,16 @@ static int add_elements(struct kernel *kernel, struct batch *batch, uint16_t typ
 		nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
 		nftnl_set_set_str(set, NFTNL_SET_NAME, map_name(map));
 		nftnl_set_set_u32(set, NFTNL_SET_ID, LAYOUT_MAP_ID(map));
-		for (; next < count && taken < per_message; next = next_of_map(redirects, count, next + 1, map)) {
+		for (size_t following; next < count && taken < per_message; next = following) {
 			const struct redirect *redirect = &redirects[next];
 			struct nftnl_set_elem *element;
 			uint16_t target = htons(redirect->target);
 			uint8_t key[LAYOUT_KEY_MAX];
 			uint32_t key_length;
-			bool message_ends = taken + 1 == per_message ||
-					    next_of_map(redirects, count, next + 1, map) == count;
+			bool message_ends;
+
+			following = next_of_map(redirects, count, next + 1, map);
+			message_ends = taken + 1 == per_message || following == count;
 
 			if (layout_key(redirect, key, &key_length) < 0) {
 				nftnl_set_free(set);
